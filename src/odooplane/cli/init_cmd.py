@@ -1,0 +1,3 @@
+"""`odooplane init`."""
+
+from __future__ import annotations

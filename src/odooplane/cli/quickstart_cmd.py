@@ -1,0 +1,3 @@
+"""`odooplane quickstart`."""
+
+from __future__ import annotations
