@@ -48,7 +48,13 @@ def run_git(cwd: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def write_addon(root: Path, name: str, version: str = "17.0.1.0.0", depends: tuple[str, ...] = ("base",), extra: dict[str, str] | None = None) -> Path:
+def write_addon(
+    root: Path,
+    name: str,
+    version: str = "17.0.1.0.0",
+    depends: tuple[str, ...] = ("base",),
+    extra: dict[str, str] | None = None,
+) -> Path:
     """A minimal but real Odoo addon folder."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,14 +20,12 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        # mkstemp creates 0600; keep an existing file's mode, else what umask allows.
+        os.chmod(tmp, mode if mode is not None else _default_mode(path))
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     # The rename is durable only once the directory entry is flushed too.
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -34,6 +33,15 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _default_mode(path: Path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -6,19 +6,69 @@ Each command group lives in its own module and registers itself on :data:`cli`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from datetime import datetime, timezone
 
 import click
+from rich.text import Text
 
 from odooplane import __version__
 from odooplane.cli._common import console_err
 from odooplane.errors import EXIT_UNEXPECTED, OdooplaneError
 from odooplane.paths import cache_dir
 
+# Command name -> (module under odooplane.cli that registers it, one-line help).
+# Modules are imported only when their command runs: importing every library (SQLAlchemy,
+# psycopg, pydantic...) for `--help` or a simple status would cost seconds.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init_cmd", "Write a commented odooplane.yaml for this repository."),
+    "quickstart": ("quickstart_cmd", "Create a project with a sample addon and serve it."),
+    "config": ("config_cmd", "Check and show odooplane.yaml."),
+    "db": ("db_cmd", "Databases: the embedded server, clones, snapshots, import, export."),
+    "odoo": ("odoo_cmd", "The Odoo source and the Python runtime that runs it."),
+    "build": ("build_cmd", "Build a commit: export it and prepare its runtime."),
+    "env": ("env_cmd", "Environments: create, deploy, start, stop, status, diff, ..."),
+    "neutralize": ("neutralize_cmd", "Make a copy of production safe, then verify it."),
+    "verify": ("neutralize_cmd", "Check, read-only, that a database cannot reach outside."),
+    "mail": ("neutralize_cmd", "Messages caught by the mail catcher."),
+    "evidence": ("evidence_cmd", "The evidence store: sync, prune, export to Supabase."),
+    "history": ("evidence_cmd", "What was deployed where, and how it went."),
+    "logs": ("evidence_cmd", "Logs of a deployment, by id or environment."),
+    "postmortem": ("evidence_cmd", "Write a Markdown postmortem of a deployment."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            importlib.import_module(f"odooplane.cli.{LAZY_COMMANDS[cmd_name][0]}")
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (
+                name,
+                LAZY_COMMANDS[name][1]
+                if name in LAZY_COMMANDS
+                else self.commands[name].get_short_help_str(80),
+            )
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="odooplane")
 @click.option(
     "-C",
@@ -41,19 +91,6 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     ctx.obj["project_dir"] = project_dir
 
 
-def _register() -> None:
-    # Imported here so each module can import `cli` from this package.
-    from odooplane.cli import (  # noqa: F401
-        config_cmd,
-        db_cmd,
-        evidence_cmd,
-        init_cmd,
-        neutralize_cmd,
-        odoo_cmd,
-        quickstart_cmd,
-    )
-
-
 def _crash_log(exc: BaseException) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     try:
@@ -73,9 +110,9 @@ def _crash_log(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m odooplane``."""
-    _register()
     try:
-        cli.main(args=argv, prog_name="odooplane", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="odooplane", standalone_mode=False)
     except click.exceptions.Abort:
         console_err.print("[red]Aborted.[/red]")
         sys.exit(130)
@@ -85,19 +122,25 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except OdooplaneError as exc:
-        console_err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        _say("error", "bold red", exc.message)
         if exc.hint:
-            console_err.print(f"[yellow]hint:[/yellow] {exc.hint}", highlight=False)
+            _say("hint", "yellow", exc.hint)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console_err.print("[red]Interrupted.[/red]")
         sys.exit(130)
     except Exception as exc:  # the one place a stray exception is turned into exit 3
         log = _crash_log(exc)
-        console_err.print(
-            f"[bold red]unexpected error:[/bold red] {type(exc).__name__}: {exc}\n"
+        _say(
+            "unexpected error",
+            "bold red",
+            f"{type(exc).__name__}: {exc}\n"
             f"The full traceback is in {log}; please attach it to a bug report.",
-            highlight=False,
         )
         sys.exit(EXIT_UNEXPECTED)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say(label: str, style: str, text: str) -> None:
+    # User text may hold brackets (`[main, 'x']`) and long paths: no markup, no wrapping.
+    console_err.print(Text(f"{label}: ", style=style) + Text(text), soft_wrap=True)

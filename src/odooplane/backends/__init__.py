@@ -1,0 +1,1 @@
+"""Where Odoo processes run. The local supervisor backend is the reference runtime."""

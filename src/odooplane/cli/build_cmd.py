@@ -1,0 +1,72 @@
+"""`odooplane build`: make (or reuse) the build of a git ref."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from odooplane.cli import cli
+from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.environments.builds import Build, build, list_builds
+from odooplane.errors import UsageError
+from odooplane.project import load_project
+
+
+def _render(b: Build) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_row("build", f"[bold]{b.sha}[/bold]" + ("  [dim](reused)[/dim]" if b.reused else ""))
+    table.add_row("branch", b.branch or "[dim]none (detached commit)[/dim]")
+    table.add_row("commit", b.subject)
+    table.add_row("author", f"{b.author_name} <{b.author_email}>")
+    table.add_row("committed", b.committed_at)
+    table.add_row("Odoo", f"{b.odoo_series} @ {b.odoo_revision[:12]} ({b.odoo_path})")
+    table.add_row("dependencies", f"{b.deps_hash} ({b.runtime_path})")
+    table.add_row("code", b.code_dir)
+    if b.submodules:
+        table.add_row("submodules", ", ".join(b.submodules))
+    table.add_row("addons", ", ".join(f"{n} {v}" for n, v in b.addons.items()) or "-")
+    if not b.reused:
+        table.add_row("built in", f"{b.build_seconds:.1f} s")
+    console.print(table)
+
+
+@cli.command("build")
+@click.argument("ref", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List the builds kept in the state folder.")
+@json_option
+@click.pass_context
+def build_command(ctx: click.Context, ref: str | None, list_all: bool, as_json: bool) -> None:
+    """Build REF (a branch, tag or commit): export it with its submodules, ensure its
+    Python runtime, record its metadata.
+
+    The build lives in .odooplane/builds/<sha>; building the same commit with the same
+    Odoo source and dependencies again reuses it. Uncommitted changes are never part
+    of a build.
+    """
+    project = load_project(project_dir(ctx))
+    if list_all:
+        builds = list_builds(project)
+
+        def render_list() -> None:
+            table = Table(title="Builds")
+            for column in ("sha", "branch", "commit", "Odoo", "deps", "built"):
+                table.add_column(column)
+            for b in builds:
+                table.add_row(
+                    b.short,
+                    b.branch or "-",
+                    b.subject[:50],
+                    b.odoo_revision[:10],
+                    b.deps_hash,
+                    b.built_at,
+                )
+            console.print(table)
+
+        emit([b.to_dict() for b in builds], as_json, render_list)
+        return
+    if not ref:
+        raise UsageError("Name the ref to build (e.g. `odooplane build main`), or pass --list.")
+    if not as_json:
+        console_err.print(f"Building [bold]{ref}[/bold]...")
+    result = build(project, ref, progress=not as_json)
+    emit(result.to_dict(), as_json, lambda: _render(result))

@@ -1,0 +1,1 @@
+"""Environments: branch mapping, builds, state, locks, ports and the lifecycle."""

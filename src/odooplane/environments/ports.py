@@ -1,0 +1,194 @@
+"""HTTP and gevent (websocket) ports for environments, without collisions.
+
+Each environment keeps its ports for its whole life, so its URL does not move between
+restarts. Allocations are recorded in a machine-wide registry in the user's cache
+(``ports.json``, guarded by a file lock), keyed by project folder and environment, so
+two projects on one machine never hand out the same port even while one of them is
+stopped. Every port handed out is also verified free by binding it. An explicit
+``http_port``/``gevent_port`` in an environment's ``odoo_options`` wins; if something
+else listens there, starting fails with a sentence naming the process.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import filelock
+import psutil  # type: ignore[import-untyped, unused-ignore]
+
+from odooplane.errors import ConfigError, RefusedError
+from odooplane.fsutil import read_json, write_json_atomic
+from odooplane.paths import cache_dir
+
+RANGE_ENV = "ODOOPLANE_PORT_RANGE"
+DEFAULT_RANGE = (8069, 8999)
+
+
+@dataclass(frozen=True)
+class PortPair:
+    http: int
+    gevent: int
+
+
+def port_range() -> tuple[int, int]:
+    raw = os.environ.get(RANGE_ENV)
+    if not raw:
+        return DEFAULT_RANGE
+    try:
+        low_s, high_s = raw.split("-", 1)
+        low, high = int(low_s), int(high_s)
+    except ValueError:
+        raise ConfigError(
+            f"{RANGE_ENV}='{raw}' is not a port range such as 8069-8999."
+        ) from None
+    if not 1024 <= low < high <= 65535:
+        raise ConfigError(f"{RANGE_ENV}='{raw}' must lie within 1024-65535, low before high.")
+    return low, high
+
+
+def is_port_free(port: int, host: str = "0.0.0.0") -> bool:
+    """True when nothing listens on ``port`` (checked by binding it, as Odoo will)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Odoo sets SO_REUSEADDR too: a port in TIME_WAIT is usable, a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def port_user(port: int) -> str:
+    """A description of the process listening on ``port`` (best effort)."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    try:
+                        proc = psutil.Process(conn.pid)
+                        return f"pid {conn.pid} ({' '.join(proc.cmdline()[:4])})"
+                    except psutil.Error:
+                        return f"pid {conn.pid}"
+                return "another process"
+    except psutil.Error:
+        pass
+    return "another process"
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    if not is_port_free(port):
+        raise RefusedError(
+            f"Port {port} ({what}) is already in use by {port_user(port)}.",
+            hint="Stop that process, or set another port under odoo_options "
+            "(http_port / gevent_port) for this environment in odooplane.yaml.",
+        )
+
+
+def _registry_path() -> Path:
+    return cache_dir() / "ports.json"
+
+
+def _key(project_root: Path, env: str) -> str:
+    return f"{project_root.resolve()}::{env}"
+
+
+def _load(path: Path) -> dict[str, dict[str, int]]:
+    try:
+        data = read_json(path, default={})
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        return {}
+    cleaned: dict[str, dict[str, int]] = {}
+    for key, value in data.items():
+        root = key.split("::", 1)[0]
+        # Projects whose state folder is gone (deleted, or a test's temporary folder)
+        # give their ports back.
+        if isinstance(value, dict) and Path(root, ".odooplane").is_dir():
+            cleaned[key] = {k: int(v) for k, v in value.items() if isinstance(v, int)}
+    return cleaned
+
+
+def _used(registry: dict[str, dict[str, int]], skip: str) -> set[int]:
+    used: set[int] = set()
+    for key, value in registry.items():
+        if key != skip:
+            used.update(value.values())
+    return used
+
+
+def _first_free(low: int, high: int, taken: Iterable[int]) -> int:
+    avoid = set(taken)
+    for port in range(low, high + 1):
+        if port not in avoid and is_port_free(port):
+            return port
+    raise RefusedError(
+        f"No free port left between {low} and {high}.",
+        hint=f"Destroy unused environments or widen the range with {RANGE_ENV}=LOW-HIGH.",
+    )
+
+
+def allocate(
+    project_root: Path,
+    env: str,
+    *,
+    http: int | None = None,
+    gevent: int | None = None,
+    current: PortPair | None = None,
+) -> PortPair:
+    """The ports of ``env``: explicit ones, else its current ones, else new free ones.
+
+    A current allocation is kept even when the port is busy right now (it may be the
+    environment's own running Odoo); the caller checks freedom before starting.
+    """
+    path = _registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = _key(project_root, env)
+    with filelock.FileLock(str(path) + ".lock", timeout=30):
+        registry = _load(path)
+        mine = registry.get(key, {})
+        taken = _used(registry, key)
+        low, high = port_range()
+        chosen: dict[str, int] = {}
+        for role, explicit in (("http", http), ("gevent", gevent)):
+            if explicit is not None:
+                port = explicit
+            elif current is not None:
+                port = getattr(current, role)
+            elif role in mine:
+                port = mine[role]
+            else:
+                port = _first_free(low, high, taken | set(chosen.values()))
+            if port in taken:
+                owner = next(k for k, v in registry.items() if k != key and port in v.values())
+                raise RefusedError(
+                    f"Port {port} wanted for {role} of environment '{env}' is already "
+                    f"allocated to {owner.replace('::', ' environment ')}.",
+                    hint="Choose another port in odoo_options, or destroy that environment.",
+                )
+            chosen[role] = port
+        if chosen["http"] == chosen["gevent"]:
+            raise ConfigError(
+                f"Environment '{env}' would use port {chosen['http']} for both HTTP and gevent.",
+                hint="Set different http_port and gevent_port in its odoo_options.",
+            )
+        registry[key] = chosen
+        write_json_atomic(path, registry)
+    return PortPair(http=chosen["http"], gevent=chosen["gevent"])
+
+
+def release(project_root: Path, env: str) -> None:
+    path = _registry_path()
+    if not path.exists():
+        return
+    with filelock.FileLock(str(path) + ".lock", timeout=30):
+        registry = _load(path)
+        if registry.pop(_key(project_root, env), None) is not None:
+            write_json_atomic(path, registry)

@@ -1,0 +1,206 @@
+"""What is deployed where: one JSON file per environment, written atomically.
+
+``<state>/environments/<name>/state.json`` holds the environment's database, ports,
+current and previous build, neutralization outcome, a short deployment history and,
+while a command changes the environment, the *operation journal*: which command (pid
+and process start time), which phase, which snapshot and build it is working with.
+A command killed mid-way leaves that journal behind; :func:`interrupted_operation`
+recognises it (the pid is gone or now belongs to another process) and the next
+command under the environment's lock finishes or undoes the work. Reading the file
+therefore never lies about a crash: ``status`` shows the interrupted operation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped, unused-ignore]
+
+from odooplane.errors import ConfigError
+from odooplane.fsutil import read_json, write_json_atomic
+
+STATE_VERSION = 1
+HISTORY_KEEP = 20
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def environments_dir(state_dir: Path) -> Path:
+    return state_dir / "environments"
+
+
+def environment_dir(state_dir: Path, name: str) -> Path:
+    return environments_dir(state_dir) / name
+
+
+@dataclass
+class Operation:
+    """The journal of a command changing an environment; removed when it ends."""
+
+    op: str
+    pid: int
+    pid_started: float
+    started_at: str
+    command: str
+    phase: str = "begun"
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    target_build: str | None = None
+    previous_build: str | None = None
+    snapshot: str | None = None
+    deployment_id: str | None = None
+    child_pid: int | None = None
+    child_started: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Operation:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class EnvState:
+    name: str
+    kind: str
+    database: str
+    created_at: str = field(default_factory=now_iso)
+    status: str = "new"  # new | ready | running | stopped | failed | refused
+    desired: str = "stopped"  # what the last start/stop asked for
+    build: str | None = None  # build id (the commit SHA) currently deployed
+    build_info: dict[str, Any] | None = None
+    previous_build: str | None = None
+    deployed_at: str | None = None
+    http_port: int | None = None
+    gevent_port: int | None = None
+    neutralization: dict[str, Any] | None = None
+    operation: Operation | None = None
+    last_deployment: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    version: int = STATE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["operation"] = self.operation.to_dict() if self.operation else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvState:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        op = values.get("operation")
+        values["operation"] = Operation.from_dict(op) if isinstance(op, dict) else None
+        return cls(**values)
+
+    def add_history(self, record: dict[str, Any]) -> None:
+        self.last_deployment = record
+        self.history = [record, *self.history][:HISTORY_KEEP]
+
+    @property
+    def neutralization_ok(self) -> bool:
+        """False when this environment's neutralization or verification failed."""
+        return not (self.neutralization and self.neutralization.get("status") == "failed")
+
+
+class StateStore:
+    """Reads and writes ``state.json`` files under a project's state folder."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def env_dir(self, name: str) -> Path:
+        return environment_dir(self.state_dir, name)
+
+    def path(self, name: str) -> Path:
+        return self.env_dir(name) / "state.json"
+
+    def load(self, name: str) -> EnvState | None:
+        path = self.path(name)
+        try:
+            data = read_json(path)
+        except ValueError as exc:
+            # write_json_atomic never leaves half a file; a broken one was edited by hand.
+            raise ConfigError(
+                f"{path} is not valid JSON ({exc}).",
+                hint="Restore it from a backup, or remove it and run `odooplane env create`.",
+            ) from None
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} does not hold an environment state object.")
+        return EnvState.from_dict(data)
+
+    def save(self, state: EnvState) -> None:
+        write_json_atomic(self.path(state.name), state.to_dict())
+
+    def names(self) -> list[str]:
+        base = environments_dir(self.state_dir)
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / "state.json").is_file())
+
+    def delete(self, name: str) -> None:
+        shutil.rmtree(self.env_dir(name), ignore_errors=True)
+
+    # -- the operation journal ------------------------------------------------------
+
+    def begin(self, state: EnvState, op: str, command: str, **extra: Any) -> Operation:
+        me = psutil.Process(os.getpid())
+        state.operation = Operation(
+            op=op,
+            pid=me.pid,
+            pid_started=me.create_time(),
+            started_at=now_iso(),
+            command=command,
+            **extra,
+        )
+        self.save(state)
+        return state.operation
+
+    def phase(self, state: EnvState, phase: str, **extra: Any) -> None:
+        """Record that the operation entered ``phase`` (durably, before doing it)."""
+        op = state.operation
+        if op is None:
+            return
+        op.phase = phase
+        op.phases.append({"phase": phase, "at": now_iso()})
+        for key, value in extra.items():
+            setattr(op, key, value)
+        self.save(state)
+
+    def end(self, state: EnvState) -> None:
+        state.operation = None
+        self.save(state)
+
+
+def process_alive(pid: int | None, started: float | None) -> bool:
+    """True when ``pid`` runs and is the same process (same start time) as recorded."""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if started is not None and abs(proc.create_time() - started) > 1.0:
+            return False
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def interrupted_operation(state: EnvState) -> Operation | None:
+    """The journal of a command that died mid-way, or None."""
+    op = state.operation
+    if op is None:
+        return None
+    if op.pid == os.getpid():
+        return None
+    if process_alive(op.pid, op.pid_started):
+        return None
+    return op

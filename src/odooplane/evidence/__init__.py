@@ -1,0 +1,1 @@
+"""The evidence layer: append-only records of builds, deployments, migrations, gates."""

@@ -1,0 +1,1 @@
+"""Evidence store revisions, oldest first; Alembic reads them by path."""

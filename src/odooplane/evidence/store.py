@@ -1,0 +1,1100 @@
+"""The evidence store: the one writer of the ``ops`` tables, and their reader.
+
+Writes go through :meth:`EvidenceStore._write`, which redacts every row, inserts with
+"on conflict do nothing" on the UUID primary keys (so a row delivered twice is stored
+once), and, for a PostgreSQL store that cannot be reached, appends the rows to the
+local spool instead. Spooled rows are delivered before any later row (order matters:
+a deployment's events refer to it), at the start of the next recording call, when the
+store is opened, or by ``odooplane evidence sync``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Engine
+
+from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
+from odooplane.evidence import schema
+from odooplane.evidence.artifacts import (
+    ArtifactLayout,
+    ArtifactWriter,
+    parse_offset,
+    read_artifact,
+    sha256_of,
+    slug,
+    write_artifact,
+)
+from odooplane.evidence.engine import (
+    StoreLocation,
+    create_store_engine,
+    resolve_location,
+)
+from odooplane.evidence.recorder import DeploymentRecorder, OutputCapture, _ms
+from odooplane.evidence.records import (
+    RUNNING,
+    BuildRecord,
+    DeploymentDetail,
+    DeploymentSummary,
+    EventRecord,
+    GateRunRecord,
+    HealthCheckRecord,
+    MigrationRecord,
+    NeutralizationRecord,
+    StepLog,
+    StepRecord,
+)
+from odooplane.evidence.redact import Redactor, redactor_for
+from odooplane.evidence.spool import Spool, SpoolBatch
+
+if TYPE_CHECKING:
+    from odooplane.config import EnvironmentConfig
+    from odooplane.project import Project
+
+Clock = Callable[[], datetime]
+Row = dict[str, Any]
+
+# Ids derived from content (builds, environment definitions) live in this namespace.
+_NAMESPACE = uuid.UUID("6f6f7073-6f64-4f6f-a16e-65766964656e")
+# After a failed connection, record straight to the spool for this long rather than
+# make every event of a running deployment wait for a connect timeout.
+OFFLINE_BACKOFF_SECONDS = 30.0
+# Spooled batches delivered per transaction.
+DELIVERY_CHUNK = 200
+# Columns that are never redacted: hashes and paths odooplane computes itself (masking
+# a secret that happens to be a substring of a SHA would break traceability).
+_VERBATIM = frozenset(
+    {
+        "git_sha",
+        "artifact_sha256",
+        "archive_sha256",
+        "dependencies_hash",
+        "odoo_revision",
+        "artifact_path",
+        "archive_path",
+        "artifacts_dir",
+    }
+)
+_ID_PREFIX_RE = re.compile(r"^[0-9a-fA-F-]{6,36}$")
+# The "finished" event of a deployment (at most one: its id is derived from the
+# deployment's), joined to deployments to read their outcome.
+_FINISHED = schema.deployment_events.alias("f")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """A failure to reach the database, as opposed to a failed statement."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError))
+
+
+def _error_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    delivered: int
+    pending: int
+    reachable: bool
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "delivered": self.delivered,
+            "pending": self.pending,
+            "reachable": self.reachable,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    backend: str
+    location: str
+    revision: str | None
+    head: str
+    reachable: bool
+    spooled_rows: int
+    artifacts_root: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "location": self.location,
+            "revision": self.revision,
+            "head": self.head,
+            "reachable": self.reachable,
+            "spooled_rows": self.spooled_rows,
+            "artifacts_root": self.artifacts_root,
+            "error": self.error,
+        }
+
+
+class EvidenceStore:
+    """Records and reads a project's evidence. Open it with :meth:`open`."""
+
+    def __init__(
+        self,
+        *,
+        location: StoreLocation,
+        project_name: str,
+        project_root: Path,
+        state_dir: Path,
+        layout: ArtifactLayout,
+        redactor: Redactor,
+        clock: Clock | None = None,
+        environments: Mapping[str, EnvironmentConfig] | None = None,
+        compress_after_days: int = 7,
+    ) -> None:
+        self.location = location
+        self.project_name = project_name
+        self.project_root = project_root
+        self.state_dir = state_dir
+        self.layout = layout
+        self.redactor = redactor
+        self.clock: Clock = clock or _utcnow
+        self.environments = dict(environments or {})
+        self.compress_after_days = compress_after_days
+        self.engine: Engine = create_store_engine(location)
+        self.evidence_dir = state_dir / "evidence"
+        self.spool: Spool | None = (
+            Spool(self.evidence_dir) if location.backend == "postgresql" else None
+        )
+        self._ready = False
+        self.offline_backoff_seconds = OFFLINE_BACKOFF_SECONDS
+        self._offline_until = 0.0
+        self._last_error: str | None = None
+
+    # -- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        project: Project,
+        *,
+        clock: Clock | None = None,
+        redactor: Redactor | None = None,
+        sync: bool = True,
+    ) -> EvidenceStore:
+        """The store configured by ``evidence:`` in the project's odooplane.yaml.
+
+        Opening never fails because a PostgreSQL store is unreachable (records are then
+        spooled); with ``sync`` it first tries to deliver what earlier commands spooled.
+        """
+        config = project.config
+        settings = config.evidence
+        if redactor is None:
+            env_files = [
+                project.root / env.env_file for env in config.environments.values() if env.env_file
+            ]
+            redactor = redactor_for(env_files, urls=[settings.url, config.database.server])
+        artifacts = Path(settings.artifacts).expanduser()
+        store = cls(
+            location=resolve_location(settings.url, project.state_dir),
+            project_name=config.project,
+            project_root=project.root,
+            state_dir=project.state_dir,
+            layout=ArtifactLayout(
+                root=artifacts if artifacts.is_absolute() else project.root / artifacts,
+                project_root=project.root,
+                offset=parse_offset(settings.timezone),
+            ),
+            redactor=redactor,
+            clock=clock,
+            environments=config.environments,
+            compress_after_days=settings.compress_after_days,
+        )
+        if sync and store.spool is not None and not store.spool.is_empty():
+            store.sync()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> EvidenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        moment = self.clock()
+        if moment.tzinfo is None:
+            raise ValueError("the evidence clock must return timezone-aware datetimes")
+        return moment.astimezone(timezone.utc)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _current_revision(self, conn: sa.Connection) -> str | None:
+        if not sa.inspect(conn).has_table(schema.VERSION_TABLE, schema=schema.SCHEMA):
+            return None
+        value = conn.execute(
+            sa.text(f"SELECT version_num FROM {schema.SCHEMA}.{schema.VERSION_TABLE}")
+        ).scalar()
+        return None if value is None else str(value)
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return self._current_revision(conn)
+
+    def _ensure_schema(self) -> None:
+        if self._ready:
+            return
+        with self.engine.connect() as conn:
+            current = self._current_revision(conn)
+        if current != schema.HEAD_REVISION:
+            self.migrate()
+        self._ready = True
+
+    def migrate(self, target: str = "head") -> tuple[str | None, str | None]:
+        """Bring the schema to ``target`` in one transaction; returns (before, after)."""
+        from odooplane.evidence import migrate
+
+        with self._write_connection() as conn:
+            before = self._current_revision(conn)
+            known = {script.revision for script in migrate.revisions()}
+            if before is not None and before not in known:
+                raise RefusedError(
+                    f"The evidence store {self.location.display} is at schema revision "
+                    f"'{before}', which this odooplane does not know.",
+                    hint="It was written by a newer odooplane: upgrade odooplane here.",
+                )
+            if target == "head" or target in known:
+                migrate.upgrade(conn, target)
+            else:
+                raise UsageError(f"'{target}' is not an evidence schema revision.")
+            after = self._current_revision(conn)
+        return before, after
+
+    # -- connections ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write_connection(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A connection for queries; an unreachable store is a sentence, not a trace."""
+        try:
+            self._ensure_schema()
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            if not _is_unreachable(exc):
+                raise
+            waiting = self.spool.pending_rows() if self.spool is not None else 0
+            raise ExternalToolError(
+                f"The evidence store {self.location.display} cannot be reached: {_error_line(exc)}",
+                hint=(
+                    f"{waiting} record(s) are spooled locally and will be delivered by "
+                    "`odooplane evidence sync` once it is back."
+                    if self.spool is not None
+                    else "Check the file's permissions and free disk space."
+                ),
+            ) from None
+
+    # -- the write path -------------------------------------------------------------------
+
+    def _clean(self, table: sa.Table, row: Mapping[str, Any]) -> Row:
+        unknown = set(row) - set(table.c.keys())
+        if unknown:
+            raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
+        json_columns = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+        clean: Row = {}
+        for column in [c.name for c in table.c]:
+            value = row.get(column)
+            if column in _VERBATIM or value is None:
+                clean[column] = value
+            elif column in json_columns:
+                clean[column] = self.redactor.value(value)
+            elif isinstance(value, str):
+                clean[column] = self.redactor.text(value)
+            else:
+                clean[column] = value
+        return clean
+
+    def _insert_statement(self, table: sa.Table) -> Any:
+        if self.location.backend == "postgresql":
+            return pg_dialect.insert(table).on_conflict_do_nothing()
+        return sqlite_dialect.insert(table).on_conflict_do_nothing()
+
+    def _insert(self, conn: sa.Connection, rows: Sequence[tuple[sa.Table, Row]]) -> None:
+        # Consecutive rows of one table go in one executemany; order is kept so parents
+        # are stored before the rows referring to them.
+        index = 0
+        while index < len(rows):
+            table = rows[index][0]
+            group = []
+            while index < len(rows) and rows[index][0] is table:
+                group.append(rows[index][1])
+                index += 1
+            conn.execute(self._insert_statement(table), group)
+
+    def _insert_now(self, rows: Sequence[tuple[sa.Table, Row]]) -> None:
+        self._ensure_schema()
+        try:
+            with self._write_connection() as conn:
+                self._insert(conn, rows)
+        except sa.exc.OperationalError as exc:
+            if self.spool is not None:
+                raise
+            raise ExternalToolError(
+                f"The evidence database {self.location.display} could not be written: "
+                f"{_error_line(exc)}",
+                hint="Check free disk space and the permissions of the .odooplane folder.",
+            ) from None
+
+    def _write(self, rows: Sequence[tuple[sa.Table, Mapping[str, Any]]]) -> list[Row]:
+        """Store rows (redacted) in one transaction, or spool them; returns what was kept."""
+        clean = [(table, self._clean(table, row)) for table, row in rows]
+        if self.spool is None:
+            self._insert_now(clean)
+            return [row for _, row in clean]
+        if time.monotonic() >= self._offline_until and self._drain_spool():
+            try:
+                self._insert_now(clean)
+                return [row for _, row in clean]
+            except sa.exc.DBAPIError as exc:
+                if not _is_unreachable(exc):
+                    raise
+                self._went_offline(exc)
+        self.spool.append([(table.name, row) for table, row in clean])
+        return [row for _, row in clean]
+
+    def _went_offline(self, exc: BaseException) -> None:
+        self._offline_until = time.monotonic() + self.offline_backoff_seconds
+        self._last_error = _error_line(exc)
+        self._ready = False
+        self.engine.dispose()
+
+    def _drain_spool(self) -> bool:
+        """Deliver the spool if it holds anything; True when it is empty afterwards."""
+        assert self.spool is not None
+        if self.spool.is_empty():
+            return True
+        try:
+            self._ensure_schema()
+            self.spool.drain(self._deliver)
+        except sa.exc.DBAPIError as exc:
+            if not _is_unreachable(exc):
+                raise
+            self._went_offline(exc)
+            return False
+        return True
+
+    def _deliver(self, batches: Sequence[SpoolBatch]) -> None:
+        for start in range(0, len(batches), DELIVERY_CHUNK):
+            chunk = batches[start : start + DELIVERY_CHUNK]
+            rows = [
+                (schema.TABLES_BY_NAME[table], self._clean(schema.TABLES_BY_NAME[table], row))
+                for batch in chunk
+                for table, row in batch.rows
+            ]
+            with self._write_connection() as conn:
+                self._insert(conn, rows)
+
+    def sync(self) -> SyncResult:
+        """Deliver the spool now (``odooplane evidence sync``)."""
+        if self.spool is None:
+            return SyncResult(delivered=0, pending=0, reachable=True)
+        pending = self.spool.pending_rows()
+        if pending == 0:
+            return SyncResult(delivered=0, pending=0, reachable=True)
+        self._offline_until = 0.0
+        try:
+            self._ensure_schema()
+            delivered = self.spool.drain(self._deliver)
+        except sa.exc.DBAPIError as exc:
+            if not _is_unreachable(exc):
+                raise
+            self._went_offline(exc)
+            return SyncResult(
+                delivered=0,
+                pending=self.spool.pending_rows(),
+                reachable=False,
+                error=self._last_error,
+            )
+        return SyncResult(delivered=delivered, pending=self.spool.pending_rows(), reachable=True)
+
+    def insert_records(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Store already-formed rows by table name in one transaction (imports, benchmarks).
+
+        Rows are redacted and inserted idempotently like every other record.
+        """
+        self._write([(schema.TABLES_BY_NAME[name], row) for name, row in rows])
+
+    # -- recording ------------------------------------------------------------------------
+
+    def _environment_row(self, name: str) -> Row | None:
+        env = self.environments.get(name)
+        if env is None:
+            return None
+        definition = env.model_dump(mode="json", by_alias=True)
+        key = json.dumps([self.project_name, name, definition], sort_keys=True)
+        return {
+            "id": uuid.uuid5(_NAMESPACE, key),
+            "project": self.project_name,
+            "name": name,
+            "kind": env.kind.value,
+            "database": env.database,
+            "url": env.url,
+            "definition": definition,
+            "recorded_at": self.now(),
+        }
+
+    def record_build(
+        self,
+        *,
+        git_sha: str,
+        branch: str | None = None,
+        commit_message: str | None = None,
+        author: str | None = None,
+        committed_at: datetime | None = None,
+        odoo_series: str | None = None,
+        odoo_revision: str | None = None,
+        dependencies_hash: str | None = None,
+    ) -> BuildRecord:
+        """A build: (git SHA, Odoo revision, dependencies hash). Recording the same build
+        again returns the same id and stores nothing new."""
+        if not re.fullmatch(r"[0-9a-f]{7,40}", git_sha):
+            raise UsageError(f"'{git_sha}' is not a git commit SHA.")
+        build_id = uuid.uuid5(
+            _NAMESPACE,
+            f"build:{self.project_name}:{git_sha}:{odoo_revision or ''}:{dependencies_hash or ''}",
+        )
+        row = {
+            "id": build_id,
+            "project": self.project_name,
+            "git_sha": git_sha,
+            "branch": branch,
+            "commit_message": commit_message,
+            "author": author,
+            "committed_at": committed_at,
+            "odoo_series": odoo_series,
+            "odoo_revision": odoo_revision,
+            "dependencies_hash": dependencies_hash,
+            "recorded_at": self.now(),
+        }
+        stored = self._write([(schema.builds, row)])[0]
+        return BuildRecord(**stored)
+
+    def record_build_from_git(
+        self,
+        repo: Path,
+        ref: str = "HEAD",
+        *,
+        odoo_series: str | None = None,
+        odoo_revision: str | None = None,
+        dependencies_hash: str | None = None,
+    ) -> BuildRecord:
+        """:meth:`record_build` with the commit's metadata read from git."""
+        from odooplane import gitrepo
+
+        info = gitrepo.commit_info(repo, ref)
+        branch = gitrepo.branch_of(repo, ref, info.sha)
+        return self.record_build(
+            git_sha=info.sha,
+            branch=branch,
+            commit_message=info.message,
+            author=f"{info.author_name} <{info.author_email}>",
+            committed_at=datetime.fromisoformat(info.timestamp),
+            odoo_series=odoo_series,
+            odoo_revision=odoo_revision,
+            dependencies_hash=dependencies_hash,
+        )
+
+    def start_deployment(
+        self,
+        environment: str,
+        *,
+        git_sha: str,
+        build_id: uuid.UUID | None = None,
+        kind: str = "deploy",
+        approved_by: str | None = None,
+        rollback_of: uuid.UUID | None = None,
+        previous_deployment_id: uuid.UUID | None = None,
+    ) -> DeploymentRecorder:
+        """Record the start of a deployment and return its recorder.
+
+        The previous deployment (what this one replaces) defaults to the latest
+        successful one of the environment; it is left empty when the store cannot be
+        read (unreachable PostgreSQL) rather than holding up the deployment.
+        """
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", kind):
+            raise UsageError(f"'{kind}' is not a deployment kind (e.g. deploy, rollback).")
+        if not re.fullmatch(r"[0-9a-f]{7,40}", git_sha):
+            raise UsageError(f"'{git_sha}' is not a git commit SHA.")
+        started = self.now()
+        deployment_id = uuid.uuid4()
+        if previous_deployment_id is None:
+            previous_deployment_id = self._previous_success(environment)
+        topic = f"deploy-{environment}-{deployment_id.hex[:8]}"
+        topic_dir = self.layout.topic_dir(started, topic)
+        row: Row = {
+            "id": deployment_id,
+            "project": self.project_name,
+            "environment": environment,
+            "kind": kind,
+            "build_id": build_id,
+            "git_sha": git_sha,
+            "previous_deployment_id": previous_deployment_id,
+            "rollback_of": rollback_of,
+            "approved_by": approved_by,
+            "recorded_by": f"{getpass.getuser()}@{socket.gethostname()}",
+            "started_at": started,
+            "artifacts_dir": self.layout.to_record(topic_dir),
+            "recorded_at": started,
+        }
+        rows: list[tuple[sa.Table, Mapping[str, Any]]] = []
+        env_row = self._environment_row(environment)
+        if env_row is not None:
+            rows.append((schema.environments, env_row))
+        rows.append((schema.deployments, row))
+        stored = self._write(rows)[-1]
+        topic_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
+        return DeploymentRecorder(
+            self,
+            deployment_id=deployment_id,
+            environment=environment,
+            git_sha=git_sha,
+            started_at=started,
+            topic_dir=topic_dir,
+            row=stored,
+        )
+
+    def _previous_success(self, environment: str) -> uuid.UUID | None:
+        if time.monotonic() < self._offline_until:
+            return None
+        try:
+            found = self.history(environment, limit=1, outcome="succeeded")
+        except ExternalToolError as exc:
+            if self.spool is None:
+                raise
+            self._offline_until = time.monotonic() + self.offline_backoff_seconds
+            self._last_error = exc.message
+            return None
+        return found[0].id if found else None
+
+    def _capture_path(self, topic: str, name: str, started: datetime) -> Path:
+        return self.layout.logs_dir(started, topic) / f"{slug(name)}.log"
+
+    @contextlib.contextmanager
+    def gate_run(
+        self,
+        gate: str,
+        *,
+        git_sha: str | None = None,
+        build_id: uuid.UUID | None = None,
+        environment: str | None = None,
+        deployment_id: uuid.UUID | None = None,
+    ) -> Iterator[GateCapture]:
+        """Record a gate run around a block; its output becomes the gate's artifact.
+
+        Status: what the block sets on the capture, else ``failed`` for a
+        :class:`~odooplane.errors.CheckFailedError`, ``error`` for any other exception
+        and ``passed`` otherwise.
+        """
+        started = self.now()
+        run_id = uuid.uuid4()
+        topic = f"gate-{gate}-{(git_sha or run_id.hex)[:8]}"
+        path = self._capture_path(topic, gate, started)
+        capture = GateCapture(gate, ArtifactWriter(path, self.redactor), self)
+        status = "passed"
+        try:
+            yield capture
+        except BaseException as exc:
+            from odooplane.errors import CheckFailedError
+
+            status = "failed" if isinstance(exc, CheckFailedError) else "error"
+            capture.summary = capture.summary or capture._describe_exception(exc)
+            raise
+        finally:
+            if capture.status is not None and status == "passed":
+                status = capture.status
+            sha, _size = capture.close()
+            ended = self.now()
+            self._write(
+                [
+                    (
+                        schema.gate_runs,
+                        {
+                            "id": run_id,
+                            "project": self.project_name,
+                            "gate": gate,
+                            "status": status,
+                            "git_sha": git_sha,
+                            "build_id": build_id,
+                            "environment": environment,
+                            "deployment_id": deployment_id,
+                            "started_at": started,
+                            "duration_ms": _ms(started, ended),
+                            "summary": capture.summary or capture.error,
+                            "details": capture.details,
+                            "artifact_path": self.layout.to_record(path),
+                            "artifact_sha256": sha,
+                            "recorded_at": ended,
+                        },
+                    )
+                ]
+            )
+            capture.record_id = run_id
+
+    def record_gate_run(
+        self,
+        gate: str,
+        status: str,
+        *,
+        git_sha: str | None = None,
+        build_id: uuid.UUID | None = None,
+        environment: str | None = None,
+        deployment_id: uuid.UUID | None = None,
+        summary: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        output: str | None = None,
+        started_at: datetime | None = None,
+        duration_s: float | None = None,
+    ) -> GateRunRecord:
+        """Record a gate run that already happened (``output`` becomes its artifact)."""
+        started = started_at or self.now()
+        run_id = uuid.uuid4()
+        artifact_path = artifact_sha = None
+        if output is not None:
+            topic = f"gate-{gate}-{(git_sha or run_id.hex)[:8]}"
+            path = self._capture_path(topic, gate, started)
+            path = _unique(path)
+            artifact_sha, _ = write_artifact(path, output, self.redactor)
+            artifact_path = self.layout.to_record(path)
+        row = {
+            "id": run_id,
+            "project": self.project_name,
+            "gate": gate,
+            "status": status,
+            "git_sha": git_sha,
+            "build_id": build_id,
+            "environment": environment,
+            "deployment_id": deployment_id,
+            "started_at": started,
+            "duration_ms": None if duration_s is None else round(duration_s * 1000),
+            "summary": summary,
+            "details": dict(details) if details is not None else None,
+            "artifact_path": artifact_path,
+            "artifact_sha256": artifact_sha,
+            "recorded_at": self.now(),
+        }
+        stored = self._write([(schema.gate_runs, row)])[0]
+        return _gate_record(stored)
+
+    def record_neutralization(
+        self,
+        environment: str,
+        database: str,
+        *,
+        status: str,
+        source_database: str | None = None,
+        rules: Sequence[Any] = (),
+        verification: Mapping[str, Any] | None = None,
+        output: str | None = None,
+        started_at: datetime | None = None,
+        duration_s: float | None = None,
+    ) -> NeutralizationRecord:
+        """Record a neutralization of ``database`` (rules applied, verification result)."""
+        started = started_at or self.now()
+        record_id = uuid.uuid4()
+        artifact_path = artifact_sha = None
+        if output is not None:
+            topic = f"neutralize-{environment}-{record_id.hex[:8]}"
+            path = self._capture_path(topic, "neutralize", started)
+            artifact_sha, _ = write_artifact(path, output, self.redactor)
+            artifact_path = self.layout.to_record(path)
+        row = {
+            "id": record_id,
+            "project": self.project_name,
+            "environment": environment,
+            "database": database,
+            "source_database": source_database,
+            "status": status,
+            "started_at": started,
+            "duration_ms": None if duration_s is None else round(duration_s * 1000),
+            "rules": list(rules),
+            "verification": dict(verification) if verification is not None else None,
+            "artifact_path": artifact_path,
+            "artifact_sha256": artifact_sha,
+            "recorded_at": self.now(),
+        }
+        stored = self._write([(schema.neutralizations, row)])[0]
+        return _neutralization_record(stored)
+
+    # -- queries --------------------------------------------------------------------------
+
+    def _summary_select(self) -> sa.Select[Any]:
+        d = schema.deployments
+        f = _FINISHED
+        return sa.select(
+            d,
+            f.c.status.label("outcome"),
+            f.c.at.label("finished_at"),
+            f.c.duration_ms.label("duration_ms"),
+        ).select_from(d.outerjoin(f, sa.and_(f.c.deployment_id == d.c.id, f.c.kind == "finished")))
+
+    def history(
+        self,
+        environment: str | None = None,
+        *,
+        limit: int = 20,
+        outcome: str | None = None,
+    ) -> list[DeploymentSummary]:
+        """The latest deployments, newest first (of one environment, or all)."""
+        if limit < 1:
+            raise UsageError(f"--limit must be at least 1 (got {limit}).")
+        d = schema.deployments
+        query = self._summary_select().where(d.c.project == self.project_name)
+        if environment is not None:
+            query = query.where(d.c.environment == environment)
+        if outcome is not None:
+            query = query.where(_FINISHED.c.status == outcome)
+        query = query.order_by(d.c.started_at.desc(), d.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [_summary(row) for row in conn.execute(query).mappings()]
+
+    def resolve(self, target: str) -> DeploymentSummary:
+        """A deployment by id (or unique id prefix, 6+ hex digits), or the latest of an
+        environment."""
+        d = schema.deployments
+        text = target.strip()
+        with self._read() as conn:
+            if _ID_PREFIX_RE.match(text):
+                hexed = text.replace("-", "").lower()
+                query = self._summary_select().where(d.c.project == self.project_name)
+                if len(hexed) == 32:
+                    query = query.where(d.c.id == uuid.UUID(hexed))
+                else:
+                    id_text = sa.func.replace(sa.cast(d.c.id, sa.String), "-", "")
+                    query = query.where(id_text.like(f"{hexed}%"))
+                rows = list(conn.execute(query.limit(2)).mappings())
+                if len(rows) == 1:
+                    return _summary(rows[0])
+                if len(rows) > 1:
+                    raise UsageError(
+                        f"'{target}' matches several deployments; give more of the id."
+                    )
+            query = (
+                self._summary_select()
+                .where(d.c.project == self.project_name, d.c.environment == text)
+                .order_by(d.c.started_at.desc(), d.c.id.desc())
+                .limit(1)
+            )
+            row = conn.execute(query).mappings().first()
+            if row is not None:
+                return _summary(row)
+        known = ", ".join(sorted(self.environments)) or "none configured"
+        raise NotFoundError(
+            f"No deployment with id '{target}' and no deployment of an environment named "
+            f"'{target}' in the evidence store {self.location.display}.",
+            hint=f"`odooplane history` lists deployments; environments: {known}.",
+        )
+
+    def deployment(self, target: str | uuid.UUID) -> DeploymentDetail:
+        """Everything recorded about one deployment."""
+        summary = self.resolve(str(target))
+        ev = schema.deployment_events
+        mig = schema.migrations
+        gr = schema.gate_runs
+        d = schema.deployments
+        with self._read() as conn:
+            events = [
+                _event(row)
+                for row in conn.execute(
+                    sa.select(ev).where(ev.c.deployment_id == summary.id).order_by(ev.c.seq)
+                ).mappings()
+            ]
+            migrations = [
+                MigrationRecord(
+                    id=row["id"],
+                    module=row["module"],
+                    from_version=row["from_version"],
+                    to_version=row["to_version"],
+                    scripts=list(row["scripts"] or []),
+                    status=row["status"],
+                    started_at=row["started_at"],
+                    duration_ms=row["duration_ms"],
+                )
+                for row in conn.execute(
+                    sa.select(mig)
+                    .where(mig.c.deployment_id == summary.id)
+                    .order_by(mig.c.started_at, mig.c.module)
+                ).mappings()
+            ]
+            build = None
+            if summary.build_id is not None:
+                build_row = (
+                    conn.execute(
+                        sa.select(schema.builds).where(schema.builds.c.id == summary.build_id)
+                    )
+                    .mappings()
+                    .first()
+                )
+                build = BuildRecord(**build_row) if build_row is not None else None
+            gate_filter = [gr.c.deployment_id == summary.id, gr.c.git_sha == summary.git_sha]
+            if summary.build_id is not None:
+                gate_filter.append(gr.c.build_id == summary.build_id)
+            gates = [
+                _gate_record(row)
+                for row in conn.execute(
+                    sa.select(gr)
+                    .where(gr.c.project == self.project_name, sa.or_(*gate_filter))
+                    .order_by(gr.c.started_at)
+                ).mappings()
+            ]
+            rollbacks = [
+                _summary(row)
+                for row in conn.execute(
+                    self._summary_select()
+                    .where(d.c.project == self.project_name, d.c.rollback_of == summary.id)
+                    .order_by(d.c.started_at)
+                ).mappings()
+            ]
+        finished = next((e for e in events if e.kind == "finished"), None)
+        return DeploymentDetail(
+            summary=summary,
+            build=build,
+            steps=_steps(events),
+            events=events,
+            migrations=migrations,
+            health_checks=[
+                HealthCheckRecord(
+                    name=e.step or "",
+                    status=e.status or "",
+                    at=e.at,
+                    detail=(e.data or {}).get("detail"),
+                    duration_ms=e.duration_ms,
+                )
+                for e in events
+                if e.kind == "health_check"
+            ],
+            gate_runs=gates,
+            result=dict(finished.data or {}) if finished is not None else {},
+            rollbacks=rollbacks,
+        )
+
+    def step_logs(self, detail: DeploymentDetail, step: str | None = None) -> list[StepLog]:
+        """The artifacts of a deployment's steps (all, or those named ``step``)."""
+        steps = detail.steps
+        if step is not None:
+            steps = [s for s in steps if s.name == step or slug(s.name) == step]
+            if not steps:
+                names = ", ".join(s.name for s in detail.steps) or "none"
+                raise NotFoundError(
+                    f"Deployment {detail.summary.short_id} has no step named '{step}'.",
+                    hint=f"Its steps: {names}.",
+                )
+        result = []
+        for record in steps:
+            path = self.layout.from_record(record.artifact_path) if record.artifact_path else None
+            text = read_artifact(path) if path is not None else None
+            verified: bool | None = None
+            if text is not None and path is not None and record.artifact_sha256:
+                verified = sha256_of(path) == record.artifact_sha256
+            result.append(StepLog(step=record, path=path, text=text, verified=verified))
+        return result
+
+    def logs(
+        self, target: str, *, step: str | None = None
+    ) -> tuple[DeploymentDetail, list[StepLog]]:
+        """A deployment (by id, prefix, or environment's latest) and its step logs."""
+        detail = self.deployment(target)
+        return detail, self.step_logs(detail, step)
+
+    def follow(
+        self,
+        target: str,
+        *,
+        step: str | None = None,
+        poll_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[str]:
+        """Yield log text of a deployment as it is written, until its outcome is recorded."""
+        deployment_id = self.resolve(target).id
+        offsets: dict[int, int] = {}
+        announced: set[int] = set()
+        while True:
+            detail = self.deployment(deployment_id)
+            done = detail.summary.outcome != RUNNING
+            for record in detail.steps:
+                if step is not None and step not in (record.name, slug(record.name)):
+                    continue
+                if record.index not in announced:
+                    announced.add(record.index)
+                    yield f"==> {record.name} <==\n"
+                if record.artifact_path is None:
+                    continue
+                path = self.layout.from_record(record.artifact_path)
+                text = read_artifact(path, start=offsets.get(record.index, 0))
+                if text:
+                    offsets[record.index] = offsets.get(record.index, 0) + len(text.encode("utf-8"))
+                    yield text
+            if done:
+                yield f"==> outcome: {detail.summary.outcome} <==\n"
+                return
+            sleep(poll_seconds)
+
+    def status(self) -> StoreStatus:
+        spooled = self.spool.pending_rows() if self.spool is not None else 0
+        try:
+            revision = self.revision()
+            reachable, error = True, None
+        except sa.exc.DBAPIError as exc:
+            if not _is_unreachable(exc):
+                raise
+            revision, reachable, error = None, False, _error_line(exc)
+        return StoreStatus(
+            backend=self.location.backend,
+            location=self.location.display,
+            revision=revision,
+            head=schema.HEAD_REVISION,
+            reachable=reachable,
+            spooled_rows=spooled,
+            artifacts_root=str(self.layout.root),
+            error=error,
+        )
+
+
+class GateCapture(OutputCapture):
+    """Output of a gate run, plus what the gate concluded."""
+
+    summary: str | None = None
+    details: dict[str, Any] | None = None
+    record_id: uuid.UUID | None = None
+
+
+def _unique(path: Path) -> Path:
+    candidate = path
+    number = 2
+    while candidate.exists() or Path(f"{candidate}.gz").exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def _summary(row: Mapping[Any, Any]) -> DeploymentSummary:
+    return DeploymentSummary(
+        id=row["id"],
+        project=row["project"],
+        environment=row["environment"],
+        kind=row["kind"],
+        git_sha=row["git_sha"],
+        build_id=row["build_id"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=row["outcome"] or RUNNING,
+        duration_ms=row["duration_ms"],
+        approved_by=row["approved_by"],
+        previous_deployment_id=row["previous_deployment_id"],
+        rollback_of=row["rollback_of"],
+        recorded_by=row["recorded_by"],
+        artifacts_dir=row["artifacts_dir"],
+    )
+
+
+def _event(row: Mapping[Any, Any]) -> EventRecord:
+    return EventRecord(
+        id=row["id"],
+        seq=row["seq"],
+        at=row["at"],
+        kind=row["kind"],
+        step=row["step"],
+        status=row["status"],
+        duration_ms=row["duration_ms"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+        artifact_bytes=row["artifact_bytes"],
+        data=row["data"],
+    )
+
+
+def _steps(events: Sequence[EventRecord]) -> list[StepRecord]:
+    started: dict[int, EventRecord] = {}
+    finished: dict[int, EventRecord] = {}
+    for event in events:
+        index = int((event.data or {}).get("index", event.seq))
+        if event.kind == "step_started":
+            started[index] = event
+        elif event.kind == "step_finished":
+            finished[index] = event
+    steps = []
+    for index in sorted(started):
+        begin = started[index]
+        end = finished.get(index)
+        steps.append(
+            StepRecord(
+                name=begin.step or f"step {index}",
+                index=index,
+                status=(end.status or "unknown") if end is not None else RUNNING,
+                started_at=begin.at,
+                finished_at=end.at if end is not None else None,
+                duration_ms=end.duration_ms if end is not None else None,
+                artifact_path=(end or begin).artifact_path,
+                artifact_sha256=end.artifact_sha256 if end is not None else None,
+                artifact_bytes=end.artifact_bytes if end is not None else None,
+                error=(end.data or {}).get("error") if end is not None else None,
+            )
+        )
+    return steps
+
+
+def _gate_record(row: Mapping[Any, Any]) -> GateRunRecord:
+    return GateRunRecord(
+        id=row["id"],
+        gate=row["gate"],
+        status=row["status"],
+        git_sha=row["git_sha"],
+        build_id=row["build_id"],
+        environment=row["environment"],
+        deployment_id=row["deployment_id"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        summary=row["summary"],
+        details=row["details"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+    )
+
+
+def _neutralization_record(row: Mapping[Any, Any]) -> NeutralizationRecord:
+    return NeutralizationRecord(
+        id=row["id"],
+        environment=row["environment"],
+        database=row["database"],
+        source_database=row["source_database"],
+        status=row["status"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        rules=list(row["rules"] or []),
+        verification=row["verification"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+    )

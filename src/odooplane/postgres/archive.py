@@ -1,0 +1,438 @@
+"""Dump files: recognising them, loading them into a database, writing Odoo backups.
+
+Formats are recognised by their first bytes, never by the file name:
+
+- ``zip``: Odoo's backup (``dump.sql`` plain SQL + ``filestore/`` + ``manifest.json``);
+- ``custom`` / ``tar``: pg_dump's ``-Fc`` / ``-Ft`` archives, loaded with pg_restore;
+- ``sql``: plain SQL from pg_dump, loaded with psql (``ON_ERROR_STOP``: a dump that fails
+  half way is an error, not a half database);
+- ``sql.gz`` / ``custom.gz``: the same, gzip-compressed, decompressed on the fly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from odooplane.errors import ExternalToolError, NotFoundError, UsageError
+from odooplane.postgres.server import DatabaseServer
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 1024 * 1024
+_CONNECT_RE = re.compile(rb"\n\\c(?:onnect)?[ \t\r\n]")
+FORMATS = ("zip", "custom", "tar", "sql", "sql.gz", "custom.gz")
+
+
+def detect_format(path: Path) -> str:
+    """One of :data:`FORMATS`, from the file's content."""
+    if not path.is_file():
+        raise NotFoundError(f"Dump file {path} does not exist.")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            if "dump.sql" not in zf.namelist():
+                raise UsageError(
+                    f"{path} is a zip file without dump.sql, so not an Odoo backup.",
+                    hint="Odoo backups hold dump.sql, filestore/ and manifest.json.",
+                )
+        return "zip"
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if head.startswith(b"PGDMP"):
+        return "custom"
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            with gzip.open(path, "rb") as gz:
+                inner = gz.read(8192)
+        except (OSError, EOFError) as exc:
+            raise UsageError(f"{path} looks gzip-compressed but cannot be read: {exc}.") from None
+        if inner.startswith(b"PGDMP"):
+            return "custom.gz"
+        if _looks_like_text(inner):
+            return "sql.gz"
+        raise UsageError(f"{path} is gzip-compressed, but neither SQL nor a pg_dump archive.")
+    if len(head) >= 262 and head[257:262] == b"ustar" and tarfile.is_tarfile(path):
+        with tarfile.open(path) as tf:
+            if "toc.dat" in tf.getnames():
+                return "tar"
+    if _looks_like_text(head):
+        return "sql"
+    raise UsageError(
+        f"{path} is not a dump odooplane recognises.",
+        hint="Use plain SQL (.sql or .sql.gz), pg_dump -Fc output, or an Odoo backup .zip.",
+    )
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        return exc.start >= len(head) - 4
+    return True
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def _safe_member(name: str) -> PurePosixPath | None:
+    """The path below ``filestore/`` of a zip member, or None for anything suspicious."""
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or "\\" in name:
+        return None
+    return PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else None
+
+
+def _run_feeding(
+    command: list[str],
+    env: dict[str, str],
+    stream: IO[bytes],
+    *,
+    position: Callable[[], int],
+    total: int,
+    phase: str,
+    progress: Progress | None,
+    what: str,
+    guard_connect: bool = False,
+) -> None:
+    """Run ``command`` with ``stream`` on its stdin; errors carry its last stderr lines.
+
+    With ``guard_connect`` (plain SQL for psql) a ``\\connect`` meta-command stops the load:
+    it would send the rest of the script to another database than the one being loaded.
+    A line starting with a backslash cannot be COPY data (which escapes it), so the test
+    is exact.
+    """
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=env
+        )
+        assert proc.stdin is not None
+        tail = b"\n"
+        try:
+            while chunk := stream.read(CHUNK):
+                if guard_connect and _CONNECT_RE.search(tail + chunk):
+                    raise UsageError(
+                        f"{what}: the SQL switches to another database with \\connect (a "
+                        "dump made with pg_dump --create or pg_dumpall); refusing to run it.",
+                        hint="Dump the single database without --create, e.g. "
+                        "pg_dump --no-owner DBNAME > dump.sql.",
+                    )
+                tail = chunk[-16:]
+                try:
+                    proc.stdin.write(chunk)
+                except BrokenPipeError:
+                    break  # the program stopped early: its exit code and stderr say why
+                if progress:
+                    progress(phase, position(), total)
+            proc.stdin.close()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+    if code != 0:
+        _fail(what, command[0], code, text)
+
+
+def _fail(what: str, program: str, code: int, stderr: str) -> None:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    interesting = [line for line in lines if "ERROR" in line or "error" in line] or lines
+    detail = "\n".join(interesting[-5:]) or f"exit code {code}"
+    hint = None
+    if "role" in detail and "does not exist" in detail:
+        hint = (
+            "The dump assigns objects to a role this server does not have: dump with "
+            "--no-owner (Odoo's backups do), or create that role first."
+        )
+    raise ExternalToolError(
+        f"{what} failed ({Path(program).name} exit {code}):\n{detail}", hint=hint
+    )
+
+
+def _load_env(server: DatabaseServer, dbname: str) -> dict[str, str]:
+    env = server.tool_env(dbname)
+    # Not waiting for each commit's WAL flush is safe here: the database is only renamed
+    # into place by a later, synchronous commit, which flushes all WAL before it.
+    options = "-c client_min_messages=warning -c synchronous_commit=off"
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " " + options).strip()
+    return env
+
+
+def _psql(server: DatabaseServer, dbname: str) -> tuple[list[str], dict[str, str]]:
+    # One transaction: one WAL flush instead of one per statement, and CREATE DATABASE
+    # (a dump made with --create) fails instead of creating another database.
+    command = [
+        str(server.tool("psql")),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-d",
+        dbname,
+    ]
+    return command, _load_env(server, dbname)
+
+
+def _pg_restore(server: DatabaseServer, dbname: str) -> tuple[list[str], dict[str, str]]:
+    command = [
+        str(server.tool("pg_restore")),
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "--single-transaction",
+        "--dbname",
+        dbname,
+    ]
+    return command, _load_env(server, dbname)
+
+
+def _restore_file(
+    server: DatabaseServer, path: Path, dbname: str, progress: Progress | None
+) -> None:
+    """pg_restore of a custom/tar archive, progress counted in table-of-contents items."""
+    listing = subprocess.run(
+        [str(server.tool("pg_restore")), "--list", str(path)],
+        capture_output=True,
+        text=True,
+        env=server.tool_env(),
+    )
+    if listing.returncode != 0:
+        _fail(f"Reading {path}", "pg_restore", listing.returncode, listing.stderr)
+    total = sum(1 for line in listing.stdout.splitlines() if line and not line.startswith(";"))
+    command, env = _pg_restore(server, dbname)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [*command, "--verbose", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stderr is not None
+        done = 0
+        for raw in proc.stderr:
+            errors.write(raw)
+            line = raw.decode(errors="replace")
+            if line.startswith(("pg_restore: creating ", "pg_restore: processing ")):
+                done += 1
+                if progress:
+                    progress("restoring", min(done, total), total)
+        code = proc.wait()
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+    if code != 0:
+        _fail(f"Restoring {path}", command[0], code, text)
+
+
+class _Counting:
+    """A readable file whose raw position (compressed bytes consumed) is observable."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+
+    def position(self) -> int:
+        return self.raw.tell()
+
+
+def load(
+    server: DatabaseServer,
+    path: Path,
+    kind: str,
+    dbname: str,
+    *,
+    filestore_dir: Path | None,
+    progress: Progress | None = None,
+) -> None:
+    """Load dump ``path`` of format ``kind`` into the existing empty database ``dbname``;
+    an Odoo zip's filestore is extracted to ``filestore_dir`` (skipped when None)."""
+    size = path.stat().st_size
+    if kind in ("custom", "tar"):
+        _restore_file(server, path, dbname, progress)
+        return
+    if kind in ("sql", "sql.gz", "custom.gz"):
+        command, env = _psql(server, dbname) if kind != "custom.gz" else _pg_restore(server, dbname)
+        with path.open("rb") as raw:
+            counter = _Counting(raw)
+            stream: IO[bytes] = (
+                gzip.GzipFile(fileobj=raw) if kind.endswith(".gz") else raw  # type: ignore[assignment]
+            )
+            _run_feeding(
+                command,
+                env,
+                stream,
+                position=counter.position,
+                total=size,
+                phase="loading",
+                progress=progress,
+                what=f"Importing {path}",
+                guard_connect=kind != "custom.gz",
+            )
+        return
+    if kind != "zip":
+        raise UsageError(f"Unknown dump format '{kind}'.")
+    with zipfile.ZipFile(path) as zf:
+        if filestore_dir is not None:
+            _extract_filestore(zf, filestore_dir, progress)
+        info = zf.getinfo("dump.sql")
+        command, env = _psql(server, dbname)
+        with zf.open(info) as member:
+            _run_feeding(
+                command,
+                env,
+                member,
+                position=member.tell,
+                total=info.file_size,
+                phase="loading dump.sql",
+                progress=progress,
+                what=f"Importing dump.sql of {path}",
+                guard_connect=True,
+            )
+
+
+def _extract_filestore(zf: zipfile.ZipFile, target: Path, progress: Progress | None) -> None:
+    members = [m for m in zf.infolist() if m.filename.startswith("filestore/") and not m.is_dir()]
+    total = sum(m.file_size for m in members)
+    done = 0
+    for member in members:
+        relative = _safe_member(member.filename)
+        if relative is None:
+            raise UsageError(
+                f"The backup holds a suspicious path '{member.filename}'; refusing to extract it."
+            )
+        out = target.joinpath(*relative.parts)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(member) as src, out.open("wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+        done += member.file_size
+        if progress:
+            progress("extracting filestore", done, total)
+    if not members:
+        return
+
+
+# -- writing Odoo backups ------------------------------------------------------------------
+
+
+def odoo_manifest(server: DatabaseServer, database: str) -> dict[str, Any]:
+    """manifest.json as Odoo's ``dump_db_manifest`` writes it, read from the database."""
+    with server.connect(database) as conn:
+        version_num = int(conn.info.server_version)
+        modules: dict[str, str | None] = {}
+        row = conn.execute("SELECT to_regclass('ir_module_module')").fetchone()
+        if row and row[0]:
+            modules = dict(
+                conn.execute(
+                    "SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'"
+                ).fetchall()
+            )
+    base = modules.get("base") or ""
+    parts = base.split(".")
+    series = ".".join(parts[:2]) if len(parts) >= 2 else None
+    version_info: list[Any] | None = None
+    if series:
+        major, minor = series.split(".")[:2]
+        version_info = [int(major) if major.isdigit() else major, int(minor), 0, "final", 0, ""]
+    return {
+        "odoo_dump": "1",
+        "db_name": database,
+        "version": series,
+        "version_info": version_info,
+        "major_version": series,
+        # Odoo formats server_version (e.g. 150018) as "15.0".
+        "pg_version": f"{version_num // 10000}.{(version_num // 100) % 100}",
+        "modules": modules,
+    }
+
+
+def _walk_files(folder: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def write_odoo_zip(
+    server: DatabaseServer,
+    database: str,
+    target: Path,
+    *,
+    filestore_dir: Path | None,
+    expected_bytes: int = 0,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Write the Odoo backup of ``database`` to ``target`` (atomically: built beside it,
+    renamed at the end). Returns (manifest, number of filestore files)."""
+    manifest = odoo_manifest(server, database)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+    )
+    os.close(fd)
+    partial = Path(partial_name)
+    files = 0
+    try:
+        with zipfile.ZipFile(
+            partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True
+        ) as zf:
+            _dump_into(server, database, zf, expected_bytes, progress)
+            if filestore_dir is not None and filestore_dir.is_dir():
+                entries = list(_walk_files(filestore_dir))
+                for number, file in enumerate(entries, 1):
+                    zf.write(file, "filestore/" + file.relative_to(filestore_dir).as_posix())
+                    if progress:
+                        progress("adding filestore", number, len(entries))
+                files = len(entries)
+            zf.writestr("manifest.json", json.dumps(manifest, indent=4))
+        os.chmod(partial, 0o600)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return manifest, files
+
+
+def _dump_into(
+    server: DatabaseServer,
+    database: str,
+    zf: zipfile.ZipFile,
+    expected_bytes: int,
+    progress: Progress | None,
+) -> None:
+    command = [str(server.tool("pg_dump")), "--no-owner", database]
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, env=server.tool_env(database)
+        )
+        assert proc.stdout is not None
+        written = 0
+        try:
+            with zf.open("dump.sql", "w", force_zip64=True) as member:
+                while chunk := proc.stdout.read(CHUNK):
+                    member.write(chunk)
+                    written += len(chunk)
+                    if progress:
+                        # The dump's size is only known at the end; the database's size
+                        # on disk is the closest estimate beforehand.
+                        progress("dumping", written, max(expected_bytes, written))
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        code = proc.wait()
+        errors.seek(0)
+        text = errors.read().decode(errors="replace")
+    if code != 0:
+        _fail(f"Dumping '{database}'", command[0], code, text)

@@ -1,0 +1,331 @@
+"""The evidence store on SQLite and a real PostgreSQL: recording, append-only guards,
+retrieval, redaction."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from odooplane.errors import CheckFailedError, ExternalToolError, NotFoundError, UsageError
+from odooplane.evidence import schema
+from odooplane.evidence.artifacts import sha256_of
+from odooplane.evidence.store import EvidenceStore
+from odooplane.project import Project
+
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+
+
+def _all_text(store: EvidenceStore) -> str:
+    """Every stored value of every evidence table, as text."""
+    chunks = []
+    with store.engine.connect() as conn:
+        for table in schema.RECORD_TABLES:
+            for row in conn.execute(sa.select(table)).mappings():
+                chunks.append(repr(dict(row)))
+    return "\n".join(chunks)
+
+
+def _artifacts_text(project: Project) -> str:
+    root = project.root / "web" / "docs" / "evidence"
+    return "\n".join(p.read_text() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_record_build_is_idempotent(store: EvidenceStore) -> None:
+    first = store.record_build(
+        git_sha=SHA_A,
+        branch="main",
+        commit_message="Add sale_custom",
+        author="Ann <ann@example.com>",
+        odoo_series="17.0",
+        odoo_revision="c0ffee" * 6,
+        dependencies_hash="d" * 64,
+    )
+    again = store.record_build(
+        git_sha=SHA_A,
+        branch="main",
+        commit_message="Add sale_custom",
+        odoo_series="17.0",
+        odoo_revision="c0ffee" * 6,
+        dependencies_hash="d" * 64,
+    )
+    other = store.record_build(git_sha=SHA_A, odoo_revision="c0ffee" * 6, dependencies_hash="e")
+    assert first.id == again.id != other.id
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.builds)).scalar() == 2
+
+
+def test_record_build_from_git_reads_the_commit(
+    store: EvidenceStore, make_git_repo: Callable[..., Path]
+) -> None:
+    repo = make_git_repo(files={"addons/x/__init__.py": ""})
+    build = store.record_build_from_git(repo, odoo_series="17.0", dependencies_hash="abc")
+    assert build.branch == "main"
+    assert build.commit_message == "initial commit"
+    assert build.author == "Test Author <author@example.com>"
+    assert build.committed_at is not None
+    assert len(build.git_sha) == 40
+
+
+def test_deployment_is_recorded_step_by_step(store: EvidenceStore, clock: object) -> None:
+    build = store.record_build(git_sha=SHA_A, branch="main")
+    with store.start_deployment(
+        "staging", git_sha=SHA_A, build_id=build.id, approved_by="alice"
+    ) as rec:
+        with rec.step("install modules") as step:
+            step.run(
+                [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"]
+            )
+            clock.advance(seconds=3)  # type: ignore[attr-defined]
+        with rec.step("restart") as step:
+            step.line("restarted")
+            clock.advance(seconds=1)  # type: ignore[attr-defined]
+        rec.record_migration(
+            "sale", from_version="17.0.1.0", to_version="17.0.1.1", scripts=["1.1/post-x.py"]
+        )
+        rec.record_health_check("http /web/login", ok=True, detail="200 in 35 ms")
+    history = store.history()
+    assert [h.id for h in history] == [rec.id]
+    summary = history[0]
+    assert summary.outcome == "succeeded"
+    assert summary.duration_ms == 4000
+    assert summary.approved_by == "alice"
+    assert summary.build_id == build.id
+    assert summary.artifacts_dir is not None
+    assert summary.artifacts_dir.startswith("web/docs/evidence/20260314-1530+0800/deploy-staging-")
+
+    detail, logs = store.logs(rec.id.hex[:8])
+    assert [s.name for s in detail.steps] == ["install modules", "restart"]
+    assert [s.status for s in detail.steps] == ["succeeded", "succeeded"]
+    assert detail.steps[0].duration_ms == 3000
+    assert detail.migrations[0].module == "sale"
+    assert detail.migrations[0].scripts == ["1.1/post-x.py"]
+    assert detail.health_checks[0].status == "passed"
+    assert detail.result["health_checks"][0]["name"] == "http /web/login"
+    first = logs[0]
+    assert first.text is not None and "out\n" in first.text and "err\n" in first.text
+    assert first.verified is True
+    assert first.path is not None and first.path.name == "01-install-modules.log"
+    assert sha256_of(first.path) == detail.steps[0].artifact_sha256
+    assert (first.path.parents[1] / "record.json").is_file()
+    # Events are rows, numbered without gaps.
+    assert [e.seq for e in detail.events] == list(range(1, len(detail.events) + 1))
+
+
+def test_previous_deployment_is_the_last_successful_one(
+    store: EvidenceStore, clock: object
+) -> None:
+    with store.start_deployment("production", git_sha=SHA_A) as first:
+        pass
+    clock.advance(minutes=5)  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError), store.start_deployment("production", git_sha=SHA_B) as failed:
+        raise RuntimeError("boom")
+    clock.advance(minutes=5)  # type: ignore[attr-defined]
+    third = store.start_deployment("production", git_sha=SHA_B)
+    third.finish("succeeded")
+    summaries = {s.id: s for s in store.history("production")}
+    assert summaries[failed.id].outcome == "failed"
+    assert summaries[failed.id].previous_deployment_id == first.id
+    assert summaries[third.id].previous_deployment_id == first.id
+    assert [s.id for s in store.history("production", limit=2)] == [third.id, failed.id]
+    assert store.history("staging") == []
+
+
+def test_a_failing_step_records_the_error_and_the_outcome(store: EvidenceStore) -> None:
+    with (
+        pytest.raises(ExternalToolError, match="exited with code 3"),
+        store.start_deployment("staging", git_sha=SHA_A) as rec,
+        rec.step("upgrade") as step,
+    ):
+        step.run([sys.executable, "-c", "print('Traceback: KeyError x'); raise SystemExit(3)"])
+    detail, logs = store.logs("staging")
+    assert detail.summary.outcome == "failed"
+    assert detail.steps[0].status == "failed"
+    assert detail.steps[0].error is not None and "exited with code 3" in detail.steps[0].error
+    assert "exited with code 3" in str(detail.result["error"])
+    assert logs[0].text is not None and "[exit 3" in logs[0].text
+
+
+def test_step_status_can_be_set_without_raising(store: EvidenceStore) -> None:
+    rec = store.start_deployment("staging", git_sha=SHA_A)
+    with rec.step("optional demo data") as step:
+        step.skip("no demo on staging")
+    with rec.step("check") as step:
+        step.fail("3 modules not upgradable")
+    rec.finish("failed", error="check failed")
+    detail = store.deployment(rec.id)
+    assert [s.status for s in detail.steps] == ["skipped", "failed"]
+    assert detail.steps[1].error == "3 modules not upgradable"
+    with pytest.raises(UsageError, match="already finished"):
+        rec.note("late")
+
+
+def test_update_and_delete_are_rejected(store: EvidenceStore) -> None:
+    build = store.record_build(git_sha=SHA_A)
+    with store.start_deployment("staging", git_sha=SHA_A, build_id=build.id) as rec:
+        rec.note("hello")
+    statements = [
+        sa.update(schema.deployments).values(approved_by="mallory"),
+        sa.delete(schema.deployments),
+        sa.update(schema.builds).values(branch="other"),
+        sa.delete(schema.builds),
+        sa.update(schema.deployment_events).values(status="succeeded"),
+        sa.delete(schema.deployment_events),
+    ]
+    for statement in statements:
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            store._write_connection() as conn,
+        ):
+            conn.execute(statement)
+    if store.location.backend == "postgresql":
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            store._write_connection() as conn,
+        ):
+            conn.execute(sa.text("TRUNCATE ops.deployment_events"))
+    assert store.deployment(rec.id).summary.approved_by is None
+    assert len(store.deployment(rec.id).events) == 2
+
+
+def test_a_declared_run_without_a_record_cannot_delete(store: EvidenceStore) -> None:
+    store.start_deployment("staging", git_sha=SHA_A).finish("succeeded")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), store._write_connection() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text("SELECT set_config('odooplane.retention_run', :r, true)"),
+                {"r": str(uuid.uuid4())},
+            )
+        else:
+            conn.execute(
+                sa.text("INSERT INTO ops.retention_guard (run_id) VALUES (:r)"),
+                {"r": uuid.uuid4().hex},
+            )
+        conn.execute(sa.delete(schema.deployment_events))
+
+
+def test_secrets_are_redacted_from_records_and_artifacts(
+    store: EvidenceStore, project: Project, secrets: dict[str, str]
+) -> None:
+    prod, staging = secrets["production"], secrets["staging"]
+    store.record_build(git_sha=SHA_A, commit_message=f"oops, committed {prod}")
+    with store.start_deployment("production", git_sha=SHA_A) as rec:
+        with rec.step("upgrade") as step:
+            step.run(
+                [sys.executable, "-c", "import os; print('pw is', os.environ['X_PASS'])"],
+                env={"X_PASS": prod, "PATH": "/usr/bin:/bin"},
+            )
+            step.line(f"token={staging} and url postgresql://odoo:dbpw777@db/x")
+            step.write(f"split across writes: {prod[:5]}")
+            step.write(f"{prod[5:]} end\n")
+        rec.note(f"used {staging}", config={"admin_passwd": "plain-admin-pw"})
+    with store.gate_run("tests", git_sha=SHA_A) as gate:
+        gate.line(f"leaked {prod}")
+        gate.details = {"api_key": "k-123456", "passed": 3}
+    store.record_neutralization(
+        "staging", "acme_staging", status="succeeded", output=f"mail password {prod}"
+    )
+    stored = _all_text(store) + _artifacts_text(project)
+    for secret in (prod, staging, "dbpw777", "plain-admin-pw", "k-123456"):
+        assert secret not in stored
+    assert "***" in stored
+    _, logs = store.logs("production")
+    assert logs[0].text is not None
+    assert "pw is ***" in logs[0].text
+    assert "split across writes: *** end" in logs[0].text
+
+
+def test_gate_runs_and_neutralizations_are_recorded(store: EvidenceStore) -> None:
+    build = store.record_build(git_sha=SHA_A)
+    with store.gate_run("tests", git_sha=SHA_A, build_id=build.id) as gate:
+        gate.line("Ran 12 tests")
+        gate.summary = "12 passed"
+    with pytest.raises(CheckFailedError), store.gate_run("security", git_sha=SHA_A) as gate:
+        raise CheckFailedError("2 critical findings")
+    recorded = store.record_gate_run(
+        "migration-dry-run", "passed", git_sha=SHA_A, output="ok\n", duration_s=1.5
+    )
+    neutralization = store.record_neutralization(
+        "staging",
+        "acme_staging",
+        source_database="acme_production",
+        status="succeeded",
+        rules=["odoo:mail", "odooplane:crons"],
+        verification={"ok": True, "checks": 14},
+        output="done\n",
+    )
+    assert recorded.duration_ms == 1500
+    assert neutralization.rules == ["odoo:mail", "odooplane:crons"]
+    rec = store.start_deployment("staging", git_sha=SHA_A, build_id=build.id)
+    rec.finish("succeeded")
+    gates = store.deployment(rec.id).gate_runs
+    assert [(g.gate, g.status) for g in gates] == [
+        ("tests", "passed"),
+        ("security", "failed"),
+        ("migration-dry-run", "passed"),
+    ]
+    assert gates[0].summary == "12 passed"
+    assert gates[1].summary == "2 critical findings"
+    assert gates[0].artifact_sha256 is not None
+
+
+def test_resolve_by_prefix_environment_or_not_found(store: EvidenceStore) -> None:
+    rec = store.start_deployment("staging", git_sha=SHA_A)
+    rec.finish("succeeded")
+    assert store.resolve(str(rec.id)).id == rec.id
+    assert store.resolve(rec.id.hex[:10]).id == rec.id
+    assert store.resolve(str(rec.id)[:13]).id == rec.id
+    assert store.resolve("staging").id == rec.id
+    with pytest.raises(NotFoundError, match="nope"):
+        store.resolve("nope")
+    with pytest.raises(NotFoundError):
+        store.logs("staging", step="no-such-step")
+
+
+def test_follow_streams_a_running_deployment(store: EvidenceStore) -> None:
+    rec = store.start_deployment("staging", git_sha=SHA_A)
+    gate = threading.Event()
+    chunks: list[str] = []
+
+    def reader() -> None:
+        for chunk in store.follow(str(rec.id), poll_seconds=0.05):
+            chunks.append(chunk)
+            gate.set()
+
+    with rec.step("first") as step:
+        step.line("line one")
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert gate.wait(10)
+        step.line("line two")
+    with rec.step("second") as step:
+        step.line("line three")
+    rec.finish("succeeded")
+    thread.join(20)
+    assert not thread.is_alive()
+    text = "".join(chunks)
+    assert text.index("==> first <==") < text.index("line one") < text.index("line two")
+    assert text.index("line two") < text.index("==> second <==") < text.index("line three")
+    assert text.endswith("==> outcome: succeeded <==\n")
+
+
+def test_context_manager_records_success_and_cancellation(store: EvidenceStore) -> None:
+    with store.start_deployment("staging", git_sha=SHA_A) as ok:
+        pass
+    with (
+        pytest.raises(KeyboardInterrupt),
+        store.start_deployment("staging", git_sha=SHA_A) as cancelled,
+    ):
+        raise KeyboardInterrupt
+    outcomes = {s.id: s.outcome for s in store.history()}
+    assert outcomes == {ok.id: "succeeded", cancelled.id: "cancelled"}
+    with pytest.raises(UsageError, match="not a deployment outcome"):
+        store.start_deployment("staging", git_sha=SHA_A).finish("great")
+    with pytest.raises(UsageError, match="not a git commit SHA"):
+        store.start_deployment("staging", git_sha="main")

@@ -1,0 +1,100 @@
+"""DatabaseServer: URLs of external servers, connection strings, odoo.conf options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from odooplane.config import ProjectConfig
+from odooplane.errors import ConfigError, NotFoundError
+from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.project import Project
+
+SUPABASE = (
+    "postgresql://postgres.abcdefgh:s3cr%40t%3Apw@aws-0-eu-central-1.pooler.supabase.com:6543"
+    "/postgres?sslmode=require&connect_timeout=5"
+)
+
+
+def test_a_managed_server_url() -> None:
+    server = DatabaseServer.from_url(SUPABASE)
+    assert server.host == "aws-0-eu-central-1.pooler.supabase.com"
+    assert server.port == 6543
+    assert server.user == "postgres.abcdefgh"
+    assert server.password == "s3cr@t:pw"
+    assert server.maintenance_db == "postgres"
+    assert dict(server.params) == {"sslmode": "require", "connect_timeout": "5"}
+    assert not server.embedded
+    assert (server.bin_dir / "pg_dump").exists()
+
+    info = conninfo_to_dict(server.conninfo("acme"))
+    assert info["password"] == "s3cr@t:pw" and info["dbname"] == "acme"
+    assert info["sslmode"] == "require"
+
+    env = server.libpq_env("acme")
+    assert env == {
+        "PGHOST": "aws-0-eu-central-1.pooler.supabase.com",
+        "PGPORT": "6543",
+        "PGUSER": "postgres.abcdefgh",
+        "PGPASSWORD": "s3cr@t:pw",
+        "PGDATABASE": "acme",
+        "PGSSLMODE": "require",
+        "PGCONNECT_TIMEOUT": "5",
+    }
+    assert server.odoo_options() == {
+        "db_host": "aws-0-eu-central-1.pooler.supabase.com",
+        "db_port": "6543",
+        "db_user": "postgres.abcdefgh",
+        "db_password": "s3cr@t:pw",
+        "db_sslmode": "require",
+    }
+    assert "s3cr" not in server.url() and "***" in server.url()
+    assert "s3cr" not in server.describe()
+
+
+def test_url_defaults_and_errors() -> None:
+    server = DatabaseServer.from_url("postgresql://odoo@db.internal")
+    assert server.port == 5432 and server.password is None
+    assert server.odoo_options()["db_password"] == "False"
+    assert "PGPASSWORD" not in server.libpq_env()
+    with pytest.raises(ConfigError, match="no host"):
+        DatabaseServer.from_url("postgresql:///odoo")
+    with pytest.raises(ConfigError, match="invalid port"):
+        DatabaseServer.from_url("postgresql://u@h:99999/db")
+    with pytest.raises(ConfigError, match="not a valid PostgreSQL URL"):
+        DatabaseServer.from_url("postgresql://u@h/db?nonsense_option=1")
+
+
+def test_tool_env_drops_stray_pg_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGSERVICE", "someone-elses")
+    monkeypatch.setenv("PGDATABASE", "wrong")
+    env = DatabaseServer.from_url("postgresql://odoo:pw@db:5433").tool_env("right")
+    assert "PGSERVICE" not in env
+    assert env["PGDATABASE"] == "right" and env["PGPORT"] == "5433"
+
+
+def test_an_external_url_reaches_a_real_server(pg_server: DatabaseServer, tmp_path: Path) -> None:
+    url = pg_server.url(redact=False)
+    project = Project(
+        root=tmp_path,
+        config=ProjectConfig(
+            project="demo",
+            odoo={"series": "17.0", "source": "/opt/odoo"},
+            database={"server": url},
+        ),
+    )
+    external = server_for(project)
+    assert not external.embedded
+    assert (external.host, external.port, external.password) == (
+        pg_server.host,
+        pg_server.port,
+        pg_server.password,
+    )
+    with external.connect() as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (pg_server.user,)
+    assert external.server_version() >= 120000
+    with pytest.raises(NotFoundError, match="does not exist"):
+        external.connect("no_such_database_here")
+    assert not (tmp_path / ".odooplane").exists()  # no embedded cluster was made

@@ -1,0 +1,109 @@
+"""quickstart: the README's main job, for real (PostgreSQL, git, Odoo)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from odooplane.errors import RefusedError, UsageError
+from odooplane.odoo.manifest import read_manifest
+from odooplane.odoo.process import http_get
+from odooplane.odoo.source import OdooSource
+from odooplane.postgres.cluster import EmbeddedCluster
+from odooplane.quickstart import create_project, prepare, start, write_sample_addon
+
+
+def test_sample_addon_carries_the_series(tmp_path: Path) -> None:
+    folder = write_sample_addon(tmp_path / "addons", "18.0")
+    manifest = read_manifest(folder / "__manifest__.py")
+    assert manifest["version"] == "18.0.1.0.0"
+    assert (folder / "security" / "ir.model.access.csv").is_file()
+    assert not list(folder.rglob("__pycache__"))
+
+
+def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(RefusedError, match="not empty"):
+        create_project(target, "/nowhere")
+    assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_git_source_needs_a_ref(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--odoo-ref"):
+        create_project(tmp_path / "p", "https://example.com/odoo.git")
+
+
+def test_new_project_needs_a_source(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--odoo-source"):
+        prepare(tmp_path / "p", None, progress=False)
+
+
+def test_cli_errors_are_sentences(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "odooplane",
+            "quickstart",
+            str(tmp_path / "p"),
+            "--odoo-source",
+            str(tmp_path / "missing"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    assert str(tmp_path / "missing") in result.stderr
+
+
+@pytest.mark.odoo
+def test_quickstart_serves_the_sample_project(
+    tmp_path: Path, odoo_source: OdooSource, odoo_runtime: object
+) -> None:
+    target = tmp_path / "acme"
+    steps: list[tuple[str, str]] = []
+    prepared = prepare(
+        target,
+        str(odoo_source.path),
+        progress=False,
+        on_step=lambda name, state, _s, _d: steps.append((name, state)),
+    )
+    cluster = EmbeddedCluster(prepared.project.state_dir)
+    try:
+        assert prepared.result.created_project and prepared.result.created_database
+        assert ("database", "done") in steps
+        log = subprocess.run(
+            ["git", "log", "--format=%s"], cwd=target, capture_output=True, text=True, check=True
+        ).stdout
+        assert "quickstart" in log
+        with prepared.server.connect(prepared.database) as conn:
+            row = conn.execute(
+                "SELECT state FROM ir_module_module WHERE name = 'hello_odooplane'"
+            ).fetchone()
+            demo = conn.execute("SELECT demo FROM ir_module_module WHERE name='base'").fetchone()
+        assert row == ("installed",)
+        assert demo == (True,)
+        with start(prepared) as process:
+            assert http_get(process.url + "/web/login")[0] == 200
+            status, body = http_get(process.url + "/hello")
+            assert (status, body) == (200, b"Hello from odooplane")
+        # Running it again resumes: nothing is created twice.
+        again = subprocess.run(
+            [sys.executable, "-m", "odooplane", "quickstart", str(target), "--no-serve", "--json"],
+            capture_output=True,
+            text=True,
+        )
+        assert again.returncode == 0, again.stderr
+        payload = json.loads(again.stdout)
+        assert payload["created_project"] is False
+        assert payload["created_database"] is False
+        assert payload["url"].startswith("http://127.0.0.1:")
+    finally:
+        cluster.stop()
