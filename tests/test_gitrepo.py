@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_git
 
+from conftest import run_git
 from odooplane import gitrepo
 from odooplane.errors import NotFoundError, UsageError
 

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
-import psutil
+import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError, RefusedError
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
@@ -117,7 +117,9 @@ def allocated_ports(state_dir: Path) -> dict[str, int]:
     return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def catcher_address(state_dir: Path, environment: str, *, host: str = DEFAULT_HOST) -> tuple[str, int]:
+def catcher_address(
+    state_dir: Path, environment: str, *, host: str = DEFAULT_HOST
+) -> tuple[str, int]:
     """The ``(host, port)`` that catches ``environment``'s mail, allocated on first use."""
     mine = allocated_ports(state_dir)
     if environment in mine:
@@ -141,7 +143,8 @@ def catcher_address(state_dir: Path, environment: str, *, host: str = DEFAULT_HO
             if port is None:
                 raise RefusedError(
                     f"No free mail catcher port left between {low} and {high}.",
-                    hint=f"Destroy unused environments or widen the range with {RANGE_ENV}=LOW-HIGH.",
+                    hint="Destroy unused environments or widen the range with "
+                    f"{RANGE_ENV}=LOW-HIGH.",
                 )
             mine[environment] = port
             registry[f"{key_root}::{environment}"] = port
@@ -180,7 +183,9 @@ class MailStore:
     def index(self) -> Path:
         return self.folder / "index.jsonl"
 
-    def save(self, mail_from: str, rcpt_tos: list[str], content: bytes, peer: str = "") -> CaughtMessage:
+    def save(
+        self, mail_from: str, rcpt_tos: list[str], content: bytes, peer: str = ""
+    ) -> CaughtMessage:
         self.folder.mkdir(parents=True, exist_ok=True)
         now = datetime.now(timezone.utc)
         msg_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -228,7 +233,9 @@ def list_messages(state_dir: Path, environment: str) -> list[CaughtMessage]:
     return MailStore(mail_dir(state_dir, environment)).list()
 
 
-def find_message(state_dir: Path, environment: str, msg_id: str | None = None) -> tuple[CaughtMessage, Path]:
+def find_message(
+    state_dir: Path, environment: str, msg_id: str | None = None
+) -> tuple[CaughtMessage, Path]:
     """One message (the latest when ``msg_id`` is None, or a unique id prefix)."""
     messages = list_messages(state_dir, environment)
     if not messages:
@@ -236,7 +243,9 @@ def find_message(state_dir: Path, environment: str, msg_id: str | None = None) -
     if msg_id is None:
         chosen = messages[-1]
     else:
-        matches = [m for m in messages if m.id == msg_id] or [m for m in messages if m.id.startswith(msg_id)]
+        matches = [m for m in messages if m.id == msg_id] or [
+            m for m in messages if m.id.startswith(msg_id)
+        ]
         if not matches:
             raise NotFoundError(
                 f"No caught mail '{msg_id}' for environment '{environment}'.",
@@ -277,6 +286,7 @@ class CatcherStatus:
     pid: int | None = None
     host: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
     started_at: str | None = None
     log: str | None = None
 
@@ -293,7 +303,8 @@ def _process_matches(info: dict[str, Any]) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return abs(proc.create_time() - float(info.get("pid_started", 0))) < 1.0
+        started = float(proc.create_time())
+        return abs(started - float(info.get("pid_started", 0))) < 1.0
     except psutil.Error:
         return False
 
@@ -308,6 +319,7 @@ def catcher_status(state_dir: Path) -> CatcherStatus:
         pid=int(info["pid"]),
         host=str(info.get("host")),
         ports={str(k): int(v) for k, v in dict(info.get("ports", {})).items()},
+        errors={str(k): str(v) for k, v in dict(info.get("errors", {})).items()},
         started_at=info.get("started_at"),
         log=log,
     )
@@ -320,17 +332,22 @@ def _log_tail(state_dir: Path, lines: int = 8) -> str:
         return ""
 
 
-def _wait_for(state_dir: Path, ports: dict[str, int], proc: subprocess.Popen[bytes] | None) -> CatcherStatus:
+def _wait_for(
+    state_dir: Path, ports: dict[str, int], proc: subprocess.Popen[bytes] | None
+) -> CatcherStatus:
+    wanted = ", ".join(f"{env}:{port}" for env, port in sorted(ports.items()))
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         status = catcher_status(state_dir)
         if status.running and all(status.ports.get(e) == p for e, p in ports.items()):
             return status
+        if status.running and any(e in status.errors for e in ports):
+            break
         if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.05)
     raise ExternalToolError(
-        f"The mail catcher did not start listening on {', '.join(f'{e}:{p}' for e, p in sorted(ports.items())) or 'its ports'}.",
+        f"The mail catcher did not start listening on {wanted or 'its ports'}.",
         hint=f"Its log ({log_file(state_dir)}) ends with:\n{_log_tail(state_dir)}",
     )
 
@@ -347,7 +364,15 @@ def start_catcher(state_dir: Path, *, host: str = DEFAULT_HOST) -> CatcherStatus
             return _wait_for(state_dir, ports, None)
         with log_file(state_dir).open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "odooplane.mailcatcher", "--state-dir", str(state_dir), "--host", host],
+                [
+                    sys.executable,
+                    "-m",
+                    "odooplane.mailcatcher",
+                    "--state-dir",
+                    str(state_dir),
+                    "--host",
+                    host,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -357,7 +382,9 @@ def start_catcher(state_dir: Path, *, host: str = DEFAULT_HOST) -> CatcherStatus
         return _wait_for(state_dir, ports, proc)
 
 
-def ensure_catcher(state_dir: Path, environment: str, *, host: str = DEFAULT_HOST) -> tuple[str, int]:
+def ensure_catcher(
+    state_dir: Path, environment: str, *, host: str = DEFAULT_HOST
+) -> tuple[str, int]:
     """Allocate ``environment``'s port, make sure the daemon catches it; return the address."""
     address = catcher_address(state_dir, environment, host=host)
     start_catcher(state_dir, host=host)
@@ -390,20 +417,32 @@ class _Handler:
         if isinstance(content, str):
             content = content.encode("utf-8")
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
-        entry = self.store.save(str(envelope.mail_from or ""), list(envelope.rcpt_tos), content, peer)
-        print(f"{entry.received_at} {self.environment}: {entry.id} to {', '.join(entry.rcpt_tos)}", flush=True)
+        entry = self.store.save(
+            str(envelope.mail_from or ""), list(envelope.rcpt_tos), content, peer
+        )
+        print(
+            f"{entry.received_at} {self.environment}: {entry.id} to {', '.join(entry.rcpt_tos)}",
+            flush=True,
+        )
         return "250 Message accepted for delivery (odooplane mail catcher)"
 
 
-async def _serve(state_dir: Path, host: str) -> None:
+def _smtp_factory(handler: _Handler) -> Callable[[], asyncio.BaseProtocol]:
     from aiosmtpd.smtp import SMTP
 
+    def make() -> asyncio.BaseProtocol:
+        return SMTP(handler, hostname="odooplane-mail-catcher", enable_SMTPUTF8=True)
+
+    return make
+
+
+async def _serve(state_dir: Path, host: str) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    servers: dict[str, tuple[int, asyncio.AbstractServer]] = {}
-    failed: set[tuple[str, int]] = set()
+    servers: dict[str, tuple[int, asyncio.Server]] = {}
+    failed: dict[tuple[str, int], str] = {}
     me = psutil.Process(os.getpid())
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -415,6 +454,7 @@ async def _serve(state_dir: Path, host: str) -> None:
                 "pid_started": me.create_time(),
                 "host": host,
                 "ports": {env: port for env, (port, _s) in servers.items()},
+                "errors": {env: error for (env, _port), error in failed.items()},
                 "started_at": started_at,
             },
         )
@@ -429,20 +469,21 @@ async def _serve(state_dir: Path, host: str) -> None:
         for env, port in sorted(wanted.items()):
             if env in servers:
                 continue
-            handler = _Handler(env, MailStore(mail_dir(state_dir, env)))
             try:
                 server = await loop.create_server(
-                    lambda h=handler: SMTP(h, hostname="odooplane-mail-catcher", enable_SMTPUTF8=True),
+                    _smtp_factory(_Handler(env, MailStore(mail_dir(state_dir, env)))),
                     host=host,
                     port=port,
                     reuse_address=True,
                 )
             except OSError as exc:
                 if (env, port) not in failed:
-                    failed.add((env, port))
+                    failed[(env, port)] = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
                     print(f"cannot listen on {host}:{port} for {env}: {exc}", flush=True)
+                    publish()
                 continue
             servers[env] = (port, server)
+            failed.pop((env, port), None)
             print(f"catching mail of {env} on {host}:{port}", flush=True)
             changed = True
         if changed:

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from fixtures_postgres import add_attachment, rows_of, seed, unique_name
 
+from fixtures_postgres import add_attachment, rows_of, seed, unique_name
 from odooplane.cli import main
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.server import DatabaseServer
@@ -169,7 +169,9 @@ def test_server_commands_refuse_an_external_server(
     assert "***" in status["server"]
 
 
-def test_missing_project_is_a_usage_error(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_missing_project_is_a_usage_error(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code, _, err = run(capfd, "-C", str(tmp_path), "db", "list")
     assert code == 2 and "odooplane.yaml" in err
 

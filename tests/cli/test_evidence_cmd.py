@@ -32,7 +32,8 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     with pytest.raises(SystemExit) as info:
         main(args)
     out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
+    # Messages on stderr are wrapped to the terminal width; compare them unwrapped.
+    return int(info.value.code or 0), out, " ".join(err.split())
 
 
 @pytest.fixture

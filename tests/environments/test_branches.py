@@ -57,7 +57,10 @@ def test_branch_feeds(config, branch: str, env: str, pattern: str) -> None:  # t
 
 def test_production_only_through_promotion(tmp_path: Path) -> None:
     path = tmp_path / "odooplane.yaml"
-    path.write_text(YAML.replace("  development:\n    kind: development\n    branches: [\"*\"]\n", ""))
+    without_catch_all = YAML.replace(
+        '  development:\n    kind: development\n    branches: ["*"]\n', ""
+    )
+    path.write_text(without_catch_all)
     match = environment_for_branch(load_config(path), "feature/x")
     assert match.environment is None
     assert "no environment" in match.reason

@@ -18,7 +18,8 @@ HOLDER = (
     "import sys, time\n"
     "from pathlib import Path\n"
     "from odooplane.environments.locks import environment_lock\n"
-    "with environment_lock(Path(sys.argv[1]), 'staging', command='odooplane env deploy staging main'):\n"
+    "with environment_lock(Path(sys.argv[1]), 'staging',\n"
+    "                      command='odooplane env deploy staging main'):\n"
     "    print('held', flush=True)\n"
     "    time.sleep(60)\n"
 )

@@ -44,7 +44,9 @@ def make_settings(**overrides: Any) -> NeutralizeSettings:
 Query = Callable[..., list[tuple[Any, ...]]]
 
 
-def run_sql(server: DatabaseServer, database: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+def run_sql(
+    server: DatabaseServer, database: str, query: str, params: Any = None
+) -> list[tuple[Any, ...]]:
     """Run one statement in its own committed transaction; return its rows if any."""
     with server.connect(database) as conn, conn.cursor() as cur:
         cur.execute(query, params)
@@ -65,10 +67,14 @@ def neutralized_template(pg_server: DatabaseServer, prodlike_template: str) -> I
     clone_database(pg_server, prodlike_template, name)
     neutralize_with(pg_server, name, make_settings())
     with pg_server.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name))
+        )
     yield name
     with pg_server.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
+        )
     drop_database(pg_server, name, terminate=True, missing_ok=True)
 
 

@@ -35,7 +35,10 @@ def test_neutralize_prodlike_closes_every_item(
         "INSERT INTO mail_mail (mail_message_id, state, email_to, create_date) "
         "SELECT min(id), 'outgoing', 'customer@example.org', now() FROM mail_message",
     )
-    q(prodlike_db, "UPDATE mail_message SET mail_server_id = 1 WHERE id = (SELECT min(id) FROM mail_message)")
+    q(
+        prodlike_db,
+        "UPDATE mail_message SET mail_server_id = 1 WHERE id = (SELECT min(id) FROM mail_message)",
+    )
     report = neutralize_with(pg_server, prodlike_db, settings())
 
     assert report.ok and report.verification is not None
@@ -50,13 +53,17 @@ def test_neutralize_prodlike_closes_every_item(
     )
     active = [s for s in servers if s[5]]
     assert active == [(CATCHER_SERVER_NAME, "127.0.0.1", 2599, None, None, True, "none")]
-    production = [s for s in servers if s[0] == "Production SMTP"][0]
+    production = next(s for s in servers if s[0] == "Production SMTP")
     assert production[1:6] == ("127.0.0.1", 2599, None, None, False)
-    fetch = q(prodlike_db, "SELECT active, state, \"user\", password FROM fetchmail_server")
+    fetch = q(prodlike_db, 'SELECT active, state, "user", password FROM fetchmail_server')
     assert fetch == [(False, "draft", None, None)]
     assert q(prodlike_db, "SELECT state FROM mail_mail") == [("cancel",)]
-    assert q(prodlike_db, "SELECT count(*) FROM mail_message WHERE mail_server_id IS NOT NULL") == [(0,)]
-    assert q(prodlike_db, "SELECT count(*) FROM mail_template WHERE mail_server_id IS NOT NULL") == [(0,)]
+    assert q(prodlike_db, "SELECT count(*) FROM mail_message WHERE mail_server_id IS NOT NULL") == [
+        (0,)
+    ]
+    assert q(
+        prodlike_db, "SELECT count(*) FROM mail_template WHERE mail_server_id IS NOT NULL"
+    ) == [(0,)]
 
     # Crons: only the autovacuum, and the neutralized flag.
     crons = q(
@@ -79,9 +86,7 @@ def test_neutralize_prodlike_closes_every_item(
     ]
     rules = dict(q(prodlike_db, "SELECT trigger, active FROM base_automation"))
     assert rules == {"on_create_or_write": False, "on_webhook": True}
-    uuids_after = {
-        r[0] for r in q(prodlike_db, "SELECT webhook_uuid FROM base_automation")
-    }
+    uuids_after = {r[0] for r in q(prodlike_db, "SELECT webhook_uuid FROM base_automation")}
     assert "348db57d-6989-4365-9f74-0acad1ba0cfe" not in uuids_after
 
     # System parameters.
@@ -108,27 +113,41 @@ def test_neutralize_prodlike_closes_every_item(
     assert report.rule("params").changed >= 3
     if settings().odoo_source is not None:
         assert report.rule("odoo:base").changed >= 13  # the crons Odoo's own file switches off
-        assert report.skipped_statements and "INSERT INTO ir_mail_server" in report.skipped_statements[0]
+        assert (
+            report.skipped_statements
+            and "INSERT INTO ir_mail_server" in report.skipped_statements[0]
+        )
 
 
 def test_second_run_changes_nothing(
-    pg_server: DatabaseServer, neutralized_db: str, q: Q, settings: Callable[..., NeutralizeSettings]
+    pg_server: DatabaseServer,
+    neutralized_db: str,
+    q: Q,
+    settings: Callable[..., NeutralizeSettings],
 ) -> None:
     snapshot = q(neutralized_db, "SELECT key, value FROM ir_config_parameter ORDER BY key")
     report = neutralize_with(pg_server, neutralized_db, settings())
     assert report.changed == 0, [r for r in report.rules if r.changed]
     assert all(r.changed == 0 for r in report.rules)
     assert q(
-        neutralized_db, "SELECT count(*) FROM ir_mail_server WHERE name = %s", (CATCHER_SERVER_NAME,)
+        neutralized_db,
+        "SELECT count(*) FROM ir_mail_server WHERE name = %s",
+        (CATCHER_SERVER_NAME,),
     ) == [(1,)]
     assert q(neutralized_db, "SELECT count(*) FROM ir_mail_server WHERE active") == [(1,)]
     assert q(neutralized_db, "SELECT key, value FROM ir_config_parameter ORDER BY key") == snapshot
 
 
 def test_rerun_after_a_leak_fixes_only_the_leak(
-    pg_server: DatabaseServer, neutralized_db: str, q: Q, settings: Callable[..., NeutralizeSettings]
+    pg_server: DatabaseServer,
+    neutralized_db: str,
+    q: Q,
+    settings: Callable[..., NeutralizeSettings],
 ) -> None:
-    q(neutralized_db, "UPDATE ir_cron SET active = true WHERE cron_name = 'Mail: Email Queue Manager'")
+    q(
+        neutralized_db,
+        "UPDATE ir_cron SET active = true WHERE cron_name = 'Mail: Email Queue Manager'",
+    )
     report = neutralize_with(pg_server, neutralized_db, settings())
     changed = {r.name: r.changed for r in report.rules if r.changed}
     # The cron, and the record noting when the database was last changed.
@@ -139,7 +158,10 @@ def test_rerun_after_a_leak_fixes_only_the_leak(
 
 
 def test_new_catcher_address_moves_the_server(
-    pg_server: DatabaseServer, neutralized_db: str, q: Q, settings: Callable[..., NeutralizeSettings]
+    pg_server: DatabaseServer,
+    neutralized_db: str,
+    q: Q,
+    settings: Callable[..., NeutralizeSettings],
 ) -> None:
     report = neutralize_with(pg_server, neutralized_db, settings(catcher_port=2600))
     assert report.ok
@@ -169,7 +191,9 @@ def test_allowlisted_crons_keep_their_state(
 def test_optional_passwords_and_partner_emails(
     pg_server: DatabaseServer, prodlike_db: str, q: Q, settings: Callable[..., NeutralizeSettings]
 ) -> None:
-    before = dict(q(prodlike_db, "SELECT login, password FROM res_users WHERE password IS NOT NULL"))
+    before = dict(
+        q(prodlike_db, "SELECT login, password FROM res_users WHERE password IS NOT NULL")
+    )
     report = neutralize_with(
         pg_server, prodlike_db, settings(reset_passwords=True, safe_email_domain="staging.invalid")
     )
@@ -189,7 +213,10 @@ def test_optional_passwords_and_partner_emails(
         pg_server, prodlike_db, settings(reset_passwords=True, safe_email_domain="staging.invalid")
     )
     assert again.changed == 0 and again.reset_password is None
-    assert dict(q(prodlike_db, "SELECT login, password FROM res_users WHERE password IS NOT NULL")) == after
+    assert (
+        dict(q(prodlike_db, "SELECT login, password FROM res_users WHERE password IS NOT NULL"))
+        == after
+    )
 
 
 def test_password_hash_is_passlib_pbkdf2_sha512() -> None:
@@ -226,7 +253,9 @@ def test_project_rules_use_env_file_values(
     values = params(q, prodlike_db)
     assert values["acme.crm_endpoint"] == "https://crm-sandbox.acme.test/api"
     assert values["acme.mode"] == "test"
-    comments = {r[0] for r in q(prodlike_db, "SELECT comment FROM res_partner WHERE email LIKE '%example%'")}
+    comments = {
+        r[0] for r in q(prodlike_db, "SELECT comment FROM res_partner WHERE email LIKE '%example%'")
+    }
     assert comments == {"https://crm-sandbox.acme.test"}
     assert report.rule("project:crm-sync").changed > 0
     assert report.verification is not None
@@ -247,13 +276,19 @@ def test_project_rule_with_unknown_variable_changes_nothing(
 
 
 def test_failing_odoo_file_rolls_back(
-    pg_server: DatabaseServer, prodlike_db: str, q: Q, settings: Callable[..., NeutralizeSettings], tmp_path: Path
+    pg_server: DatabaseServer,
+    prodlike_db: str,
+    q: Q,
+    settings: Callable[..., NeutralizeSettings],
+    tmp_path: Path,
 ) -> None:
     from conftest import write_addon
 
     q(prodlike_db, "UPDATE ir_module_module SET state = 'installed' WHERE name = 'web_tour'")
     addons = tmp_path / "addons"
-    write_addon(addons, "web_tour", extra={"data/neutralize.sql": "UPDATE no_such_table SET x = 1;"})
+    write_addon(
+        addons, "web_tour", extra={"data/neutralize.sql": "UPDATE no_such_table SET x = 1;"}
+    )
     before = params(q, prodlike_db)
     with pytest.raises(Exception, match="no_such_table"):
         neutralize_with(pg_server, prodlike_db, settings(odoo_source=None, addons_paths=(addons,)))
@@ -261,7 +296,11 @@ def test_failing_odoo_file_rolls_back(
 
 
 def test_project_addon_neutralize_file_runs(
-    pg_server: DatabaseServer, prodlike_db: str, q: Q, settings: Callable[..., NeutralizeSettings], tmp_path: Path
+    pg_server: DatabaseServer,
+    prodlike_db: str,
+    q: Q,
+    settings: Callable[..., NeutralizeSettings],
+    tmp_path: Path,
 ) -> None:
     from conftest import write_addon
 
@@ -269,7 +308,11 @@ def test_project_addon_neutralize_file_runs(
         prodlike_db,
         "INSERT INTO ir_module_module (name, state) VALUES ('acme_crm', 'installed')",
     )
-    q(prodlike_db, "INSERT INTO ir_config_parameter (key, value) VALUES ('acme_crm.endpoint', 'https://crm.acme.com')")
+    q(
+        prodlike_db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('acme_crm.endpoint', "
+        "'https://crm.acme.com')",
+    )
     addons = tmp_path / "addons"
     write_addon(
         addons,
@@ -304,4 +347,11 @@ def test_verification_failure_raises_with_the_report(
         neutralize_with(pg_server, prodlike_db, settings(rules=rules))
     failed = caught.value.report
     assert not failed.ok
-    assert "crons.active" in [c.id for c in (failed.verification.failures if hasattr(failed, "verification") and failed.verification else [])]
+    assert "crons.active" in [
+        c.id
+        for c in (
+            failed.verification.failures
+            if hasattr(failed, "verification") and failed.verification
+            else []
+        )
+    ]

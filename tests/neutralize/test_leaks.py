@@ -41,7 +41,8 @@ LEAKS = (
     Leak(
         "production SMTP server re-activated",
         (
-            "UPDATE ir_mail_server SET active = true, smtp_host = 'smtp.example.com', smtp_port = 587 "
+            "UPDATE ir_mail_server SET active = true, smtp_host = 'smtp.example.com', smtp_port = "
+            "587 "
             "WHERE name = 'Production SMTP'",
         ),
         "mail.catcher",
@@ -56,7 +57,8 @@ LEAKS = (
     Leak(
         "SMTP credentials restored",
         (
-            "UPDATE ir_mail_server SET smtp_user = 'odoo@example.com', smtp_pass = 'prod-smtp-secret' "
+            "UPDATE ir_mail_server SET smtp_user = 'odoo@example.com', smtp_pass = "
+            "'prod-smtp-secret' "
             "WHERE name = 'Production SMTP'",
         ),
         "mail.outgoing_credentials",
@@ -64,13 +66,19 @@ LEAKS = (
     ),
     Leak(
         "Gmail OAuth token restored",
-        ("UPDATE ir_mail_server SET google_gmail_refresh_token = '1//0prod' WHERE name = 'Production SMTP'",),
+        (
+            "UPDATE ir_mail_server SET google_gmail_refresh_token = '1//0prod' WHERE name = "
+            "'Production SMTP'",
+        ),
         "mail.outgoing_credentials",
         "google_gmail_refresh_token",
     ),
     Leak(
         "production host on an archived server",
-        ("UPDATE ir_mail_server SET smtp_host = 'smtp.example.com' WHERE name = 'Production SMTP'",),
+        (
+            "UPDATE ir_mail_server SET smtp_host = 'smtp.example.com' WHERE name = 'Production "
+            "SMTP'",
+        ),
         "mail.outgoing_hosts",
         "'Production SMTP' points at smtp.example.com",
     ),
@@ -82,7 +90,10 @@ LEAKS = (
     ),
     Leak(
         "catcher told to use odoo.conf's SMTP settings",
-        (f"UPDATE ir_mail_server SET smtp_authentication = 'cli' WHERE name = '{CATCHER_SERVER_NAME}'",),
+        (
+            f"UPDATE ir_mail_server SET smtp_authentication = 'cli' WHERE name = "
+            f"'{CATCHER_SERVER_NAME}'",
+        ),
         "mail.catcher",
         "takes its SMTP settings from odoo.conf",
     ),
@@ -119,7 +130,8 @@ LEAKS = (
     Leak(
         "mailings forced onto the production server",
         (
-            "INSERT INTO ir_config_parameter (key, value) SELECT 'mass_mailing.mail_server_id', id::text "
+            "INSERT INTO ir_config_parameter (key, value) SELECT 'mass_mailing.mail_server_id', "
+            "id::text "
             "FROM ir_mail_server WHERE name = 'Production SMTP'",
         ),
         "mail.forced_servers",
@@ -142,7 +154,8 @@ LEAKS = (
         (
             # As payment_stripe would have it.
             "ALTER TABLE payment_provider ADD COLUMN stripe_secret_key varchar",
-            "UPDATE payment_provider SET stripe_secret_key = 'sk_live_51Hprod' WHERE name->>'en_US' = 'Stripe'",
+            "UPDATE payment_provider SET stripe_secret_key = 'sk_live_51Hprod' WHERE "
+            "name->>'en_US' = 'Stripe'",
         ),
         "payments.credentials",
         "'Stripe': stripe_secret_key",
@@ -161,13 +174,19 @@ LEAKS = (
     ),
     Leak(
         "production's incoming webhook URL restored",
-        (f"UPDATE base_automation SET webhook_uuid = '{PROD_HOOK_UUID}' WHERE trigger = 'on_webhook'",),
+        (
+            f"UPDATE base_automation SET webhook_uuid = '{PROD_HOOK_UUID}' WHERE trigger = "
+            f"'on_webhook'",
+        ),
         "webhooks.incoming",
         "'Incoming webhook: tag partner' still answers production's",
     ),
     Leak(
         "web.base.url restored",
-        ("UPDATE ir_config_parameter SET value = 'https://erp.example.com' WHERE key = 'web.base.url'",),
+        (
+            "UPDATE ir_config_parameter SET value = 'https://erp.example.com' WHERE key = "
+            "'web.base.url'",
+        ),
         "params.base_url",
         "web.base.url is https://erp.example.com",
     ),
@@ -191,7 +210,10 @@ LEAKS = (
     ),
     Leak(
         "enterprise code restored",
-        ("INSERT INTO ir_config_parameter (key, value) VALUES ('database.enterprise_code', 'FAKE-CODE')",),
+        (
+            "INSERT INTO ir_config_parameter (key, value) VALUES ('database.enterprise_code', "
+            "'FAKE-CODE')",
+        ),
         "params.enterprise",
         "database.enterprise_code is set",
     ),
@@ -247,7 +269,13 @@ def test_check_fails_and_names_the_leak(
     assert leak.check in failed, f"{leak.check} passed; failures: {failed}"
     assert leak.names in failed[leak.check]
     # Secrets are named by key, never shown.
-    for secret in ("prod-smtp-secret", "prod-imap-secret", "sk_live_51Hprod", PROD_VAPID, "prod-webhook-token"):
+    for secret in (
+        "prod-smtp-secret",
+        "prod-imap-secret",
+        "sk_live_51Hprod",
+        PROD_VAPID,
+        "prod-webhook-token",
+    ):
         assert all(secret not in c.detail for c in report.checks)
 
     # Neutralizing again closes the leak.

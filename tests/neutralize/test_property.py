@@ -55,7 +55,8 @@ def production_states(draw: st.DrawFn) -> list[Step]:
             Step(
                 "",
                 "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_authentication, "
-                "smtp_encryption, smtp_user, smtp_pass, google_gmail_refresh_token, active, sequence) "
+                "smtp_encryption, smtp_user, smtp_pass, google_gmail_refresh_token, active, "
+                "sequence) "
                 "VALUES ('Marketing SMTP', %s, 465, %s, 'ssl', %s, %s, %s, true, 5)",
                 (draw(hosts), auth, draw(words), draw(words), draw(st.none() | words)),
             )
@@ -64,8 +65,9 @@ def production_states(draw: st.DrawFn) -> list[Step]:
         steps.append(
             Step(
                 "",
-                "INSERT INTO fetchmail_server (name, server, port, server_type, \"user\", password, "
-                "state, active) VALUES ('Support IMAP', 'imap.acme.io', 993, 'imap', %s, %s, 'done', true)",
+                'INSERT INTO fetchmail_server (name, server, port, server_type, "user", password, '
+                "state, active) VALUES ('Support IMAP', 'imap.acme.io', 993, 'imap', %s, %s, "
+                "'done', true)",
                 (draw(words), draw(words)),
             )
         )
@@ -79,9 +81,18 @@ def production_states(draw: st.DrawFn) -> list[Step]:
             )
         )
     for _ in range(draw(st.integers(0, 2))):
-        steps.append(Step("", "INSERT INTO sms_sms (number, body, state) VALUES ('+4912345', 'hi', 'outgoing')"))
+        steps.append(
+            Step(
+                "",
+                "INSERT INTO sms_sms (number, body, state) VALUES ('+4912345', 'hi', 'outgoing')",
+            )
+        )
     if draw(st.booleans()):
-        steps.append(Step("", "UPDATE mail_template SET mail_server_id = (SELECT min(id) FROM ir_mail_server)"))
+        steps.append(
+            Step(
+                "", "UPDATE mail_template SET mail_server_id = (SELECT min(id) FROM ir_mail_server)"
+            )
+        )
     if draw(st.booleans()):
         steps.append(Step("", "UPDATE ir_cron SET active = true"))
     if draw(st.booleans()):
@@ -91,28 +102,54 @@ def production_states(draw: st.DrawFn) -> list[Step]:
         steps.append(
             Step(
                 "",
-                "WITH multi AS (INSERT INTO ir_act_server (name, type, binding_type, model_id, usage, state, base_automation_id) "
-                "SELECT '{\"en_US\": \"Notify\"}', type, binding_type, model_id, usage, 'multi', 2 FROM ir_act_server WHERE id = 178 RETURNING id), "
-                "hook AS (INSERT INTO ir_act_server (name, type, binding_type, model_id, usage, state, webhook_url) "
-                "SELECT '{\"en_US\": \"Hook\"}', type, binding_type, model_id, 'ir_actions_server', 'webhook', %s FROM ir_act_server WHERE id = 178 RETURNING id) "
-                "INSERT INTO rel_server_actions (server_id, action_id) SELECT multi.id, hook.id FROM multi, hook",
+                "WITH multi AS (INSERT INTO ir_act_server (name, type, binding_type, model_id, "
+                "usage, state, base_automation_id) "
+                "SELECT '{\"en_US\": \"Notify\"}', type, binding_type, model_id, usage, 'multi', 2 "
+                "FROM ir_act_server WHERE id = 178 RETURNING id), "
+                "hook AS (INSERT INTO ir_act_server (name, type, binding_type, model_id, usage, "
+                "state, webhook_url) "
+                'SELECT \'{"en_US": "Hook"}\', type, binding_type, model_id, '
+                "'ir_actions_server', 'webhook', %s FROM ir_act_server WHERE id = 178 RETURNING "
+                "id) "
+                "INSERT INTO rel_server_actions (server_id, action_id) SELECT multi.id, hook.id "
+                "FROM multi, hook",
                 (f"https://{draw(hosts)}/hook?token={draw(words)}",),
             )
         )
-    for key, value in draw(st.lists(st.tuples(st.sampled_from(SECRET_KEYS), words), max_size=3, unique_by=lambda t: t[0])):
-        steps.append(Step("", "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s)", (key, value)))
+    for key, value in draw(
+        st.lists(
+            st.tuples(st.sampled_from(SECRET_KEYS), words), max_size=3, unique_by=lambda t: t[0]
+        )
+    ):
+        steps.append(
+            Step("", "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s)", (key, value))
+        )
     base = draw(st.sampled_from(["https://erp.example.com", "http://10.1.2.3:8069", None]))
     if base is None:
         steps.append(Step("", "DELETE FROM ir_config_parameter WHERE key LIKE 'web.base.url%%'"))
     else:
-        steps.append(Step("", "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (base,)))
+        steps.append(
+            Step(
+                "", "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (base,)
+            )
+        )
     if draw(st.booleans()):
         steps.append(
-            Step("", "INSERT INTO ir_config_parameter (key, value) VALUES ('database.expiration_date', '2031-01-01')")
+            Step(
+                "",
+                "INSERT INTO ir_config_parameter (key, value) VALUES ('database.expiration_date', "
+                "'2031-01-01')",
+            )
         )
     token = draw(st.none() | words)
     if token is not None:
-        steps.append(Step("", "INSERT INTO iap_account (service_name, account_token) VALUES ('sms', %s)", (token,)))
+        steps.append(
+            Step(
+                "",
+                "INSERT INTO iap_account (service_name, account_token) VALUES ('sms', %s)",
+                (token,),
+            )
+        )
     return steps
 
 
@@ -146,15 +183,18 @@ def leaks(draw: st.DrawFn) -> Step:
         return Step(
             "crons.active",
             "UPDATE ir_cron SET active = true WHERE id = (SELECT c.id FROM ir_cron c "
-            "WHERE c.id NOT IN (SELECT res_id FROM ir_model_data WHERE model = 'ir.cron' AND name = 'autovacuum_job') "
+            "WHERE c.id NOT IN (SELECT res_id FROM ir_model_data WHERE model = 'ir.cron' AND name "
+            "= 'autovacuum_job') "
             "ORDER BY c.id OFFSET %s %% 14 LIMIT 1)",
             (pick,),
         )
     if kind == "server":
         return Step(
             "mail.catcher",
-            "UPDATE ir_mail_server SET active = true, smtp_host = %s WHERE id = (SELECT id FROM ir_mail_server "
-            "WHERE name <> %s ORDER BY id OFFSET %s %% (SELECT count(*) - 1 FROM ir_mail_server) LIMIT 1)",
+            "UPDATE ir_mail_server SET active = true, smtp_host = %s WHERE id = (SELECT id FROM "
+            "ir_mail_server "
+            "WHERE name <> %s ORDER BY id OFFSET %s %% (SELECT count(*) - 1 FROM ir_mail_server) "
+            "LIMIT 1)",
             (draw(hosts), CATCHER_SERVER_NAME, pick),
         )
     if kind == "credentials":
@@ -171,12 +211,14 @@ def leaks(draw: st.DrawFn) -> Step:
         return Step(
             "mail.queue",
             "INSERT INTO mail_mail (mail_message_id, state, email_to, create_date) "
-            "SELECT min(id), 'outgoing', 'x@customer.example', now() - interval '30 days' FROM mail_message",
+            "SELECT min(id), 'outgoing', 'x@customer.example', now() - interval '30 days' FROM "
+            "mail_message",
         )
     if kind == "payment":
         return Step(
             "payments.enabled",
-            "UPDATE payment_provider SET state = 'enabled' WHERE id = (SELECT id FROM payment_provider "
+            "UPDATE payment_provider SET state = 'enabled' WHERE id = (SELECT id FROM "
+            "payment_provider "
             "ORDER BY id OFFSET %s %% 16 LIMIT 1)",
             (pick,),
         )
@@ -197,9 +239,14 @@ def leaks(draw: st.DrawFn) -> Step:
     if kind == "secret_param":
         return Step(
             "params.secrets",
-            "INSERT INTO ir_config_parameter (key, value, create_date) VALUES (%s, %s, '2023-05-01') "
-            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, create_date = EXCLUDED.create_date",
-            (f"leak{pick}.{draw(st.sampled_from(['api_key', 'secret', 'token', 'password']))}", draw(words)),
+            "INSERT INTO ir_config_parameter (key, value, create_date) VALUES (%s, %s, "
+            "'2023-05-01') "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, create_date = "
+            "EXCLUDED.create_date",
+            (
+                f"leak{pick}.{draw(st.sampled_from(['api_key', 'secret', 'token', 'password']))}",
+                draw(words),
+            ),
         )
     if kind == "enterprise":
         return Step(
@@ -209,7 +256,11 @@ def leaks(draw: st.DrawFn) -> Step:
             (draw(words),),
         )
     if kind == "uuid":
-        return Step("params.uuid", "UPDATE ir_config_parameter SET value = %s WHERE key = 'database.uuid'", (PROD_UUID,))
+        return Step(
+            "params.uuid",
+            "UPDATE ir_config_parameter SET value = %s WHERE key = 'database.uuid'",
+            (PROD_UUID,),
+        )
     if kind == "flag":
         return Step(
             "crons.neutralized_flag",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import write_addon
 
+from conftest import write_addon
 from odooplane.config import OdooConfig, ProjectConfig
 from odooplane.errors import ConfigError, NotFoundError
 from odooplane.odoo.addons import (

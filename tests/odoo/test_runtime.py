@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from conftest import TEST_CACHE, write_addon
 from fixtures_odoo import minimal_project
-
 from odooplane.errors import ConfigError
 from odooplane.odoo.runtime import (
     METADATA_FILE,
@@ -60,7 +60,9 @@ def project(tmp_path: Path, source: OdooSource, name: str = "project", **odoo: o
     return minimal_project(tmp_path / name, source, **odoo)
 
 
-def local_package(root: Path, name: str, *, setup_extra: str = "", ext_source: str | None = None) -> Path:
+def local_package(
+    root: Path, name: str, *, setup_extra: str = "", ext_source: str | None = None
+) -> Path:
     """A real, installable source package in ``root/name``."""
     folder = root / name
     folder.mkdir(parents=True)
@@ -148,20 +150,28 @@ def test_dependencies_hash_follows_each_input(
     manifest = proj.root / "addons" / "with_pandas" / "__manifest__.py"
     manifest.write_text(
         manifest.read_text().replace(
-            "'installable': True,", "'installable': True,\n    'external_dependencies': "
-            "{'python': ['pandas']},"
+            "'installable': True,",
+            "'installable': True,\n    'external_dependencies': {'python': ['pandas']},",
         )
     )
     changed()
 
     # Another series brings other constraints (19.0 does not need old setuptools).
     odoo19 = inspect_source(
-        make_fake_odoo("odoo19", version_info="(19, 0, 0, FINAL, 0, '')",
-                       requirements="polib==1.1.1\nBabel==2.10.0\n")
+        make_fake_odoo(
+            "odoo19",
+            version_info="(19, 0, 0, FINAL, 0, '')",
+            requirements="polib==1.1.1\nBabel==2.10.0\n",
+        )
     )
-    assert dependencies_hash(odoo19, project(tmp_path, odoo19, "p19",
-                                             requirements=["../project/requirements.txt"]),
-                             TAG) not in seen
+    assert (
+        dependencies_hash(
+            odoo19,
+            project(tmp_path, odoo19, "p19", requirements=["../project/requirements.txt"]),
+            TAG,
+        )
+        not in seen
+    )
 
 
 def test_missing_project_requirements_file_is_a_config_error(
@@ -363,16 +373,18 @@ def test_a_killed_build_leaves_no_runtime_and_the_next_one_recovers(
     (proj_root / "requirements.txt").write_text("./pkgs/slowbuild\n")
     proj = project(tmp_path, fake_source, requirements=["requirements.txt"])
     marker = tmp_path / "building"
+    tests_dir = str(Path(__file__).parents[1])
     code = (
         "import sys; from pathlib import Path\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {tests_dir!r})\n"
         "from fixtures_odoo import minimal_project\n"
         "from odooplane.odoo.source import inspect_source\n"
         "from odooplane.odoo.runtime import ensure_runtime\n"
-        "src = inspect_source(Path(%r))\n"
-        "proj = minimal_project(Path(%r), src, requirements=['requirements.txt'])\n"
+        f"src = inspect_source(Path({str(fake_source.path)!r}))\n"
+        f"proj = minimal_project(Path({str(proj.root)!r}), src,\n"
+        "                        requirements=['requirements.txt'])\n"
         "ensure_runtime(proj, src, progress=False)\n"
-    ) % (str(Path(__file__).parents[1]), str(fake_source.path), str(proj.root))
+    )
     env = {**os.environ, "ODOOPLANE_TEST_SLOW_MARKER": str(marker)}
     child = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
     try:

@@ -29,7 +29,9 @@ def parse_conf(text: str) -> dict[str, str]:
 def test_for_series_accepts_short_form_and_rejects_unsupported() -> None:
     assert for_series("17").series == "17.0"
     assert for_series(" 18.0 ").major == 18
-    with pytest.raises(ConfigError, match=r"(?s)'15\.0' is not supported.*16\.0, 17\.0, 18\.0, 19\.0"):
+    with pytest.raises(
+        ConfigError, match=r"(?s)'15\.0' is not supported.*16\.0, 17\.0, 18\.0, 19\.0"
+    ):
         for_series("15.0")
 
 
@@ -115,9 +117,10 @@ def test_server_argv_per_series() -> None:
     for series in ("16.0", "18.0", "19.0"):
         argv = for_series(series).server_argv(RUNTIME, source(series), CONF, dev=["werkzeug"])
         assert argv[-1] == "--dev=werkzeug"
-    assert for_series("19.0").server_argv(RUNTIME, source("19.0"), CONF, dev=["access"])[
-        -1
-    ] == "--dev=access"
+    assert (
+        for_series("19.0").server_argv(RUNTIME, source("19.0"), CONF, dev=["access"])[-1]
+        == "--dev=access"
+    )
     with pytest.raises(UsageError, match="has no '--dev=access'"):
         for_series("18.0").server_argv(RUNTIME, source("18.0"), CONF, dev=["access"])
     assert "--dev" not in " ".join(for_series("16.0").server_argv(RUNTIME, source("16.0"), CONF))
@@ -230,9 +233,9 @@ def test_dev_options_match_the_real_source(odoo_source: OdooSource) -> None:
         expanded = tuple(re.findall(r"'(\w+)'", expansion.group(1)))
         assert set(expanded) == set(profile.dev_all)
     # 'werkzeug' only counts where Odoo reads it.
-    uses_werkzeug = "'werkzeug' in" in "".join(
-        p.read_text() for p in (odoo_source.path / "odoo").glob("*.py")
-    ) or "'werkzeug' in config" in (
-        odoo_source.path / "odoo" / "service" / "server.py"
-    ).read_text()
+    uses_werkzeug = (
+        "'werkzeug' in" in "".join(p.read_text() for p in (odoo_source.path / "odoo").glob("*.py"))
+        or "'werkzeug' in config"
+        in (odoo_source.path / "odoo" / "service" / "server.py").read_text()
+    )
     assert uses_werkzeug == ("werkzeug" in profile.dev_options)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_git
 
+from conftest import run_git
 from odooplane.config import GitSource, OdooConfig
 from odooplane.errors import ConfigError, NotFoundError
 from odooplane.odoo.source import (
@@ -45,8 +45,7 @@ def git_odoo(make_fake_odoo: Callable[..., Path], name: str = "odoo-upstream") -
 def test_read_series_parses_without_importing(tmp_path: Path) -> None:
     release = tmp_path / "release.py"
     release.write_text(
-        "import this_module_does_not_exist\n"
-        "version_info = (18, 0, 0, FINAL, 0, '')\n"
+        "import this_module_does_not_exist\nversion_info = (18, 0, 0, FINAL, 0, '')\n"
     )
     assert read_series(release) == "18.0"
     release.write_text("version_info = (17, 2, 0, ALPHA, 1, '')\n")
@@ -146,9 +145,7 @@ def test_git_source_is_cloned_shallow_and_reused(
     assert run_git(source.path, "rev-parse", "--is-shallow-repository") == "true"
     assert run_git(source.path, "rev-list", "--count", "HEAD") == "1"
     # Nothing half-made is left beside the clone.
-    assert sorted(p.name for p in source.path.parent.iterdir() if p.is_dir()) == [
-        source.path.name
-    ]
+    assert sorted(p.name for p in source.path.parent.iterdir() if p.is_dir()) == [source.path.name]
 
     # Reused: a new upstream commit is not fetched unless asked for.
     marker = source.path / "odooplane-was-here"
@@ -177,7 +174,7 @@ def test_git_source_by_tag_commit_and_other_branch(
     )
     assert (by_sha.series, by_sha.revision) == ("16.0", sha16)
     # The 16.0 branch configured as 17.0: the clone is fine, the series check is not.
-    with pytest.raises(ConfigError, match="odoo.series is '17.0'"):
+    with pytest.raises(ConfigError, match=r"odoo\.series is '17\.0'"):
         resolve_source(
             OdooConfig(series="17.0", source=GitSource(git=url, ref="16.0")),
             tmp_path,

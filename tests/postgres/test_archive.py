@@ -108,7 +108,12 @@ def test_import_into_an_existing_database(
     with pytest.raises(RefusedError, match="already exists"):
         dbops.import_database(pg_server, dump, target)
     assert rows_of(pg_server, target) == ["old content"]
-    result = dbops.import_database(pg_server, dump, target, replace=True)
+    with pytest.raises(RefusedError, match="production"):
+        dbops.import_database(pg_server, dump, target, replace=True, protected=True)
+    assert rows_of(pg_server, target) == ["old content"]
+    result = dbops.import_database(
+        pg_server, dump, target, replace=True, protected=True, force=True
+    )
     assert result.replaced_existing
     assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
     assert no_leftovers(pg_server)
@@ -222,6 +227,23 @@ def test_export_import_round_trip_of_an_odoo_database(
 
     with pytest.raises(RefusedError, match="already exists"):
         dbops.export_database(pg_server, prodlike_db, archive)
+
+
+def test_export_of_a_snapshot(
+    pg_server: DatabaseServer, small_db: str, target: str, tmp_path: Path
+) -> None:
+    """Snapshots refuse connections; exporting one goes through a temporary clone."""
+    fs_root = tmp_path / "filestore"
+    add_attachment(fs_root, small_db, b"snapshotted attachment")
+    snap = dbops.snapshot_database(pg_server, small_db, name="s1", filestore_root=fs_root)
+    archive = tmp_path / "snapshot.zip"
+    result = dbops.export_database(pg_server, snap.snapshot_db, archive, filestore_root=fs_root)
+    assert result.manifest["db_name"] == snap.snapshot_db
+    assert result.filestore_files == 1
+    assert no_leftovers(pg_server)
+    dbops.import_database(pg_server, archive, target, filestore_root=fs_root)
+    assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
+    assert files_of(fs_root, target) == files_of(fs_root, small_db)
 
 
 def test_import_of_the_shared_fixture_in_its_own_format(

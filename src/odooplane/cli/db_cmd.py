@@ -266,7 +266,8 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
         for d in found:
             note = ""
             if d.snapshot is not None:
-                note = f"snapshot of {d.snapshot.database} ({d.snapshot.created_at or '?'})"
+                taken = (d.snapshot.created_at or "?")[:16].replace("T", " ")
+                note = f"snapshot of {d.snapshot.database} ({taken})"
             elif d.name in production:
                 note = "[bold red]production[/bold red]"
             filestore = f"{d.filestore_files} files, {decimal(d.filestore_bytes)}"
@@ -387,7 +388,7 @@ def snapshots_cmd(ctx: click.Context, database: str, as_json: bool) -> None:
             fs = s.filestore or {}
             table.add_row(
                 s.name,
-                s.created_at or "?",
+                (s.created_at or "?")[:16].replace("T", " "),
                 _size(s.size),
                 f"{fs.get('files', 0)} files ({fs.get('method', '-')})",
                 s.snapshot_db,
@@ -482,17 +483,24 @@ def drop_cmd(ctx: click.Context, name: str, force: bool, terminate: bool, as_jso
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("target")
 @click.option("--replace", is_flag=True, help="Replace TARGET if it exists.")
+@click.option("--force", is_flag=True, help="Allow replacing a production database.")
 @terminate_option
 @json_option
 @click.pass_context
 def import_cmd(
-    ctx: click.Context, file: Path, target: str, replace: bool, terminate: bool, as_json: bool
+    ctx: click.Context,
+    file: Path,
+    target: str,
+    replace: bool,
+    force: bool,
+    terminate: bool,
+    as_json: bool,
 ) -> None:
     """Load FILE into the new database TARGET.
 
     FILE is plain SQL (.sql, .sql.gz), a pg_dump custom/tar archive, or an Odoo backup
     .zip (dump.sql + filestore/), recognised by content. The database appears only once
-    the import is complete.
+    the import is complete. Replacing a production database also needs --force.
     """
     project = _project(ctx)
     server = server_for(project)
@@ -504,6 +512,8 @@ def import_cmd(
             filestore_root=_filestores(project),
             replace=replace,
             terminate=terminate,
+            protected=target in _production_databases(project),
+            force=force,
             progress=progress,
         )
     emit(

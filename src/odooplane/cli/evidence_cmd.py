@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -11,10 +12,12 @@ from rich.table import Table
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
 from odooplane.evidence.records import RUNNING, DeploymentSummary, jsonable
-from odooplane.evidence.store import EvidenceStore
 from odooplane.fsutil import write_atomic
 from odooplane.paths import find_project_root
 from odooplane.project import load_project
+
+if TYPE_CHECKING:
+    from odooplane.evidence.store import EvidenceStore
 
 _OUTCOME_STYLE = {
     "succeeded": "green",
@@ -25,8 +28,11 @@ _OUTCOME_STYLE = {
 }
 
 
-def _open_store(ctx: click.Context) -> EvidenceStore:
-    return EvidenceStore.open(load_project(project_dir(ctx)))
+def _open_store(ctx: click.Context, *, sync: bool = True) -> EvidenceStore:
+    # Imported here: SQLAlchemy is only loaded by the commands that need the store.
+    from odooplane.evidence.store import EvidenceStore
+
+    return EvidenceStore.open(load_project(project_dir(ctx)), sync=sync)
 
 
 def _local(moment: object, offset: tzinfo) -> str:
@@ -105,7 +111,7 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     from odooplane.errors import ExternalToolError
 
-    with EvidenceStore.open(load_project(project_dir(ctx)), sync=False) as store:
+    with _open_store(ctx, sync=False) as store:
         result = store.sync()
         location = store.location.display
     if not result.reachable:
@@ -149,7 +155,7 @@ def export_sql_cmd(ctx: click.Context, out_dir: Path | None, as_json: bool) -> N
 
     def render() -> None:
         for item in results:
-            console.print(f"{item.status:9} {item.path}")
+            console.print(f"{item.status:9} {item.path}", soft_wrap=True)
 
     emit([item.to_dict() for item in results], as_json, render)
 

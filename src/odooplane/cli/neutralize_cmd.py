@@ -156,7 +156,7 @@ _target_args = [
     click.option(
         "--catcher",
         metavar="HOST:PORT",
-        help="SMTP mail catcher to send mail to (default: the project's catcher port for the environment).",
+        help="SMTP mail catcher to send mail to (default: the environment's catcher port).",
     ),
     click.option("--url", help="The URL web.base.url must hold (default: the environment's url)."),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, emit, json_option
@@ -43,16 +44,31 @@ def quickstart(
     """
     progress = not as_json
 
+    # Steps that draw their own progress bars (git clone, runtime build) get no spinner:
+    # rich allows one live display at a time.
+    spinning = {"postgres", "database", "start odoo"}
+    status: list[Status] = []
+
     def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
         if as_json:
             return
         if state == "start":
-            console.print(f"[cyan]•[/cyan] {name} …")
-        else:
-            console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
+            if name in spinning:
+                status.append(console.status(f"{name} …"))
+                status[-1].start()
+            return
+        while status:
+            status.pop().stop()
+        console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
 
-    prepared = prepare(folder, odoo_source, odoo_ref=odoo_ref, progress=progress, on_step=on_step)
-    process = start(prepared, port=port, on_step=on_step)
+    try:
+        prepared = prepare(
+            folder, odoo_source, odoo_ref=odoo_ref, progress=progress, on_step=on_step
+        )
+        process = start(prepared, port=port, on_step=on_step)
+    finally:
+        while status:
+            status.pop().stop()
     result = prepared.result
     if no_serve:
         process.stop()

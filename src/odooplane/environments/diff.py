@@ -172,6 +172,13 @@ def environment_facts(
     return facts
 
 
+def _masked(value: str | None) -> str | None:
+    # "No value" is no secret: show it, so a diff says which side has one set.
+    if value is None or value.strip() in ("", "False", "None"):
+        return value
+    return MASK
+
+
 def diff_facts(a: Facts, b: Facts) -> EnvDiff:
     sections: dict[str, list[DiffRow]] = {}
     same: dict[str, int] = {}
@@ -187,8 +194,8 @@ def diff_facts(a: Facts, b: Facts) -> EnvDiff:
                 equal += 1
                 continue
             if key in secret:
-                va = None if va is None else MASK
-                vb = None if vb is None else MASK
+                va = _masked(va)
+                vb = _masked(vb)
             rows.append(DiffRow(key=key, a=va, b=vb))
         sections[section] = rows
         same[section] = equal

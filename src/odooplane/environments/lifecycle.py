@@ -1224,7 +1224,11 @@ def destroy(
             ctx.store.delete(name)
             removed.append("state")
         if not ctx.backend.programs():
+            # Nothing left to supervise or to catch mail for: stop the project's daemons.
+            from odooplane.mailcatcher import stop_catcher
+
             ctx.backend.shutdown()
+            stop_catcher(project.state_dir)
         if state is not None and state.build:
             with _evidence(project) as store, store.start_deployment(
                 name, git_sha=state.build, kind="destroy"

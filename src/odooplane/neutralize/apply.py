@@ -91,7 +91,9 @@ def neutralize_with(
     return report
 
 
-def _neutralize(cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: NeutralizationReport) -> None:
+def _neutralize(
+    cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: NeutralizationReport
+) -> None:
     cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     schema = Schema.load(cur)
     if not schema.has_table("ir_module_module") or not schema.has_table("ir_config_parameter"):
@@ -105,7 +107,9 @@ def _neutralize(cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: 
     prior = load_record(cur)
     record = NeutralizationRecord(
         environment=settings.environment,
-        neutralized_at=prior.neutralized_at if prior else now.replace(tzinfo=timezone.utc).isoformat(),
+        neutralized_at=prior.neutralized_at
+        if prior
+        else now.replace(tzinfo=timezone.utc).isoformat(),
         updated_at=prior.updated_at if prior else now.replace(tzinfo=timezone.utc).isoformat(),
         catcher=settings.catcher,
         base_url=settings.base_url,
@@ -113,7 +117,13 @@ def _neutralize(cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: 
     )
     tracker = ChangeTracker(cur, schema)
     ctx = RuleContext(
-        cur=cur, schema=schema, settings=settings, tracker=tracker, prior=prior, record=record, started_at=now
+        cur=cur,
+        schema=schema,
+        settings=settings,
+        tracker=tracker,
+        prior=prior,
+        record=record,
+        started_at=now,
     )
     capture_crons(ctx)
     capture_params(ctx)
@@ -125,7 +135,9 @@ def _neutralize(cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: 
     for script in scripts:
         ctx.rule = script.name
         order.append((script.name, f"Odoo's {script.source}"))
-        report.skipped_statements += [f"{script.name}: {' '.join(s.split())}" for s in script.skipped]
+        report.skipped_statements += [
+            f"{script.name}: {' '.join(s.split())}" for s in script.skipped
+        ]
         before = tracker.before(script.tables)
         for statement in script.statements:
             try:
@@ -134,7 +146,8 @@ def _neutralize(cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: 
                 raise CheckFailedError(
                     f"{script.source} failed on '{report.database}': "
                     f"{str(exc).strip().splitlines()[0]}. Nothing was changed.",
-                    hint="A module is probably half-installed; update it, or fix the file if it is yours.",
+                    hint="A module is probably half-installed: update it, "
+                    "or fix the file if it is yours.",
                 ) from None
         tracker.after(script.name, before)
     if settings.odoo_source is None:

@@ -29,6 +29,7 @@ _TABLE_RE = re.compile(
     r"\s+\"?([A-Za-z_][A-Za-z0-9_]*)\"?",
     re.I,
 )
+_NOT_TABLES = frozenset({"set", "only", "table"})
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,10 @@ def addons_search_path(odoo_source: Path | None, project_paths: Iterable[Path]) 
 def find_neutralize_file(module: str, search_path: list[Path]) -> Path | None:
     for folder in search_path:
         module_dir = folder / module
-        if not (module_dir / "__manifest__.py").is_file() and not (
-            module_dir / "__openerp__.py"
-        ).is_file():
+        if (
+            not (module_dir / "__manifest__.py").is_file()
+            and not (module_dir / "__openerp__.py").is_file()
+        ):
             continue
         candidate = module_dir / NEUTRALIZE_FILE
         # The first folder holding the module wins, even when it has no file.
@@ -179,6 +181,9 @@ def tables_written(statements: Iterable[str]) -> list[str]:
     for statement in statements:
         for match in _TABLE_RE.finditer(statement):
             table = match.group(1).lower()
+            # "ON CONFLICT ... DO UPDATE SET" is no table.
+            if table in _NOT_TABLES:
+                continue
             if table not in tables:
                 tables.append(table)
     return tables

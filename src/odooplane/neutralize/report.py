@@ -88,7 +88,11 @@ class VerificationReport:
         root = ET.Element("testsuites")
         root.append(suite)
         ET.indent(root)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            + ET.tostring(root, encoding="unicode")
+            + "\n"
+        )
 
     def table(self) -> Table:
         table = Table(title=f"Verification of {self.database}", show_lines=False)
@@ -112,7 +116,12 @@ class RuleResult:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "changed": self.changed, "notes": list(self.notes)}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "changed": self.changed,
+            "notes": list(self.notes),
+        }
 
 
 @dataclass

@@ -34,10 +34,10 @@ from odooplane.neutralize.record import (
     WEBHOOK_UUID,
     NeutralizationRecord,
 )
-from odooplane.neutralize.schema import Cursor, Schema
+from odooplane.neutralize.schema import Column, Cursor, Schema
 from odooplane.neutralize.settings import NeutralizeSettings
 
-Query = str | sql.Composable
+Query = str | sql.SQL | sql.Composed
 SECRET_PARAMS = "ir_config_parameter.secret"
 _VAR_RE = re.compile(r"'?\$\{([A-Za-z_][A-Za-z0-9_]*)\}'?")
 # Odoo 17's default work factor for pbkdf2_sha512 (res_users.MIN_ROUNDS).
@@ -63,7 +63,9 @@ class RuleContext:
     reset_password: str | None = None
     returned: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def run(self, table: str, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None) -> int:
+    def run(
+        self, table: str, query: Query, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> int:
         """Execute one write to ``table`` and credit its changes to the current rule."""
         return self.run_on([table], query, params)
 
@@ -107,7 +109,9 @@ class Rule:
 
 
 def _ids(values: Sequence[int]) -> sql.Composable:
-    return sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in values) if values else sql.SQL("NULL"))
+    return sql.SQL("({})").format(
+        sql.SQL(", ").join(sql.Literal(v) for v in values) if values else sql.SQL("NULL")
+    )
 
 
 def _distinct(column: str, value: Any) -> sql.Composable:
@@ -175,14 +179,23 @@ def set_param(ctx: RuleContext, key: str, value: str) -> None:
 
 def delete_params(ctx: RuleContext, keys: Sequence[str], prefixes: Sequence[str] = ()) -> None:
     conditions = [sql.SQL("key = ANY({})").format(sql.Literal(list(keys)))]
-    conditions += [sql.SQL("key LIKE {}").format(sql.Literal(p.replace("_", r"\_") + "%")) for p in prefixes]
+    conditions += [
+        sql.SQL("key LIKE {}").format(sql.Literal(p.replace("_", r"\_") + "%")) for p in prefixes
+    ]
     ctx.run(
         "ir_config_parameter",
-        sql.SQL("DELETE FROM ir_config_parameter WHERE {}").format(sql.SQL(" OR ").join(conditions)),
+        sql.SQL("DELETE FROM ir_config_parameter WHERE {}").format(
+            sql.SQL(" OR ").join(conditions)
+        ),
     )
 
 
-def wipe_columns(ctx: RuleContext, table: str, columns: Sequence[catalog.Column], where: sql.Composable | None = None) -> None:
+def wipe_columns(
+    ctx: RuleContext,
+    table: str,
+    columns: Sequence[Column],
+    where: sql.Composable | None = None,
+) -> None:
     """Blank every live credential of ``columns`` in ``table``."""
     if not columns:
         return
@@ -195,10 +208,15 @@ def wipe_columns(ctx: RuleContext, table: str, columns: Sequence[catalog.Column]
     condition = catalog.any_live(columns)
     if where is not None:
         condition = sql.SQL("({}) AND ({})").format(where, condition)
-    ctx.run(table, sql.SQL("UPDATE {t} SET {s} WHERE {w}").format(t=sql.Identifier(table), s=sets, w=condition))
+    ctx.run(
+        table,
+        sql.SQL("UPDATE {t} SET {s} WHERE {w}").format(
+            t=sql.Identifier(table), s=sets, w=condition
+        ),
+    )
 
 
-def _columns(schema: Schema, table: str, names: Sequence[str]) -> list[catalog.Column]:
+def _columns(schema: Schema, table: str, names: Sequence[str]) -> list[Column]:
     cols = schema.columns(table)
     return [cols[n] for n in names if n in cols]
 
@@ -237,12 +255,19 @@ def rule_mail_outgoing(ctx: RuleContext) -> None:
         ctx.catcher_id = int(row[0])
         differs = [_distinct(k, v) for k, v in catcher_target.items()]
         differs.append(catalog.any_live(creds))
-        sets = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in catcher_target.items()]
-        sets += [sql.SQL("{} = {}").format(sql.Identifier(c.name), catalog.wiped_value(c)) for c in creds]
+        sets = [
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v))
+            for k, v in catcher_target.items()
+        ]
+        sets += [
+            sql.SQL("{} = {}").format(sql.Identifier(c.name), catalog.wiped_value(c)) for c in creds
+        ]
         ctx.run(
             "ir_mail_server",
             sql.SQL("UPDATE ir_mail_server SET {s} WHERE id = {id} AND ({d})").format(
-                s=sql.SQL(", ").join(sets), id=sql.Literal(ctx.catcher_id), d=sql.SQL(" OR ").join(differs)
+                s=sql.SQL(", ").join(sets),
+                id=sql.Literal(ctx.catcher_id),
+                d=sql.SQL(" OR ").join(differs),
             ),
         )
     # Other servers: off, wiped, and pointed at the catcher too, so that even a mail
@@ -251,11 +276,15 @@ def rule_mail_outgoing(ctx: RuleContext) -> None:
     differs = [_distinct(k, v) for k, v in others.items()]
     differs.append(catalog.any_live(creds))
     sets = [sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in others.items()]
-    sets += [sql.SQL("{} = {}").format(sql.Identifier(c.name), catalog.wiped_value(c)) for c in creds]
+    sets += [
+        sql.SQL("{} = {}").format(sql.Identifier(c.name), catalog.wiped_value(c)) for c in creds
+    ]
     ctx.run(
         "ir_mail_server",
         sql.SQL("UPDATE ir_mail_server SET {s} WHERE id <> {id} AND ({d})").format(
-            s=sql.SQL(", ").join(sets), id=sql.Literal(ctx.catcher_id), d=sql.SQL(" OR ").join(differs)
+            s=sql.SQL(", ").join(sets),
+            id=sql.Literal(ctx.catcher_id),
+            d=sql.SQL(" OR ").join(differs),
         ),
     )
 
@@ -266,8 +295,8 @@ def rule_mail_incoming(ctx: RuleContext) -> None:
     if not schema.has_table("fetchmail_server"):
         return
     creds = _columns(schema, "fetchmail_server", catalog.FETCHMAIL_CREDENTIALS)
-    sets = [sql.SQL("active = false")]
-    differs = [sql.SQL("active")]
+    sets: list[sql.Composable] = [sql.SQL("active = false")]
+    differs: list[sql.Composable] = [sql.SQL("active")]
     if schema.has("fetchmail_server", "state"):
         # Odoo's fetch cron only reads confirmed ('done') servers.
         sets.append(sql.SQL("state = 'draft'"))
@@ -386,9 +415,9 @@ def rule_payments(ctx: RuleContext) -> None:
     if ctx.schema.has(table, "state"):
         ctx.run(
             table,
-            sql.SQL("UPDATE {} SET state = 'disabled' WHERE state NOT IN ('test', 'disabled')").format(
-                sql.Identifier(table)
-            ),
+            sql.SQL(
+                "UPDATE {} SET state = 'disabled' WHERE state NOT IN ('test', 'disabled')"
+            ).format(sql.Identifier(table)),
         )
     wipe_columns(ctx, table, catalog.provider_credential_columns(ctx.schema, table))
 
@@ -407,17 +436,25 @@ def rule_shipping(ctx: RuleContext) -> None:
             "UPDATE delivery_carrier SET active = false WHERE active "
             "AND delivery_type NOT IN ('fixed', 'base_on_rule')",
         )
-    wipe_columns(ctx, "delivery_carrier", catalog.provider_credential_columns(schema, "delivery_carrier"))
+    wipe_columns(
+        ctx, "delivery_carrier", catalog.provider_credential_columns(schema, "delivery_carrier")
+    )
     # Point-of-sale payment terminals: test mode, credentials wiped.
     test_flags = [
-        n for n, c in schema.columns("pos_payment_method").items() if c.data_type == "boolean" and n.endswith("_test_mode")
+        n
+        for n, c in schema.columns("pos_payment_method").items()
+        if c.data_type == "boolean" and n.endswith("_test_mode")
     ]
     for flag in sorted(test_flags):
         ctx.run(
             "pos_payment_method",
-            sql.SQL("UPDATE pos_payment_method SET {f} = true WHERE {f} IS NOT TRUE").format(f=sql.Identifier(flag)),
+            sql.SQL("UPDATE pos_payment_method SET {f} = true WHERE {f} IS NOT TRUE").format(
+                f=sql.Identifier(flag)
+            ),
         )
-    wipe_columns(ctx, "pos_payment_method", catalog.provider_credential_columns(schema, "pos_payment_method"))
+    wipe_columns(
+        ctx, "pos_payment_method", catalog.provider_credential_columns(schema, "pos_payment_method")
+    )
 
 
 def rule_edi(ctx: RuleContext) -> None:
@@ -438,7 +475,9 @@ def rule_edi(ctx: RuleContext) -> None:
     for flag in catalog.company_flags(schema, catalog.COMPANY_TEST_FLAG_RE):
         ctx.run(
             "res_company",
-            sql.SQL("UPDATE res_company SET {f} = true WHERE {f} IS NOT TRUE").format(f=sql.Identifier(flag)),
+            sql.SQL("UPDATE res_company SET {f} = true WHERE {f} IS NOT TRUE").format(
+                f=sql.Identifier(flag)
+            ),
         )
     for column, production, safe in catalog.COMPANY_MODES:
         if schema.has("res_company", column):
@@ -463,7 +502,9 @@ def rule_oauth_calendar(ctx: RuleContext) -> None:
     """OAuth login providers off; calendar synchronizations stopped; tokens wiped."""
     schema = ctx.schema
     if schema.has("auth_oauth_provider", "enabled"):
-        ctx.run("auth_oauth_provider", "UPDATE auth_oauth_provider SET enabled = false WHERE enabled")
+        ctx.run(
+            "auth_oauth_provider", "UPDATE auth_oauth_provider SET enabled = false WHERE enabled"
+        )
     for table, names in catalog.CALENDAR_TOKENS:
         wipe_columns(ctx, table, _columns(schema, table, names))
     for table in catalog.CALENDAR_STOP_FLAGS:
@@ -471,7 +512,8 @@ def rule_oauth_calendar(ctx: RuleContext) -> None:
             ctx.run(
                 table,
                 sql.SQL(
-                    "UPDATE {} SET synchronization_stopped = true WHERE synchronization_stopped IS NOT TRUE"
+                    "UPDATE {} SET synchronization_stopped = true "
+                    "WHERE synchronization_stopped IS NOT TRUE"
                 ).format(sql.Identifier(table)),
             )
 
@@ -482,7 +524,8 @@ def rule_iap(ctx: RuleContext) -> None:
         return
     ctx.run(
         "iap_account",
-        r"UPDATE iap_account SET account_token = REGEXP_REPLACE(account_token, '(\+.*)?$', '+disabled') "
+        "UPDATE iap_account "
+        r"SET account_token = REGEXP_REPLACE(account_token, '(\+.*)?$', '+disabled') "
         "WHERE account_token NOT LIKE '%+disabled' AND LENGTH(account_token) <= 33",
     )
     ctx.run(
@@ -500,13 +543,17 @@ def webhook_rule_ids_query(schema: Schema) -> sql.Composable | None:
     if not schema.has("ir_act_server", "state") or not schema.has("base_automation", "active"):
         return None
     if schema.has("ir_act_server", "base_automation_id"):
-        roots = "SELECT a.base_automation_id, a.id FROM ir_act_server a WHERE a.base_automation_id IS NOT NULL"
+        roots = (
+            "SELECT a.base_automation_id, a.id FROM ir_act_server a "
+            "WHERE a.base_automation_id IS NOT NULL"
+        )
     elif schema.has("base_automation", "action_server_id"):
         roots = "SELECT b.id, b.action_server_id FROM base_automation b"
     else:
         return None
     children = (
-        " UNION SELECT tree.root, r.action_id FROM rel_server_actions r JOIN tree ON r.server_id = tree.action"
+        " UNION SELECT tree.root, r.action_id FROM rel_server_actions r "
+        "JOIN tree ON r.server_id = tree.action"
         if schema.has("rel_server_actions", "server_id", "action_id")
         else ""
     )
@@ -531,11 +578,15 @@ def rule_webhooks(ctx: RuleContext) -> None:
     if rules is not None:
         ctx.run(
             "base_automation",
-            sql.SQL("UPDATE base_automation SET active = false WHERE active AND id IN ({})").format(rules),
+            sql.SQL("UPDATE base_automation SET active = false WHERE active AND id IN ({})").format(
+                rules
+            ),
         )
     if schema.has("base_automation", "webhook_uuid"):
         # The incoming webhook URL is /web/hook/<uuid>: production's must not work here.
-        ctx.cur.execute("SELECT id, webhook_uuid FROM base_automation WHERE coalesce(webhook_uuid, '') <> ''")
+        ctx.cur.execute(
+            "SELECT id, webhook_uuid FROM base_automation WHERE coalesce(webhook_uuid, '') <> ''"
+        )
         for rule_id, value in ctx.cur.fetchall():
             if ctx.prior is None or ctx.prior.is_production(WEBHOOK_UUID, value):
                 ctx.record.remember(WEBHOOK_UUID, value)
@@ -589,11 +640,13 @@ def rule_params(ctx: RuleContext) -> None:
     settings = ctx.settings
     set_param(ctx, "web.base.url", settings.base_url)
     set_param(ctx, "web.base.url.freeze", "True")
-    for key, make in ((UUID, lambda: str(uuid.uuid1())), (SECRET, lambda: str(uuid.uuid4()))):
+    # Odoo makes database.uuid with uuid1 and database.secret with uuid4.
+    fresh = {UUID: str(uuid.uuid1()), SECRET: str(uuid.uuid4())}
+    for key, new_value in fresh.items():
         current = get_param(ctx.cur, key)
         if not current or ctx.prior is None or ctx.prior.is_production(key, current):
             ctx.record.remember(key, current)
-            set_param(ctx, key, make())
+            set_param(ctx, key, new_value)
     delete_params(ctx, catalog.ENTERPRISE_PARAMS, catalog.ENTERPRISE_PARAM_PREFIXES)
     allowed_values = {v for v in settings.env_values.values() if v}
     # Odoo's layer deleted some of these already: fingerprint them as production had them.
@@ -644,12 +697,17 @@ def rule_users(ctx: RuleContext) -> None:
     for (hashed,) in ctx.cur.fetchall():
         ctx.record.remember(PASSWORD, str(hashed))
     password = secrets.token_urlsafe(12)
-    sets = [sql.SQL("password = {}").format(sql.Literal(odoo_password_hash(password)))]
+    sets: list[sql.Composable] = [
+        sql.SQL("password = {}").format(sql.Literal(odoo_password_hash(password)))
+    ]
     if ctx.schema.has("res_users", "totp_secret"):
         # Production's second factor would still lock users out (and is itself a secret).
         sets.append(sql.SQL("totp_secret = NULL"))
     condition = sql.SQL("id <> 1 AND (active OR coalesce(password, '') <> '')")
-    ctx.run("res_users", sql.SQL("UPDATE res_users SET {} WHERE {}").format(sql.SQL(", ").join(sets), condition))
+    ctx.run(
+        "res_users",
+        sql.SQL("UPDATE res_users SET {} WHERE {}").format(sql.SQL(", ").join(sets), condition),
+    )
     ctx.record.passwords_reset = True
     ctx.reset_password = password
 
@@ -672,13 +730,21 @@ def rule_partners(ctx: RuleContext) -> None:
         sets.append(sql.SQL("email_normalized = {}").format(new))
     ctx.run(
         "res_partner",
-        sql.SQL("UPDATE res_partner SET {} WHERE coalesce(email, '') <> '' AND email NOT ILIKE {}").format(
-            sql.SQL(", ").join(sets), sql.Literal("%@" + domain)
-        ),
+        sql.SQL(
+            "UPDATE res_partner SET {} WHERE coalesce(email, '') <> '' AND email NOT ILIKE {}"
+        ).format(sql.SQL(", ").join(sets), sql.Literal("%@" + domain)),
     )
 
 
 # -- the project's own rules --------------------------------------------------------------
+
+
+def _missing_variable(rule: ProjectRule, name: str, where: str) -> ConfigError:
+    return ConfigError(
+        f"neutralization rule '{rule.name}' uses ${{{name}}}, which {where} does not define.",
+        hint=f"Add {name}=... to that env file, or remove it from the rule in odooplane.yaml "
+        "(there, write it $${" + name + "} so the loader leaves it to neutralization).",
+    )
 
 
 def bind_variables(
@@ -690,10 +756,7 @@ def bind_variables(
         return text, None
     missing = [n for n in names if n not in env]
     if missing:
-        raise ConfigError(
-            f"neutralization rule '{rule.name}' uses ${{{missing[0]}}}, which {where} does not define.",
-            hint=f"Add {missing[0]}=... to that env file, or remove it from the rule in odooplane.yaml.",
-        )
+        raise _missing_variable(rule, missing[0], where)
     query = text.replace("%", "%%")
     query = _VAR_RE.sub(lambda m: f"%({m.group(1)})s", query)
     return query, {n: env[n] for n in names}
@@ -703,10 +766,7 @@ def substitute(rule: ProjectRule, text: str, env: Mapping[str, str], where: str)
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
-            raise ConfigError(
-                f"neutralization rule '{rule.name}' uses ${{{name}}}, which {where} does not define.",
-                hint=f"Add {name}=... to that env file, or remove it from the rule in odooplane.yaml.",
-            )
+            raise _missing_variable(rule, name, where)
         return env[name]
 
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value, text)
@@ -740,14 +800,28 @@ RULES: tuple[Rule, ...] = (
     Rule("mail.outgoing", "Outgoing mail servers: only the catcher is active", rule_mail_outgoing),
     Rule("mail.incoming", "Incoming mail servers: inactive, credentials wiped", rule_mail_incoming),
     Rule("mail.queue", "Queued mails, SMS and letters: cancelled", rule_mail_queue),
-    Rule("mail.forced_servers", "Templates and mails forced onto a server: cleared", rule_mail_forced_servers),
+    Rule(
+        "mail.forced_servers",
+        "Templates and mails forced onto a server: cleared",
+        rule_mail_forced_servers,
+    ),
     Rule("crons", "Scheduled actions: inactive except the allowlist", rule_crons),
     Rule("payments", "Payment providers: disabled or test, credentials wiped", rule_payments),
-    Rule("shipping", "Shipping carriers and terminals: test endpoints, credentials wiped", rule_shipping),
+    Rule(
+        "shipping",
+        "Shipping carriers and terminals: test endpoints, credentials wiped",
+        rule_shipping,
+    ),
     Rule("edi", "Electronic invoicing: test endpoints, credentials wiped", rule_edi),
-    Rule("oauth_calendar", "OAuth providers and calendar sync: off, tokens wiped", rule_oauth_calendar),
+    Rule(
+        "oauth_calendar",
+        "OAuth providers and calendar sync: off, tokens wiped",
+        rule_oauth_calendar,
+    ),
     Rule("iap", "In-app purchase accounts: disabled", rule_iap),
-    Rule("webhooks", "Webhooks: URLs replaced, rules inactive, incoming URLs renewed", rule_webhooks),
+    Rule(
+        "webhooks", "Webhooks: URLs replaced, rules inactive, incoming URLs renewed", rule_webhooks
+    ),
     Rule("website", "Websites: production domain and CDN removed", rule_website),
     Rule("params", "System parameters: URL, identity, enterprise code, secrets", rule_params),
     Rule("users", "User passwords reset (optional)", rule_users),

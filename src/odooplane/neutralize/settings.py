@@ -50,9 +50,7 @@ def project_addons_paths(project: Project) -> list[Path]:
     """The project's addons folders: ``odoo.addons_paths`` if set, else discovered."""
     configured = project.config.odoo.addons_paths
     if configured:
-        return [
-            (project.root / p) if not Path(p).is_absolute() else Path(p) for p in configured
-        ]
+        return [(project.root / p) if not Path(p).is_absolute() else Path(p) for p in configured]
     return addons_paths_of(find_addon_dirs(project.root))
 
 

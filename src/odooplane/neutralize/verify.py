@@ -20,16 +20,18 @@ from urllib.parse import urlparse
 from psycopg import sql
 
 from odooplane.config import EnvironmentKind
+from odooplane.errors import RefusedError
 from odooplane.neutralize import catalog
 from odooplane.neutralize.record import (
     PASSWORD,
+    RECORD_KEY,
     SECRET,
     UUID,
     WEBHOOK_UUID,
     NeutralizationRecord,
     load_record,
 )
-from odooplane.neutralize.report import Check, Status, VerificationReport
+from odooplane.neutralize.report import Check, VerificationReport
 from odooplane.neutralize.rules import (
     SECRET_PARAMS,
     allowlisted_cron_ids,
@@ -39,11 +41,9 @@ from odooplane.neutralize.rules import (
 from odooplane.neutralize.schema import Column, Cursor, Schema
 from odooplane.neutralize.settings import NeutralizeSettings
 from odooplane.project import Project
-from odooplane.secrets import Finding, check_secrets_visibility, production_only_values
+from odooplane.secrets import MIN_SECRET_LENGTH, check_secrets_visibility, production_only_values
 
 MAX_NAMED = 10
-# Shorter production values would match by accident ("1", "yes", "odoo").
-MIN_SECRET_LENGTH = 6
 
 
 @dataclass
@@ -61,7 +61,9 @@ class VerifyContext:
         """Values the environment's own env file supplies (test keys written by rules)."""
         return {v for v in self.settings.env_values.values() if v}
 
-    def rows(self, query: str | sql.Composable, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, query: str | sql.SQL | sql.Composed, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         self.cur.execute(query, params)
         return list(self.cur.fetchall())
 
@@ -121,7 +123,7 @@ def live_credentials(
     for row in ctx.rows(query):
         bad = [
             col.name
-            for col, value in zip(columns, row[2:])
+            for col, value in zip(columns, row[2:], strict=True)
             if is_live(value) and not (isinstance(value, str) and value in allowed)
         ]
         if bad:
@@ -144,7 +146,7 @@ def check_record(ctx: VerifyContext) -> Check:
             "record",
             title,
             "fail",
-            f"no valid '{catalog_record_key()}' system parameter: this database was never "
+            f"no valid '{RECORD_KEY}' system parameter: this database was never "
             "neutralized by odooplane, or its record was removed",
         )
     return Check(
@@ -153,12 +155,6 @@ def check_record(ctx: VerifyContext) -> Check:
         "pass",
         f"neutralized {ctx.record.neutralized_at} for {ctx.record.environment or 'no environment'}",
     )
-
-
-def catalog_record_key() -> str:
-    from odooplane.neutralize.record import RECORD_KEY
-
-    return RECORD_KEY
 
 
 # -- mail ---------------------------------------------------------------------------------
@@ -194,10 +190,11 @@ def check_mail_catcher(ctx: VerifyContext) -> Check:
         leaks.append(
             "no active outgoing mail server: Odoo would fall back to the smtp_server of odoo.conf"
         )
-    elif len(active) > 1 and not leaks:
-        leaks.append(f"{len(active)} active outgoing mail servers (ids {', '.join(str(r[0]) for r in active)}); exactly one is allowed")
     elif len(active) > 1:
-        leaks.append(f"{len(active)} active outgoing mail servers; exactly one is allowed")
+        ids = ", ".join(str(r[0]) for r in active)
+        leaks.append(
+            f"{len(active)} active outgoing mail servers (ids {ids}); exactly one is allowed"
+        )
     return result("mail.catcher", title, leaks, f"sends to {host}:{port}")
 
 
@@ -230,9 +227,7 @@ def check_mail_incoming(ctx: VerifyContext) -> Check:
     title = "Incoming mail servers are inactive"
     if not ctx.schema.has("fetchmail_server", "active"):
         return skipped("mail.incoming", title, "the mail module is not installed")
-    rows = ctx.rows(
-        "SELECT id, name, server, port FROM fetchmail_server WHERE active ORDER BY id"
-    )
+    rows = ctx.rows("SELECT id, name, server, port FROM fetchmail_server WHERE active ORDER BY id")
     return result(
         "mail.incoming",
         title,
@@ -245,25 +240,27 @@ def check_mail_incoming_credentials(ctx: VerifyContext) -> Check:
     cols = _cols(ctx.schema, "fetchmail_server", catalog.FETCHMAIL_CREDENTIALS)
     if not cols:
         return skipped("mail.incoming_credentials", title, "the mail module is not installed")
-    return result("mail.incoming_credentials", title, live_credentials(ctx, "fetchmail_server", cols))
+    return result(
+        "mail.incoming_credentials", title, live_credentials(ctx, "fetchmail_server", cols)
+    )
 
 
 def check_mail_queue(ctx: VerifyContext) -> Check:
     title = "No mail, SMS or letter from production is still queued"
     leaks: list[str] = []
     record = ctx.record
-    first = (
-        datetime.fromisoformat(record.neutralized_at).replace(tzinfo=None) if record else None
-    )
+    first = datetime.fromisoformat(record.neutralized_at).replace(tzinfo=None) if record else None
     found_any = False
     for table, column, queued, _cancelled in catalog.QUEUES:
         if not ctx.schema.has(table, column):
             continue
         found_any = True
         has_date = ctx.schema.has(table, "create_date")
-        conditions = [sql.SQL("{c} = ANY({q})").format(c=sql.Identifier(column), q=sql.Literal(list(queued)))]
+        conditions = [
+            sql.SQL("{c} = ANY({q})").format(c=sql.Identifier(column), q=sql.Literal(list(queued)))
+        ]
         if record is not None:
-            # Queued after neutralization means queued by this environment: it goes to the catcher.
+            # Queued after neutralization means queued by this environment (to the catcher).
             older: list[sql.Composable] = []
             if has_date:
                 older.append(sql.SQL("create_date <= {}").format(sql.Literal(first)))
@@ -297,9 +294,13 @@ def check_mail_forced_servers(ctx: VerifyContext) -> Check:
             ).format(t=sql.Identifier(table), c=sql.Literal(catcher))
         )
         leaks += [f"{table} #{r[0]} is forced onto ir_mail_server #{r[1]}" for r in rows]
-    rows = ctx.rows("SELECT value FROM ir_config_parameter WHERE key = 'mass_mailing.mail_server_id'")
+    rows = ctx.rows(
+        "SELECT value FROM ir_config_parameter WHERE key = 'mass_mailing.mail_server_id'"
+    )
     if rows and rows[0][0] and str(rows[0][0]) not in {str(c) for c in catcher}:
-        leaks.append(f"mass_mailing.mail_server_id forces mailings onto ir_mail_server #{rows[0][0]}")
+        leaks.append(
+            f"mass_mailing.mail_server_id forces mailings onto ir_mail_server #{rows[0][0]}"
+        )
     return result("mail.forced_servers", title, leaks)
 
 
@@ -311,20 +312,19 @@ def check_crons(ctx: VerifyContext) -> Check:
     if not ctx.schema.has("ir_cron", "active"):
         return skipped("crons.active", title, "no ir_cron table")
     allowed = allowlisted_cron_ids(ctx.cur, ctx.settings.cron_allowlist)
-    name = "cron_name" if ctx.schema.has("ir_cron", "cron_name") else "NULL"
+    name = "c.cron_name" if ctx.schema.has("ir_cron", "cron_name") else "NULL"
     rows = ctx.rows(
-        f"SELECT c.id, c.{name}, d.module || '.' || d.name FROM ir_cron c "
-        "LEFT JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id "
-        "WHERE c.active AND NOT c.id = ANY(%s) ORDER BY c.id"
-        if name != "NULL"
-        else "SELECT c.id, NULL, d.module || '.' || d.name FROM ir_cron c "
+        f"SELECT c.id, {name}, d.module || '.' || d.name FROM ir_cron c "
         "LEFT JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id "
         "WHERE c.active AND NOT c.id = ANY(%s) ORDER BY c.id",
         (list(allowed.values()) or [-1],),
     )
     leaks = [f"ir_cron #{r[0]} {r[2] or '(no xml id)'} '{_name(r[1])}' is active" for r in rows]
     return result(
-        "crons.active", title, leaks, f"allowlist: {', '.join(ctx.settings.cron_allowlist) or 'none'}"
+        "crons.active",
+        title,
+        leaks,
+        f"allowlist: {', '.join(ctx.settings.cron_allowlist) or 'none'}",
     )
 
 
@@ -348,9 +348,10 @@ def check_payments_enabled(ctx: VerifyContext) -> Check:
         return skipped("payments.enabled", title, "the payment module is not installed")
     code = "code" if ctx.schema.has(table, "code") else "provider"
     rows = ctx.rows(
-        sql.SQL("SELECT id, name, {c}, state FROM {t} WHERE state NOT IN ('test', 'disabled') ORDER BY id").format(
-            c=sql.Identifier(code), t=sql.Identifier(table)
-        )
+        sql.SQL(
+            "SELECT id, name, {c}, state FROM {t} "
+            "WHERE state NOT IN ('test', 'disabled') ORDER BY id"
+        ).format(c=sql.Identifier(code), t=sql.Identifier(table))
     )
     return result(
         "payments.enabled",
@@ -381,18 +382,29 @@ def check_shipping(ctx: VerifyContext) -> Check:
     leaks: list[str] = []
     if schema.has("delivery_carrier", "prod_environment"):
         rows = ctx.rows("SELECT id, name FROM delivery_carrier WHERE prod_environment ORDER BY id")
-        leaks += [f"delivery_carrier #{r[0]} '{_name(r[1])}' uses the production environment" for r in rows]
-    leaks += live_credentials(ctx, "delivery_carrier", catalog.provider_credential_columns(schema, "delivery_carrier"))
+        leaks += [
+            f"delivery_carrier #{r[0]} '{_name(r[1])}' uses the production environment"
+            for r in rows
+        ]
+    leaks += live_credentials(
+        ctx, "delivery_carrier", catalog.provider_credential_columns(schema, "delivery_carrier")
+    )
     for flag in sorted(
-        n for n, c in schema.columns("pos_payment_method").items() if c.data_type == "boolean" and n.endswith("_test_mode")
+        n
+        for n, c in schema.columns("pos_payment_method").items()
+        if c.data_type == "boolean" and n.endswith("_test_mode")
     ):
         rows = ctx.rows(
-            sql.SQL("SELECT id, name FROM pos_payment_method WHERE {f} IS NOT TRUE AND use_payment_terminal IS NOT NULL AND use_payment_terminal = {p} ORDER BY id").format(
-                f=sql.Identifier(flag), p=sql.Literal(flag.removesuffix("_test_mode"))
-            )
-        ) if schema.has("pos_payment_method", "use_payment_terminal") else []
-        leaks += [f"pos_payment_method #{r[0]} '{_name(r[1])}' is not in test mode ({flag})" for r in rows]
-    leaks += live_credentials(ctx, "pos_payment_method", catalog.provider_credential_columns(schema, "pos_payment_method"))
+            sql.SQL(
+                "SELECT id, name FROM pos_payment_method WHERE {} IS NOT TRUE ORDER BY id"
+            ).format(sql.Identifier(flag))
+        )
+        leaks += [
+            f"pos_payment_method #{r[0]} '{_name(r[1])}' is not in test mode ({flag})" for r in rows
+        ]
+    leaks += live_credentials(
+        ctx, "pos_payment_method", catalog.provider_credential_columns(schema, "pos_payment_method")
+    )
     return result("shipping", title, leaks)
 
 
@@ -403,21 +415,36 @@ def check_edi(ctx: VerifyContext) -> Check:
     relevant = False
     if schema.has("account_edi_proxy_client_user", "edi_mode"):
         relevant = True
-        rows = ctx.rows("SELECT id, proxy_type FROM account_edi_proxy_client_user WHERE edi_mode = 'prod' ORDER BY id")
-        leaks += [f"account_edi_proxy_client_user #{r[0]} ({r[1]}) is in production mode" for r in rows]
+        rows = ctx.rows(
+            "SELECT id, proxy_type FROM account_edi_proxy_client_user "
+            "WHERE edi_mode = 'prod' ORDER BY id"
+        )
+        leaks += [
+            f"account_edi_proxy_client_user #{r[0]} ({r[1]}) is in production mode" for r in rows
+        ]
     for flag in catalog.company_flags(schema, catalog.COMPANY_PRODUCTION_FLAG_RE):
         relevant = True
-        rows = ctx.rows(sql.SQL("SELECT id, name FROM res_company WHERE {} ORDER BY id").format(sql.Identifier(flag)))
+        rows = ctx.rows(
+            sql.SQL("SELECT id, name FROM res_company WHERE {} ORDER BY id").format(
+                sql.Identifier(flag)
+            )
+        )
         leaks += [f"res_company #{r[0]} '{r[1]}': {flag} is true" for r in rows]
     for flag in catalog.company_flags(schema, catalog.COMPANY_TEST_FLAG_RE):
         relevant = True
-        rows = ctx.rows(sql.SQL("SELECT id, name FROM res_company WHERE {} IS NOT TRUE ORDER BY id").format(sql.Identifier(flag)))
+        rows = ctx.rows(
+            sql.SQL("SELECT id, name FROM res_company WHERE {} IS NOT TRUE ORDER BY id").format(
+                sql.Identifier(flag)
+            )
+        )
         leaks += [f"res_company #{r[0]} '{r[1]}': {flag} is false" for r in rows]
     for column, production, _safe in catalog.COMPANY_MODES:
         if schema.has("res_company", column):
             relevant = True
             rows = ctx.rows(
-                sql.SQL("SELECT id, name, {c} FROM res_company WHERE {c} = ANY(%s) ORDER BY id").format(c=sql.Identifier(column)),
+                sql.SQL(
+                    "SELECT id, name, {c} FROM res_company WHERE {c} = ANY(%s) ORDER BY id"
+                ).format(c=sql.Identifier(column)),
                 (list(production),),
             )
             leaks += [f"res_company #{r[0]} '{r[1]}': {column} is '{r[2]}'" for r in rows]
@@ -425,7 +452,9 @@ def check_edi(ctx: VerifyContext) -> Check:
         if schema.has("res_company", column):
             relevant = True
             rows = ctx.rows(
-                sql.SQL("SELECT id, name FROM res_company WHERE coalesce({c}, '') <> '' ORDER BY id").format(c=sql.Identifier(column))
+                sql.SQL(
+                    "SELECT id, name FROM res_company WHERE coalesce({c}, '') <> '' ORDER BY id"
+                ).format(c=sql.Identifier(column))
             )
             leaks += [f"res_company #{r[0]} '{r[1]}': {column} is set" for r in rows]
     creds = catalog.company_credential_columns(schema)
@@ -442,7 +471,11 @@ def check_oauth(ctx: VerifyContext) -> Check:
     if not ctx.schema.has("auth_oauth_provider", "enabled"):
         return skipped("oauth.providers", title, "auth_oauth is not installed")
     rows = ctx.rows("SELECT id, name FROM auth_oauth_provider WHERE enabled ORDER BY id")
-    return result("oauth.providers", title, [f"auth_oauth_provider #{r[0]} '{_name(r[1])}' is enabled" for r in rows])
+    return result(
+        "oauth.providers",
+        title,
+        [f"auth_oauth_provider #{r[0]} '{_name(r[1])}' is enabled" for r in rows],
+    )
 
 
 def check_tokens(ctx: VerifyContext) -> Check:
@@ -459,7 +492,9 @@ def check_tokens(ctx: VerifyContext) -> Check:
         if ctx.schema.has(table, "synchronization_stopped"):
             relevant = True
             rows = ctx.rows(
-                sql.SQL("SELECT id FROM {} WHERE synchronization_stopped IS NOT TRUE ORDER BY id").format(sql.Identifier(table))
+                sql.SQL(
+                    "SELECT id FROM {} WHERE synchronization_stopped IS NOT TRUE ORDER BY id"
+                ).format(sql.Identifier(table))
             )
             leaks += [f"{table} #{r[0]} is still synchronizing" for r in rows]
     if not relevant:
@@ -473,7 +508,8 @@ def check_iap(ctx: VerifyContext) -> Check:
         return skipped("iap", title, "iap is not installed")
     rows = ctx.rows(
         "SELECT id, service_name FROM iap_account "
-        "WHERE coalesce(account_token, '') <> '' AND account_token NOT LIKE '%+disabled' ORDER BY id"
+        "WHERE coalesce(account_token, '') <> '' AND account_token NOT LIKE '%+disabled' "
+        "ORDER BY id"
     )
     return result("iap", title, [f"iap_account #{r[0]} ({r[1]}) has a live token" for r in rows])
 
@@ -485,11 +521,14 @@ def check_webhook_actions(ctx: VerifyContext) -> Check:
     title = "No server action posts to a webhook URL"
     if not ctx.schema.has("ir_act_server", "webhook_url"):
         return skipped("webhooks.actions", title, "this Odoo version has no webhook actions")
+    # requests.post() needs a scheme: anything without one cannot leave.
     rows = ctx.rows(
-        "SELECT id, name, webhook_url FROM ir_act_server WHERE webhook_url ~* '^\\s*[a-z][a-z0-9+.-]*://' ORDER BY id"
+        "SELECT id, name, webhook_url FROM ir_act_server "
+        "WHERE webhook_url ~* '^\\s*[a-z][a-z0-9+.-]*://' ORDER BY id"
     )
     leaks = [
-        f"ir_act_server #{r[0]} '{_name(r[1])}' posts to {urlparse(str(r[2]).strip()).hostname or 'a URL'}"
+        f"ir_act_server #{r[0]} '{_name(r[1])}' posts to "
+        f"{urlparse(str(r[2]).strip()).hostname or 'a URL'}"
         for r in rows
     ]
     return result("webhooks.actions", title, leaks)
@@ -499,12 +538,18 @@ def check_webhook_rules(ctx: VerifyContext) -> Check:
     title = "Automation rules that call webhooks are inactive"
     query = webhook_rule_ids_query(ctx.schema)
     if query is None:
-        return skipped("webhooks.rules", title, "base_automation is not installed or has no webhooks")
+        return skipped(
+            "webhooks.rules", title, "base_automation is not installed or has no webhooks"
+        )
     rows = ctx.rows(
-        sql.SQL("SELECT id, name FROM base_automation WHERE active AND id IN ({}) ORDER BY id").format(query)
+        sql.SQL(
+            "SELECT id, name FROM base_automation WHERE active AND id IN ({}) ORDER BY id"
+        ).format(query)
     )
     return result(
-        "webhooks.rules", title, [f"base_automation #{r[0]} '{_name(r[1])}' is active and calls a webhook" for r in rows]
+        "webhooks.rules",
+        title,
+        [f"base_automation #{r[0]} '{_name(r[1])}' is active and calls a webhook" for r in rows],
     )
 
 
@@ -512,9 +557,15 @@ def check_webhook_incoming(ctx: VerifyContext) -> Check:
     title = "Incoming webhook URLs differ from production's"
     if not ctx.schema.has("base_automation", "webhook_uuid"):
         return skipped("webhooks.incoming", title, "this Odoo version has no incoming webhooks")
-    rows = ctx.rows("SELECT id, name, webhook_uuid FROM base_automation WHERE coalesce(webhook_uuid, '') <> '' ORDER BY id")
+    rows = ctx.rows(
+        "SELECT id, name, webhook_uuid FROM base_automation "
+        "WHERE coalesce(webhook_uuid, '') <> '' ORDER BY id"
+    )
     if ctx.record is None:
-        leaks = [f"base_automation #{r[0]} '{_name(r[1])}': no record to tell its URL from production's" for r in rows]
+        leaks = [
+            f"base_automation #{r[0]} '{_name(r[1])}': no record to tell its URL from production's"
+            for r in rows
+        ]
     else:
         leaks = [
             f"base_automation #{r[0]} '{_name(r[1])}' still answers production's /web/hook/ URL"
@@ -544,7 +595,9 @@ def check_base_url(ctx: VerifyContext) -> Check:
         leaks.append(f"web.base.url is {current or 'missing'}, expected {expected}")
     freeze = params.get("web.base.url.freeze", ("", None))[0]
     if freeze.strip().lower() not in ("true", "1"):
-        leaks.append("web.base.url.freeze is not set: Odoo rewrites the URL on the first admin login")
+        leaks.append(
+            "web.base.url.freeze is not set: Odoo rewrites the URL on the first admin login"
+        )
     return result("params.base_url", title, leaks, expected)
 
 
@@ -554,7 +607,9 @@ def _identity(ctx: VerifyContext, key: str, check_id: str) -> Check:
     if not value:
         return Check(check_id, title, "fail", f"{key} is missing")
     if ctx.record is None:
-        return Check(check_id, title, "fail", f"no neutralization record to tell {key} from production's")
+        return Check(
+            check_id, title, "fail", f"no neutralization record to tell {key} from production's"
+        )
     if ctx.record.is_production(key, value):
         return Check(check_id, title, "fail", f"{key} is production's")
     return Check(check_id, title, "pass")
@@ -582,7 +637,11 @@ def check_enterprise(ctx: VerifyContext) -> Check:
 
 def check_secret_params(ctx: VerifyContext) -> Check:
     title = "Secret-looking system parameters are blank"
-    first = datetime.fromisoformat(ctx.record.neutralized_at).replace(tzinfo=None) if ctx.record else None
+    first = (
+        datetime.fromisoformat(ctx.record.neutralized_at).replace(tzinfo=None)
+        if ctx.record
+        else None
+    )
     allowed = ctx.allowed_values
     leaks: list[str] = []
     for key, (value, created) in sorted(_params(ctx).items()):
@@ -603,7 +662,9 @@ def check_secret_params(ctx: VerifyContext) -> Check:
         "params.secrets",
         title,
         leaks,
-        "allowlisted: " + ", ".join(ctx.settings.param_allowlist) if ctx.settings.param_allowlist else "",
+        "allowlisted: " + ", ".join(ctx.settings.param_allowlist)
+        if ctx.settings.param_allowlist
+        else "",
     )
 
 
@@ -612,7 +673,9 @@ def check_website(ctx: VerifyContext) -> Check:
     if not ctx.schema.has("website", "domain"):
         return skipped("website.domains", title, "website is not installed")
     own = urlparse(ctx.settings.base_url).hostname or ""
-    rows = ctx.rows("SELECT id, name, domain FROM website WHERE coalesce(domain, '') <> '' ORDER BY id")
+    rows = ctx.rows(
+        "SELECT id, name, domain FROM website WHERE coalesce(domain, '') <> '' ORDER BY id"
+    )
     leaks = [
         f"website #{r[0]} '{_name(r[1])}' has domain {r[2]}"
         for r in rows
@@ -630,8 +693,14 @@ def check_passwords(ctx: VerifyContext) -> Check:
         return skipped("users.passwords", title, "reset_passwords is off")
     if ctx.record is None or not ctx.record.passwords_reset:
         return Check("users.passwords", title, "fail", "passwords were never reset")
-    rows = ctx.rows("SELECT id, login, password FROM res_users WHERE coalesce(password, '') <> '' ORDER BY id")
-    leaks = [f"res_users #{r[0]} '{r[1]}' has production's password" for r in rows if ctx.record.is_production(PASSWORD, str(r[2]))]
+    rows = ctx.rows(
+        "SELECT id, login, password FROM res_users WHERE coalesce(password, '') <> '' ORDER BY id"
+    )
+    leaks = [
+        f"res_users #{r[0]} '{r[1]}' has production's password"
+        for r in rows
+        if ctx.record.is_production(PASSWORD, str(r[2]))
+    ]
     return result("users.passwords", title, leaks)
 
 
@@ -641,10 +710,12 @@ def check_partner_emails(ctx: VerifyContext) -> Check:
     if not domain:
         return skipped("partners.emails", title, "safe_email_domain is not set")
     rows = ctx.rows(
-        "SELECT id FROM res_partner WHERE coalesce(email, '') <> '' AND email NOT ILIKE %s ORDER BY id",
+        "SELECT id FROM res_partner WHERE coalesce(email, '') <> '' AND email NOT ILIKE %s "
+        "ORDER BY id",
         ("%@" + domain,),
     )
-    leaks = [f"{len(rows)} partners have an email outside {domain} (ids {', '.join(str(r[0]) for r in rows[:MAX_NAMED])})"] if rows else []
+    ids = ", ".join(str(r[0]) for r in rows[:MAX_NAMED])
+    leaks = [f"{len(rows)} partners have an email outside {domain} (ids {ids})"] if rows else []
     return result("partners.emails", title, leaks)
 
 
@@ -676,7 +747,9 @@ def check_production_values(ctx: VerifyContext) -> Check:
     values = {k: v for k, v in ctx.production_values.items() if len(v) >= MIN_SECRET_LENGTH}
     if not values:
         return skipped("secrets.database", title, "no production-only key has a value to look for")
-    targets: list[tuple[str, Column]] = [("ir_config_parameter", ctx.schema.columns("ir_config_parameter")["value"])]
+    targets: list[tuple[str, Column]] = [
+        ("ir_config_parameter", ctx.schema.columns("ir_config_parameter")["value"])
+    ]
     for table, names in (
         ("ir_mail_server", catalog.MAIL_SERVER_CREDENTIALS),
         ("fetchmail_server", catalog.FETCHMAIL_CREDENTIALS),
@@ -698,7 +771,10 @@ def check_production_values(ctx: VerifyContext) -> Check:
                 ),
                 (value,),
             )
-            leaks += [f"{table} {r[0]} ({col.name}) holds the value of production-only {env_key}" for r in rows]
+            leaks += [
+                f"{table} {r[0]} ({col.name}) holds the value of production-only {env_key}"
+                for r in rows
+            ]
     return result("secrets.database", title, leaks)
 
 
@@ -736,10 +812,19 @@ CHECKS: tuple[CheckFn, ...] = (
 )
 
 
-def run_checks(cur: Cursor, settings: NeutralizeSettings, production_values: dict[str, str]) -> list[Check]:
+def run_checks(
+    cur: Cursor, settings: NeutralizeSettings, production_values: dict[str, str]
+) -> list[Check]:
     schema = Schema.load(cur)
     if not schema.has_table("ir_config_parameter"):
-        return [Check("database", "The database is an Odoo database", "fail", "no ir_config_parameter table")]
+        return [
+            Check(
+                "database",
+                "The database is an Odoo database",
+                "fail",
+                "no ir_config_parameter table",
+            )
+        ]
     cur.execute("SELECT now() at time zone 'UTC'")
     fetched = cur.fetchone()
     ctx = VerifyContext(
@@ -754,10 +839,11 @@ def run_checks(cur: Cursor, settings: NeutralizeSettings, production_values: dic
 
 
 def verify_cursor_readonly(cur: Cursor) -> None:
+    """Verification never writes: refuse to run outside a READ ONLY transaction."""
     cur.execute("SHOW transaction_read_only")
     row = cur.fetchone()
     if not row or row[0] != "on":
-        raise RuntimeError("verification must run in a READ ONLY transaction")
+        raise RefusedError("Verification must run in a READ ONLY transaction; it did not.")
 
 
 # -- files around the database ------------------------------------------------------------
@@ -785,17 +871,22 @@ def verify_environment_files(
     host, port = catcher
     title = "odoo.conf sends mail to the catcher"
     if odoo_conf is None or not odoo_conf.is_file():
-        checks.append(skipped("files.odoo_conf", title, "no odoo.conf rendered for this environment yet"))
+        checks.append(
+            skipped("files.odoo_conf", title, "no odoo.conf rendered for this environment yet")
+        )
         conf: dict[str, str] = {}
         conf_text = ""
     else:
         conf = read_odoo_conf(odoo_conf)
         conf_text = odoo_conf.read_text("utf-8")
         leaks: list[str] = []
-        if conf.get("smtp_server", "localhost") != host:
-            leaks.append(f"{odoo_conf}: smtp_server is {conf.get('smtp_server', 'localhost (default)')}, expected {host}")
-        if str(conf.get("smtp_port", "25")) != str(port):
-            leaks.append(f"{odoo_conf}: smtp_port is {conf.get('smtp_port', '25 (default)')}, expected {port}")
+        # Odoo's defaults when the option is absent: localhost:25.
+        server = conf.get("smtp_server", "localhost (default)")
+        if server != host:
+            leaks.append(f"{odoo_conf}: smtp_server is {server}, expected {host}")
+        smtp_port = conf.get("smtp_port", "25 (default)")
+        if str(smtp_port) != str(port):
+            leaks.append(f"{odoo_conf}: smtp_port is {smtp_port}, expected {port}")
         for key in ("smtp_user", "smtp_password"):
             if not _conf_empty(conf.get(key)):
                 leaks.append(f"{odoo_conf}: {key} is set")
@@ -814,7 +905,9 @@ def verify_environment_files(
     return checks
 
 
-def _check_env_file(project: Project, environment: str, odoo_conf: Path | None, conf_text: str) -> Check:
+def _check_env_file(
+    project: Project, environment: str, odoo_conf: Path | None, conf_text: str
+) -> Check:
     from odooplane.neutralize.settings import resolve_env_file
 
     title = "The environment reads no production env file"
@@ -828,18 +921,12 @@ def _check_env_file(project: Project, environment: str, odoo_conf: Path | None, 
         if prod_file is None:
             continue
         if own is not None and own.resolve() == prod_file.resolve():
-            leaks.append(f"env_file {env.env_file} is the env file of production environment '{name}'")
+            leaks.append(
+                f"env_file {env.env_file} is the env file of production environment '{name}'"
+            )
         if conf_text and (str(prod_file) in conf_text or prod_file.name in conf_text):
             leaks.append(f"{odoo_conf} references {prod_file.name}, the env file of '{name}'")
     return result("files.env_file", title, leaks, str(own) if own else "no env file")
-
-
-def findings_as_checks(findings: Iterable[Finding]) -> list[str]:
-    return [f.message for f in findings]
-
-
-def checks_status(checks: Iterable[Check]) -> Status:
-    return "fail" if any(c.status == "fail" for c in checks) else "pass"
 
 
 def verify_database_with(

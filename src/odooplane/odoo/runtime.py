@@ -698,10 +698,13 @@ class _Builder:
         with self.reporter.running():
             self.reporter.step(f"Creating the Python environment ({self.tag})")
             self._create_venv()
-            items = self._apply_known_needs(self._requirement_lines())
+            items = self._requirement_lines()
             if self.installer == "uv":
                 self.reporter.step("Resolving requirements")
+                # Checked on the resolved pins: environment markers are evaluated by then
+                # (Odoo lists python-ldap twice, for Python < 3.12 and >= 3.12).
                 items = self._compile(items)
+            items = self._apply_known_needs(items)
             self.reporter.step("Installing packages", total=len(items))
             installed = self._install(items)
             self._relocate()

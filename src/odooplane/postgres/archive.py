@@ -326,8 +326,11 @@ def _extract_filestore(zf: zipfile.ZipFile, target: Path, progress: Progress | N
 # -- writing Odoo backups ------------------------------------------------------------------
 
 
-def odoo_manifest(server: DatabaseServer, database: str) -> dict[str, Any]:
-    """manifest.json as Odoo's ``dump_db_manifest`` writes it, read from the database."""
+def odoo_manifest(
+    server: DatabaseServer, database: str, db_name: str | None = None
+) -> dict[str, Any]:
+    """manifest.json as Odoo's ``dump_db_manifest`` writes it, read from ``database``
+    (``db_name`` is the name written into it, by default the same)."""
     with server.connect(database) as conn:
         version_num = int(conn.info.server_version)
         modules: dict[str, str | None] = {}
@@ -347,7 +350,7 @@ def odoo_manifest(server: DatabaseServer, database: str) -> dict[str, Any]:
         version_info = [int(major) if major.isdigit() else major, int(minor), 0, "final", 0, ""]
     return {
         "odoo_dump": "1",
-        "db_name": database,
+        "db_name": db_name or database,
         "version": series,
         "version_info": version_info,
         "major_version": series,
@@ -372,10 +375,11 @@ def write_odoo_zip(
     filestore_dir: Path | None,
     expected_bytes: int = 0,
     progress: Progress | None = None,
+    db_name: str | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Write the Odoo backup of ``database`` to ``target`` (atomically: built beside it,
     renamed at the end). Returns (manifest, number of filestore files)."""
-    manifest = odoo_manifest(server, database)
+    manifest = odoo_manifest(server, database, db_name)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, partial_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".partial", dir=target.parent

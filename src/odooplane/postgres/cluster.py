@@ -530,6 +530,11 @@ class EmbeddedCluster:
             data_root = self._data_root(info)
             data_dir = data_root / "data"
             log = data_root / "postgresql.log"
+            if not (data_dir / "PG_VERSION").is_file():
+                raise NotFoundError(
+                    f"The embedded cluster's data folder {data_dir} is missing or incomplete.",
+                    hint=f"Put it back, or remove {self.pg_dir} to create a new, empty cluster.",
+                )
             for attempt in range(3):
                 if attempt or not _port_free(int(info["port"])):
                     new_port = _free_port()

@@ -820,6 +820,8 @@ def import_database(
     filestore_root: Path | None = None,
     replace: bool = False,
     terminate: bool = False,
+    protected: bool = False,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Load a dump into the new database ``target``.
@@ -828,7 +830,8 @@ def import_database(
     (``.sql.gz``), pg_dump's custom or tar format, and Odoo's backup ``.zip``
     (``dump.sql`` + ``filestore/``, whose filestore lands in ``filestore_root/target``).
     The dump goes into a temporary database renamed to ``target`` when complete; an
-    existing ``target`` is refused unless ``replace`` is true.
+    existing ``target`` is refused unless ``replace`` is true, and a ``protected``
+    (production) one also needs ``force``.
     """
     from odooplane.postgres import archive
 
@@ -839,6 +842,11 @@ def import_database(
     with _maintenance(server) as conn:
         if _exists(conn, target) and not replace:
             _require_absent(conn, server, target)
+        if _exists(conn, target) and protected and not force:
+            raise RefusedError(
+                f"'{target}' is a production database; odooplane does not replace it by default.",
+                hint="If you really mean it, take a snapshot first and pass --force.",
+            )
         if not _exists(conn, target):
             _require_no_filestore(filestore_root, target)
     incoming = _temp_name("import")
@@ -936,14 +944,36 @@ def export_database(
     with _maintenance(server) as conn:
         _require(conn, server, database)
         size = _size(conn, database)
-    manifest, files = archive.write_odoo_zip(
-        server,
-        database,
-        target,
-        filestore_dir=filestore_of(filestore_root, database),
-        expected_bytes=size or 0,
-        progress=progress,
-    )
+        row = conn.execute(
+            "SELECT datallowconn FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        readable = database
+        if row is not None and not row[0]:
+            # A snapshot (closed to connections): dump a temporary clone of it instead.
+            readable = _temp_name("export")
+            _clone(
+                conn,
+                server,
+                database,
+                readable,
+                filestore_root=None,
+                terminate=False,
+                strategy=None,
+            )
+    try:
+        manifest, files = archive.write_odoo_zip(
+            server,
+            readable,
+            target,
+            filestore_dir=filestore_of(filestore_root, database),
+            expected_bytes=size or 0,
+            progress=progress,
+            db_name=database,
+        )
+    finally:
+        if readable != database:
+            with _maintenance(server) as conn:
+                _drop(conn, readable, None, terminate=True)
     return ExportResult(
         database=database,
         path=target,

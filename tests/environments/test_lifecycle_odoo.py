@@ -1,0 +1,442 @@
+"""The whole lifecycle with a real Odoo 17, real PostgreSQL, real supervisord and git.
+
+One project (two small addons in a real git repository) and its environments are
+shared by the ordered steps of this module: initializing Odoo takes a while, so each
+step builds on the previous one, as an operator's day would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import TEST_CACHE, run_git, write_addon
+from odooplane.backends.supervisor import SupervisorBackend
+from odooplane.config import load_config
+from odooplane.environments import lifecycle
+from odooplane.environments.health import check_once
+from odooplane.environments.locks import environment_lock
+from odooplane.environments.state import StateStore
+from odooplane.errors import LockedError, NotFoundError
+from odooplane.evidence.api import EvidenceStore
+from odooplane.mailcatcher import stop_catcher
+from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.source import OdooSource
+from odooplane.postgres import databases as dbs
+from odooplane.postgres.server import DatabaseServer
+from odooplane.project import Project
+
+pytestmark = [pytest.mark.odoo, pytest.mark.slow]
+
+CRON_XML = """<?xml version="1.0" encoding="utf-8"?>
+<odoo>
+    <record id="cron_mark" model="ir.cron">
+        <field name="name">Addon B: mark</field>
+        <field name="model_id" ref="base.model_ir_config_parameter"/>
+        <field name="state">code</field>
+        <field name="code">model.set_param('addon_b.cron_ran', 'yes')</field>
+        <field name="interval_number">1</field>
+        <field name="interval_type">days</field>
+        <field name="active" eval="False"/>
+    </record>
+</odoo>
+"""
+FIELD_PY = """from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    addon_a_note = fields.Char()
+"""
+
+
+@dataclass
+class Scenario:
+    project: Project
+    repo: Path
+    server: DatabaseServer
+    shas: dict[str, str] = field(default_factory=dict)
+
+    def commit(self, label: str, message: str) -> str:
+        run_git(self.repo, "add", "-A")
+        run_git(self.repo, "commit", "-q", "-m", message)
+        self.shas[label] = run_git(self.repo, "rev-parse", "HEAD")
+        return self.shas[label]
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "odooplane", "-C", str(self.repo), *args],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    def rows(self, database: str, query: str) -> list[tuple[object, ...]]:
+        with self.server.connect(database) as conn:
+            return list(conn.execute(query).fetchall())
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: DatabaseServer,
+    odoo_source: OdooSource,
+    odoo_runtime: Runtime,
+) -> Iterator[Scenario]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ODOOPLANE_CACHE_DIR", str(TEST_CACHE))
+        patch.setenv("ODOOPLANE_LOCK_TIMEOUT", "120")
+        repo = tmp_path_factory.mktemp("lifecycle") / "project"
+        repo.mkdir()
+        run_git(repo, "init", "-q", "-b", "main")
+        name = f"envt{uuid.uuid4().hex[:6]}"
+        (repo / "odooplane.yaml").write_text(
+            f"project: {name}\n"
+            "odoo:\n"
+            f"  series: '{odoo_source.series}'\n"
+            f"  source: '{odoo_source.path}'\n"
+            "database:\n"
+            f"  server: '{pg_server.url(redact=False)}'\n"
+            "environments:\n"
+            "  production:\n"
+            "    kind: production\n"
+            "    workers: 2\n"
+            "    env_file: production.env\n"
+            "  staging:\n"
+            "    kind: staging\n"
+            "    env_file: staging.env\n"
+            "    data:\n"
+            "      copy: production\n"
+        )
+        (repo / "production.env").write_text("PAYMENT_KEY=live-1234567890\nSHARED=one\n")
+        (repo / "staging.env").write_text("PAYMENT_KEY=test-0000000000\n")
+        (repo / ".gitignore").write_text(".odooplane/\nweb/\n*.env\n")
+        write_addon(repo / "addons", "addon_a")
+        write_addon(repo / "addons", "addon_b", extra={"data/cron.xml": CRON_XML})
+        manifest = repo / "addons" / "addon_b" / "__manifest__.py"
+        manifest.write_text(manifest.read_text().replace(
+            "'installable': True,", "'installable': True,\n    'data': ['data/cron.xml'],"))
+        project = Project(root=repo, config=load_config(repo / "odooplane.yaml"))
+        sc = Scenario(project=project, repo=repo, server=pg_server)
+        sc.commit("initial", "Two addons")
+        try:
+            yield sc
+        finally:
+            for env in ("staging", "production"):
+                try:
+                    lifecycle.destroy(project, env, force=True)
+                except Exception as exc:  # teardown must go on
+                    print(f"teardown of {env}: {exc}")
+            SupervisorBackend(project.state_dir).shutdown()
+            stop_catcher(project.state_dir)
+
+
+def _db(sc: Scenario, env: str) -> str:
+    return sc.project.config.database_name(env)
+
+
+def test_create_production_fresh(scenario: Scenario) -> None:
+    outcome = lifecycle.create(scenario.project, "production")
+    assert outcome.status == "running"
+    assert outcome.build and outcome.build["sha"] == scenario.shas["initial"]
+    assert [s.name for s in outcome.steps] == ["initialize database", "start", "health check"]
+    info = lifecycle.status(scenario.project, "production")
+    assert info["status"] == "running"
+    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    db = _db(scenario, "production")
+    installed = dict(scenario.rows(db, "SELECT name, state FROM ir_module_module "
+                                       "WHERE name IN ('addon_a', 'addon_b', 'web')"))
+    assert installed == {"addon_a": "installed", "addon_b": "installed", "web": "installed"}
+    # No demo data in a fresh production database.
+    demo = scenario.rows(db, "SELECT count(*) FROM ir_module_module WHERE demo")
+    assert demo[0][0] == 0
+    # workers honoured: a prefork master with worker children and its gevent port.
+    pid = info["process"]["pid"]
+    assert len(psutil.Process(pid).children()) >= 2
+    conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
+    assert "workers = 2" in conf and f"gevent_port = {info['gevent_port']}" in conf
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", info["gevent_port"])) == 0:
+                break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("nothing listens on the gevent port")
+    # The env file reaches the process, not odoo.conf.
+    assert "live-1234567890" not in conf
+    launcher = (scenario.project.state_dir / "supervisor/launchers/production.sh").read_text()
+    assert "PAYMENT_KEY=live-1234567890" in launcher
+
+
+def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
+    addon_a = scenario.repo / "addons" / "addon_a"
+    (addon_a / "models").mkdir()
+    (addon_a / "models" / "__init__.py").write_text("from . import partner\n")
+    (addon_a / "models" / "partner.py").write_text(FIELD_PY)
+    (addon_a / "__init__.py").write_text("from . import models\n")
+    sha = scenario.commit("field", "addon_a: a note on partners")
+    db = _db(scenario, "production")
+    before = dict(scenario.rows(db, "SELECT name, write_date FROM ir_module_module "
+                                    "WHERE name IN ('addon_a', 'addon_b')"))
+
+    outcome = lifecycle.deploy(scenario.project, "production", "main")
+
+    assert outcome.status == "deployed"
+    assert outcome.build and outcome.build["sha"] == sha
+    assert outcome.plan is not None
+    assert outcome.plan["update"] == ["addon_a"] and outcome.plan["install"] == []
+    assert outcome.plan["unchanged"] == ["addon_b"]
+    assert outcome.snapshot and outcome.snapshot.startswith("pre-")
+    assert [s.name for s in outcome.steps] == [
+        "stop", "snapshot", "update modules", "start", "health check"]
+    after = dict(scenario.rows(db, "SELECT name, write_date FROM ir_module_module "
+                                   "WHERE name IN ('addon_a', 'addon_b')"))
+    assert after["addon_b"] == before["addon_b"]
+    assert after["addon_a"] != before["addon_a"]
+    columns = scenario.rows(db, "SELECT column_name FROM information_schema.columns "
+                                "WHERE table_name = 'res_partner' AND column_name = 'addon_a_note'")
+    assert columns == [("addon_a_note",)]
+    port = lifecycle.status(scenario.project, "production")["http_port"]
+    assert check_once(f"http://127.0.0.1:{port}").ok
+    # Every step is timed in the evidence store.
+    with EvidenceStore.open(scenario.project) as store:
+        detail = store.deployment(outcome.deployment_id or "")
+    assert detail.summary.outcome == "succeeded"
+    assert [s.name for s in detail.steps] == [s.name for s in outcome.steps]
+    assert all(s.duration_ms is not None for s in detail.steps)
+    assert [m.module for m in detail.migrations] == ["addon_a"]
+
+
+def test_a_deploy_that_breaks_start_up_rolls_back(scenario: Scenario) -> None:
+    good = scenario.shas["field"]
+    (scenario.repo / "addons" / "addon_b" / "__init__.py").write_text(
+        "import this_module_does_not_exist\n")
+    bad = scenario.commit("broken", "addon_b: import a module that is not there")
+
+    with pytest.raises(lifecycle.DeploymentFailed) as failure:
+        lifecycle.deploy(scenario.project, "production", bad)
+
+    result = failure.value.result
+    assert result["status"] == "rolled_back"
+    assert "this_module_does_not_exist" in (failure.value.hint or "")
+    assert "ModuleNotFoundError" in (result["log_excerpt"] or "")
+    assert "rolled back to " + good[:12] in failure.value.message
+    info = lifecycle.status(scenario.project, "production")
+    assert info["status"] == "running"
+    assert info["build"]["sha"] == good
+    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    # The snapshot was put back: the failed update left nothing half done.
+    states = scenario.rows(_db(scenario, "production"),
+                           "SELECT state FROM ir_module_module WHERE state LIKE 'to %'")
+    assert states == []
+    with EvidenceStore.open(scenario.project) as store:
+        detail = store.deployment(result["deployment_id"])
+    assert detail.summary.outcome == "rolled_back"
+    assert detail.result["rollback"]["restored_sha"] == good
+    assert detail.result["rollback"]["snapshot"] == result["snapshot"]
+    # Put the code right again for the next steps.
+    run_git(scenario.repo, "revert", "--no-edit", bad)
+
+
+def test_staging_is_a_neutralized_copy(scenario: Scenario) -> None:
+    outcome = lifecycle.create(scenario.project, "staging")
+    assert outcome.status == "running"
+    assert outcome.build and outcome.build["sha"] == scenario.shas["field"]
+    assert outcome.neutralization and outcome.neutralization["status"] == "verified"
+    names = [s.name for s in outcome.steps]
+    assert names[:3] == ["clone database", "copy filestore", "neutralize"]
+    db = _db(scenario, "staging")
+    active_crons = scenario.rows(db, "SELECT cron_name FROM ir_cron WHERE active")
+    assert [r[0] for r in active_crons] == ["Base: Auto-vacuum internal data"]
+    conf = (scenario.project.state_dir / "environments/staging/odoo.conf").read_text()
+    assert "max_cron_threads = 0" in conf
+    assert "smtp_server = 127.0.0.1" in conf
+    info = lifecycle.status(scenario.project, "staging")
+    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info["http_port"] != lifecycle.status(scenario.project, "production")["http_port"]
+
+
+def test_env_diff_staging_production(scenario: Scenario) -> None:
+    result = scenario.cli("env", "diff", "staging", "production", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = {s: {r["key"]: r for r in rs} for s, rs in data["sections"].items()}
+    assert rows["odoo_conf"]["workers"]["a"] == "0"
+    assert rows["odoo_conf"]["workers"]["b"] == "2"
+    assert rows["odoo_conf"]["max_cron_threads"]["change"] == "only-a"
+    assert rows["env_file"]["PAYMENT_KEY"] == {
+        "key": "PAYMENT_KEY", "a": "********", "b": "********", "change": "differs"}
+    assert rows["env_file"]["SHARED"]["change"] == "only-b"
+    assert "base.ir_cron_res_users_deletion" in rows["crons"]
+    assert rows["parameters"]["database.is_neutralized"]["a"] == "true"
+    assert rows["modules"] == {}
+    assert "live-1234567890" not in result.stdout and "test-0000000000" not in result.stdout
+
+
+def test_cron_run_runs_a_disabled_cron(scenario: Scenario) -> None:
+    db = _db(scenario, "staging")
+    assert scenario.rows(db, "SELECT value FROM ir_config_parameter "
+                             "WHERE key = 'addon_b.cron_ran'") == []
+    result = scenario.cli("env", "cron-run", "staging", "addon_b.cron_mark", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "ok"
+    assert data["cron"]["active"] is False
+    assert data["cron"]["xmlid"] == "addon_b.cron_mark"
+    assert scenario.rows(db, "SELECT value FROM ir_config_parameter "
+                             "WHERE key = 'addon_b.cron_ran'") == [("yes",)]
+    still = scenario.rows(db, "SELECT c.active FROM ir_cron c JOIN ir_model_data d ON "
+                              "d.res_id = c.id AND d.model = 'ir.cron' AND d.name = 'cron_mark'")
+    assert still == [(False,)]
+    # By name too; an unknown one is a sentence.
+    by_name = lifecycle.cron_run(scenario.project, "staging", "Addon B: mark")
+    assert by_name["status"] == "ok"
+    missing = scenario.cli("env", "cron-run", "staging", "no such job")
+    assert missing.returncode == 1
+    assert "No scheduled action 'no such job'" in missing.stderr
+
+
+def test_sigkill_mid_deploy_then_the_next_deploy_recovers(scenario: Scenario) -> None:
+    manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
+    manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
+    target = scenario.commit("bump", "addon_a: 1.0.1")
+    store = StateStore(scenario.project.state_dir)
+    before = store.load("production")
+    assert before is not None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "deploy",
+         "production", target],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    child = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        state = store.load("production")
+        op = state.operation if state else None
+        if op is not None and op.phase == "updating" and op.child_pid:
+            child = op.child_pid
+            break
+        assert proc.poll() is None, "the deploy ended before it could be killed"
+        time.sleep(0.1)
+    assert child is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # The update it was running dies with it.
+    deadline = time.monotonic() + 15
+    while psutil.pid_exists(child) and time.monotonic() < deadline:
+        try:
+            if psutil.Process(child).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+
+    info = lifecycle.status(scenario.project, "production")
+    assert info["status"] == "interrupted"
+    assert info["interrupted"] is True
+    assert info["operation"]["phase"] == "updating"
+    assert info["build"]["sha"] == before.build
+
+    outcome = lifecycle.deploy(scenario.project, "production", target)
+    assert outcome.recovered is not None
+    assert any("restored snapshot" in a for a in outcome.recovered["actions"])
+    assert outcome.status == "deployed"
+    after = lifecycle.status(scenario.project, "production")
+    assert after["status"] == "running"
+    assert after["operation"] is None
+    assert after["build"]["sha"] == target
+    assert after["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    version = scenario.rows(_db(scenario, "production"),
+                            "SELECT latest_version FROM ir_module_module WHERE name = 'addon_a'")
+    assert version == [("17.0.1.0.1",)]
+    history = StateStore(scenario.project.state_dir).load("production")
+    assert history is not None
+    assert any(h.get("status") == "interrupted" for h in history.history)
+
+
+def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
+    unknown = scenario.cli("env", "status", "nowhere")
+    assert unknown.returncode == 1
+    assert "No environment named 'nowhere'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+    missing_ref = scenario.cli("env", "deploy", "staging", "no-such-branch")
+    assert missing_ref.returncode == 1
+    assert "'no-such-branch' is not a branch, tag or commit" in missing_ref.stderr
+
+    # A port taken by another program.
+    lifecycle.stop(scenario.project, "staging")
+    port = lifecycle.status(scenario.project, "staging")["http_port"]
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", port))
+        squatter.listen()
+        taken = scenario.cli("env", "start", "staging")
+        assert taken.returncode == 1
+        assert f"Port {port}" in taken.stderr and "already in use" in taken.stderr
+    # A lock held by another command.
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; "
+         "from odooplane.environments.locks import environment_lock\n"
+         "with environment_lock(Path(sys.argv[1]), 'staging', command='odooplane env "
+         "deploy staging main'):\n    print('held', flush=True); time.sleep(60)",
+         str(scenario.project.state_dir)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        locked = scenario.cli("env", "start", "staging", "--wait", "1")
+        assert locked.returncode == 1
+        assert f"pid {holder.pid}" in locked.stderr
+        assert "odooplane env deploy staging main" in locked.stderr
+        with pytest.raises(LockedError, match="is busy"):
+            lifecycle.start(scenario.project, "staging", lock_timeout=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    # A database dropped behind odooplane's back.
+    dbs.drop_database(scenario.server, _db(scenario, "staging"), terminate=True)
+    vanished = scenario.cli("env", "start", "staging")
+    assert vanished.returncode == 1
+    assert "does not exist on" in vanished.stderr and "any more" in vanished.stderr
+    with pytest.raises(NotFoundError):
+        lifecycle.deploy(scenario.project, "staging", "main")
+    with environment_lock(scenario.project.state_dir, "staging", timeout=1):
+        pass  # nothing was left holding the lock
+
+
+def test_destroy_removes_database_filestore_process_and_state(scenario: Scenario) -> None:
+    project = scenario.project
+    filestore = project.filestore_dir(_db(scenario, "production"))
+    refused = scenario.cli("env", "destroy", "production", "--yes")
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    result = scenario.cli("env", "destroy", "staging", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    pid = lifecycle.status(project, "production")["process"]["pid"]
+    data = lifecycle.destroy(project, "production", force=True)
+    assert data["status"] == "destroyed"
+    for env in ("staging", "production"):
+        assert not dbs.database_exists(scenario.server, _db(scenario, env))
+        assert dbs.list_snapshots(scenario.server, _db(scenario, env)) == []
+        assert lifecycle.status(project, env)["status"] == "absent"
+        assert not (project.state_dir / "environments" / env).exists()
+    assert not filestore.exists()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert not SupervisorBackend(project.state_dir).is_running()
+    listing = json.loads(scenario.cli("env", "list", "--json").stdout)
+    assert {row["status"] for row in listing} == {"absent"}
