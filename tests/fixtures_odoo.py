@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,16 +61,14 @@ def minimal_project(root: Path, source: OdooSource, **odoo: object) -> Project:
 
 
 @pytest.fixture(scope="session")
-def odoo_runtime(
-    odoo_source: OdooSource, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Runtime]:
+def odoo_runtime(odoo_source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Runtime:
     # Session fixtures run before the autouse per-test cache fixture: point the cache at
-    # the shared test cache explicitly, never at the user's.
+    # the shared test cache explicitly while building, never at the user's.
     with pytest.MonkeyPatch.context() as patch:
         _TEST_CACHE.mkdir(parents=True, exist_ok=True)
         patch.setenv("ODOOPLANE_CACHE_DIR", str(_TEST_CACHE))
         project = minimal_project(tmp_path_factory.mktemp("odoo-runtime-project"), odoo_source)
-        yield ensure_runtime(project, odoo_source, progress=False)
+        return ensure_runtime(project, odoo_source, progress=False)
 
 
 @pytest.fixture

@@ -64,9 +64,11 @@ def git(
     config: tuple[str, ...] = (),
 ) -> str:
     """Run ``git -C repo args`` and return its stdout (stripped)."""
-    return git_bytes(repo, *args, check=check, input_bytes=input_bytes, config=config).decode(
-        "utf-8", "replace"
-    ).strip()
+    return (
+        git_bytes(repo, *args, check=check, input_bytes=input_bytes, config=config)
+        .decode("utf-8", "replace")
+        .strip()
+    )
 
 
 def git_bytes(
@@ -331,8 +333,15 @@ def _submodule_source(parent: Path, sub: Submodule, cache: Path) -> Path:
             git(mirror, "fetch", "-q", "origin", sub.sha, config=allow)
         except ExternalToolError:
             # Servers that refuse fetching by SHA still serve every branch and tag.
-            git(mirror, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*", "--tags",
-                config=allow)
+            git(
+                mirror,
+                "fetch",
+                "-q",
+                "origin",
+                "+refs/heads/*:refs/heads/*",
+                "--tags",
+                config=allow,
+            )
     if not has_commit(mirror, sub.sha):
         raise NotFoundError(
             f"Submodule '{sub.path}' points at commit {sub.sha[:12]}, which {url} does not have.",
@@ -353,8 +362,7 @@ def _extract_tree(repo: Path, sha: str, target: Path) -> None:
                 tar.extractall(target)
         except tarfile.TarError as exc:
             raise ExternalToolError(
-                f"Commit {sha[:12]} of {repo} holds a file that cannot be exported safely: "
-                f"{exc}.",
+                f"Commit {sha[:12]} of {repo} holds a file that cannot be exported safely: {exc}.",
                 hint="Symbolic links must stay inside the repository.",
             ) from None
 

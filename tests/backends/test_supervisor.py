@@ -97,7 +97,7 @@ def test_program_lifecycle_and_crash_restart(backend: SupervisorBackend, tmp_pat
 
     # Secrets and odd characters reach the process intact, through the launcher only.
     log = tail(tmp_path / "logs" / "web.log")
-    assert "secret is \"it's 100% $HOME\"" in log
+    assert 'secret is "it\'s 100% $HOME"' in log
     assert "100%" not in backend.program_conf_path("web").read_text()
     assert oct(backend.launcher_path("web").stat().st_mode & 0o777) == "0o700"
 

@@ -32,7 +32,11 @@ environments:
 def odooplane(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "odooplane", *args],
-        cwd=cwd, capture_output=True, text=True, check=False, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 
@@ -48,8 +52,22 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_help_of_every_command() -> None:
-    for command in ("create", "deploy", "start", "stop", "restart", "destroy", "list",
-                    "status", "logs", "shell", "psql", "cron-run", "for-branch", "diff"):
+    for command in (
+        "create",
+        "deploy",
+        "start",
+        "stop",
+        "restart",
+        "destroy",
+        "list",
+        "status",
+        "logs",
+        "shell",
+        "psql",
+        "cron-run",
+        "for-branch",
+        "diff",
+    ):
         result = odooplane(Path.cwd(), "env", command, "--help")
         assert result.returncode == 0, result.stderr
         assert "Usage: odooplane env " + command in result.stdout
@@ -81,8 +99,14 @@ def test_list_and_status_before_anything_exists(project: Path) -> None:
     ]
     status = odooplane(project, "env", "status", "dev", "--json")
     data = json.loads(status.stdout)
-    assert data == {"environment": "dev", "kind": "development", "database": "shop_dev",
-                    "url": None, "status": "absent", "created": False}
+    assert data == {
+        "environment": "dev",
+        "kind": "development",
+        "database": "shop_dev",
+        "url": None,
+        "status": "absent",
+        "created": False,
+    }
 
 
 def test_errors_are_sentences_with_exit_codes(project: Path) -> None:

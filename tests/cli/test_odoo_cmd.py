@@ -145,3 +145,33 @@ def test_addons_in_install_order(
 def test_help(command: str, capfd: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(capfd, "odoo", command, "--help")
     assert code == 0 and "--json" in out
+
+
+def test_skipped_packages_are_reported_by_info_and_setup(
+    tmp_path: Path,
+    make_fake_odoo: Callable[..., Path],
+    isolated_cache: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from odooplane.odoo.runtime import SystemProbe, ensure_runtime
+    from odooplane.odoo.source import inspect_source
+    from odooplane.project import load_project
+
+    class NoLdapHeaders(SystemProbe):
+        def has_header(self, header: str) -> bool:
+            return header != "ldap.h" and super().has_header(header)
+
+    tree = make_fake_odoo("odoo", requirements="polib==1.1.1\npython-ldap==3.4.0\n")
+    project_root = write_project(tmp_path / "project", str(tree))
+    # Built by the library on a machine "without" ldap.h; the commands then find it.
+    ensure_runtime(
+        load_project(project_root), inspect_source(tree), progress=False, probe=NoLdapHeaders()
+    )
+    info = run_json(capfd, "-C", str(project_root), "odoo", "info")
+    assert [s["name"] for s in info["runtime"]["skipped"]] == ["python-ldap"]
+    code, _out, err = run(capfd, "-C", str(project_root), "odoo", "info")
+    assert code == 0
+    assert "python-ldap==3.4.0 was not installed" in err
+    assert "apt-get install libldap2-dev libsasl2-dev" in err
+    code, _out, err = run(capfd, "-C", str(project_root), "odoo", "setup", "--quiet")
+    assert code == 0 and "odooplane odoo setup --rebuild" in err

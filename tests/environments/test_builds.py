@@ -44,8 +44,16 @@ def test_build_exports_commit_and_reuses_it(
     repo = make_git_repo("project")
     project = _project(repo, odoo_source)
     write_addon(repo / "addons", "own_addon", version="17.0.2.0.0")
-    run_git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(vendor),
-            "third_party")
+    run_git(
+        repo,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(vendor),
+        "third_party",
+    )
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", "Add own addon\n\nand a vendored one")
     sha = run_git(repo, "rev-parse", "HEAD")

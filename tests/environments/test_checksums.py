@@ -52,8 +52,13 @@ def test_plan(tmp_path: Path) -> None:
         "c": "stale",
     }
     plan = plan_update(
-        [a, b, c, d], rows, stored, wanted=["a", "b", "c", "d"], series="17.0",
-        odoo_revision="r1", previous_revision="r1",
+        [a, b, c, d],
+        rows,
+        stored,
+        wanted=["a", "b", "c", "d"],
+        series="17.0",
+        odoo_revision="r1",
+        previous_revision="r1",
     )
     assert plan.install == ["d"]
     assert plan.update == ["b", "c"]
@@ -61,7 +66,12 @@ def test_plan(tmp_path: Path) -> None:
     assert "version" in plan.reasons["b"] and "changed" in plan.reasons["c"]
     assert not plan.update_all
     changed_odoo = plan_update(
-        [a], rows, stored, wanted=["a"], series="17.0", odoo_revision="r2",
+        [a],
+        rows,
+        stored,
+        wanted=["a"],
+        series="17.0",
+        odoo_revision="r2",
         previous_revision="r1",
     )
     assert changed_odoo.update_all and not changed_odoo.empty

@@ -15,8 +15,11 @@ def test_script_embeds_the_target_safely() -> None:
 
 
 def test_parse_result_picks_the_marked_line() -> None:
-    payload = {"status": "ok", "cron": {"id": 3, "name": "Autovacuum", "xmlid": "base.x",
-                                        "active": False}, "seconds": 0.2}
+    payload = {
+        "status": "ok",
+        "cron": {"id": 3, "name": "Autovacuum", "xmlid": "base.x", "active": False},
+        "seconds": 0.2,
+    }
     output = "2024 INFO odoo: loading\n" + MARKER + json.dumps(payload) + "\nbye\n"
     result = parse_result(output)
     assert result is not None

@@ -28,20 +28,31 @@ def test_diff_masks_secrets_and_lists_differences(tmp_path: Path) -> None:
     a = diff.environment_facts(
         "staging",
         build={"sha": "abc"},
-        conf={"workers": "0", "db_password": "other", "max_cron_threads": "0",
-              "smtp_password": "False"},
+        conf={
+            "workers": "0",
+            "db_password": "other",
+            "max_cron_threads": "0",
+            "smtp_password": "False",
+        },
         env_file={"API_KEY": "test-key", "ONLY_STAGING": "1"},
-        database={"modules": {"base": "17.0.1.3"}, "crons": {},
-                  "mail_servers": {}, "parameters": {"database.secret": "x", "a": "1"}},
+        database={
+            "modules": {"base": "17.0.1.3"},
+            "crons": {},
+            "mail_servers": {},
+            "parameters": {"database.secret": "x", "a": "1"},
+        },
     )
     b = diff.environment_facts(
         "production",
         build={"sha": "abc"},
         conf=diff.read_conf_options(conf),
         env_file={"API_KEY": "live-key"},
-        database={"modules": {"base": "17.0.1.3", "sale": "17.0.1.2"},
-                  "crons": {"base.autovacuum_job": "Autovacuum: every 1 days"},
-                  "mail_servers": {}, "parameters": {"database.secret": "y", "a": "1"}},
+        database={
+            "modules": {"base": "17.0.1.3", "sale": "17.0.1.2"},
+            "crons": {"base.autovacuum_job": "Autovacuum: every 1 days"},
+            "mail_servers": {},
+            "parameters": {"database.secret": "y", "a": "1"},
+        },
     )
     result = diff.diff_facts(a, b).to_dict()
     assert not result["identical"]
@@ -50,7 +61,11 @@ def test_diff_masks_secrets_and_lists_differences(tmp_path: Path) -> None:
     assert rows["odoo_conf"]["workers"]["a"] == "0" and rows["odoo_conf"]["workers"]["b"] == "2"
     assert rows["odoo_conf"]["db_password"]["a"] == diff.MASK
     assert rows["odoo_conf"]["smtp_password"] == {
-        "key": "smtp_password", "a": "False", "b": None, "change": "only-a"}
+        "key": "smtp_password",
+        "a": "False",
+        "b": None,
+        "change": "only-a",
+    }
     assert "http_port" not in rows["odoo_conf"]  # identity options are not differences
     assert rows["env_file"]["API_KEY"]["a"] == diff.MASK
     assert rows["env_file"]["API_KEY"]["change"] == "differs"

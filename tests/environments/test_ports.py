@@ -13,9 +13,7 @@ from odooplane.errors import RefusedError
 
 
 @pytest.fixture
-def isolated_registry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[int, int]]:
+def isolated_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, int]]:
     cache = tmp_path / "cache"
     monkeypatch.setenv("ODOOPLANE_CACHE_DIR", str(cache))
     # A range of ports that are free right now, away from Odoo's defaults.
@@ -56,9 +54,7 @@ def test_allocation_is_stable_and_distinct(
     assert again == prod
 
 
-def test_listening_ports_are_skipped(
-    tmp_path: Path, isolated_registry: tuple[int, int]
-) -> None:
+def test_listening_ports_are_skipped(tmp_path: Path, isolated_registry: tuple[int, int]) -> None:
     low, _ = isolated_registry
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", low))
@@ -80,8 +76,9 @@ def test_explicit_port_taken_by_another_environment(
         ports.allocate(proj, "staging", http=prod.http)
 
 
-def test_range_exhausted(tmp_path: Path, isolated_registry: tuple[int, int],
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_range_exhausted(
+    tmp_path: Path, isolated_registry: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     low, _ = isolated_registry
     monkeypatch.setenv(ports.RANGE_ENV, f"{low}-{low + 2}")
     proj = _project(tmp_path, "p")
@@ -90,9 +87,7 @@ def test_range_exhausted(tmp_path: Path, isolated_registry: tuple[int, int],
         ports.allocate(proj, "b")
 
 
-def test_stale_projects_give_ports_back(
-    tmp_path: Path, isolated_registry: tuple[int, int]
-) -> None:
+def test_stale_projects_give_ports_back(tmp_path: Path, isolated_registry: tuple[int, int]) -> None:
     import shutil
 
     gone = _project(tmp_path, "gone")

@@ -28,9 +28,14 @@ run_logged([sys.executable, "-c", "import time; print('child up', flush=True); t
 def test_output_is_logged_and_returned(tmp_path: Path) -> None:
     seen: list[str] = []
     result = run_logged(
-        [sys.executable, "-c", "import sys; print('one'); print('two', file=sys.stderr); "
-         "sys.exit(3)"],
-        env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=tmp_path / "x.log",
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('one'); print('two', file=sys.stderr); sys.exit(3)",
+        ],
+        env={"PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+        log_path=tmp_path / "x.log",
         sink=seen.append,
     )
     assert result.code == 3
@@ -43,13 +48,17 @@ def test_output_is_logged_and_returned(tmp_path: Path) -> None:
 def test_stdin_and_timeout(tmp_path: Path) -> None:
     result = run_logged(
         [sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"],
-        env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=tmp_path / "a.log",
+        env={"PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+        log_path=tmp_path / "a.log",
         stdin_text="hello",
     )
     assert "HELLO" in result.output
     slow = run_logged(
         [sys.executable, "-c", "import time; time.sleep(30)"],
-        env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=tmp_path / "b.log",
+        env={"PATH": os.environ["PATH"]},
+        cwd=tmp_path,
+        log_path=tmp_path / "b.log",
         timeout=1,
     )
     assert slow.timed_out and slow.code != 0

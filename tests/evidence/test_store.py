@@ -329,3 +329,27 @@ def test_context_manager_records_success_and_cancellation(store: EvidenceStore) 
         store.start_deployment("staging", git_sha=SHA_A).finish("great")
     with pytest.raises(UsageError, match="not a git commit SHA"):
         store.start_deployment("staging", git_sha="main")
+
+
+def test_environment_definitions_are_recorded_once_per_change(store: EvidenceStore) -> None:
+    first = store.record_environment("staging")
+    assert first is not None and store.record_environment("staging") == first
+    assert store.record_environment("nowhere") is None
+    store.start_deployment("staging", git_sha=SHA_A).finish("succeeded")
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.environments)).mappings().all()
+    assert len(rows) == 1
+    assert rows[0]["kind"] == "staging" and rows[0]["definition"]["env_file"] == ".env.staging"
+
+
+def test_identifiers_survive_an_env_value_that_equals_them(
+    store: EvidenceStore, project: Project
+) -> None:
+    # An env file value that happens to be an environment's name: logs lose it (it is
+    # a value from an env file), the records keep finding the environment by name.
+    store.redactor.add_mapping({"SITE": "staging"})
+    with store.start_deployment("staging", git_sha=SHA_A) as rec, rec.step("say") as step:
+        step.line("site is staging")
+    detail, logs = store.logs("staging")
+    assert detail.summary.environment == "staging" and detail.summary.id == rec.id
+    assert logs[0].text == "site is ***\n"

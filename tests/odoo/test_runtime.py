@@ -407,3 +407,21 @@ def test_a_killed_build_leaves_no_runtime_and_the_next_one_recovers(
     assert runtime.deps_hash == deps_hash
     assert run_python(runtime, "import slowbuild; print(slowbuild.VALUE)") == "42"
     assert [p.name for p in (runtime_cache / "runtimes").iterdir() if p.is_dir()] == [deps_hash]
+
+
+def test_progress_is_shown_and_yields_to_a_callers_live_display(
+    tmp_path: Path,
+    fake_source: OdooSource,
+    runtime_cache: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from rich.progress import Progress
+
+    proj = project(tmp_path, fake_source)
+    ensure_runtime(proj, fake_source, progress=True)
+    err = capfd.readouterr().err
+    assert "Installing packages" in err and "Runtime ready" in err
+    with Progress() as outer:
+        outer.add_task("the caller's own step")
+        runtime = ensure_runtime(proj, fake_source, progress=True, rebuild=True)
+    assert load_runtime(runtime.deps_hash) is not None

@@ -164,8 +164,9 @@ def test_git_source_by_tag_commit_and_other_branch(
 ) -> None:
     upstream = git_odoo(make_fake_odoo)
     url = f"file://{upstream}"
+    # With the progress bar this time (git's progress lines are parsed).
     by_tag = resolve_source(
-        OdooConfig(series="17.0", source=GitSource(git=url, ref="v17")), tmp_path, progress=False
+        OdooConfig(series="17.0", source=GitSource(git=url, ref="v17")), tmp_path, progress=True
     )
     assert by_tag.revision == run_git(upstream, "rev-parse", "v17^{commit}")
     sha16 = run_git(upstream, "rev-parse", "16.0")

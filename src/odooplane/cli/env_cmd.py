@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -127,6 +128,14 @@ def env_group() -> None:
     help="Commit to deploy (default: the environment's "
     "branch, the copied environment's build, or HEAD).",
 )
+@click.option(
+    "--import",
+    "import_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Start from this dump or Odoo backup .zip instead of the data policy "
+    "(neutralized first when the environment is).",
+)
 @click.option("--no-start", is_flag=True, help="Prepare the database but do not start Odoo.")
 @timeout_option
 @wait_option
@@ -136,6 +145,7 @@ def create_command(
     ctx: click.Context,
     name: str,
     ref: str | None,
+    import_path: Path | None,
     no_start: bool,
     health_timeout: float,
     lock_timeout: float | None,
@@ -149,6 +159,7 @@ def create_command(
             project,
             name,
             ref=ref,
+            import_path=import_path,
             start=not no_start,
             health_timeout=health_timeout,
             lock_timeout=lock_timeout,

@@ -111,7 +111,7 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     from odooplane.errors import ExternalToolError
 
-    with _open_store(ctx, sync=False) as store:
+    with _open_store(ctx, sync=False) as store, console_err.status("Delivering spooled records…"):
         result = store.sync()
         location = store.location.display
     if not result.reachable:
@@ -151,7 +151,8 @@ def export_sql_cmd(ctx: click.Context, out_dir: Path | None, as_json: bool) -> N
 
     if out_dir is None:
         out_dir = find_project_root(project_dir(ctx)) or project_dir(ctx)
-    results = export_sql(out_dir)
+    with console_err.status("Generating SQL from the schema revisions…"):
+        results = export_sql(out_dir)
 
     def render() -> None:
         for item in results:
@@ -173,7 +174,7 @@ def prune_cmd(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """
     from odooplane.evidence.retention import prune
 
-    with _open_store(ctx) as store:
+    with _open_store(ctx) as store, console_err.status("Applying retention…"):
         report = prune(store, dry_run=dry_run)
 
     def render() -> None:

@@ -202,8 +202,7 @@ def _build(
                 f"Commit {sha[:12]} has no folder '{subdir}' (where odooplane.yaml is now).",
                 hint="Build a commit made after the project was set up in this folder.",
             )
-        odoo_source = source or resolve_source(project.config.odoo, project.root,
-                                               progress=progress)
+        odoo_source = source or resolve_source(project.config.odoo, project.root, progress=progress)
         runtime: Runtime = ensure_runtime(exported, odoo_source, progress=progress)
         addons = project_addons(exported)
         result = Build(

@@ -152,8 +152,13 @@ def conf_options(
         # Mail of a neutralized environment goes to the catcher, whatever was configured.
         host, port = catcher
         options.update(
-            {"smtp_server": host, "smtp_port": port, "smtp_ssl": False,
-             "smtp_user": False, "smtp_password": False}
+            {
+                "smtp_server": host,
+                "smtp_port": port,
+                "smtp_ssl": False,
+                "smtp_user": False,
+                "smtp_password": False,
+            }
         )
     options.update(
         {

@@ -16,7 +16,7 @@ from typing import Any
 MARKER = "ODOOPLANE-CRON-RESULT "
 
 # Runs inside `odoo-bin shell` (``env`` is bound, superuser); `_target` is prepended.
-_SCRIPT = r'''
+_SCRIPT = r"""
 import json as _json, time as _time, traceback as _traceback
 def _report(**values):
     print("ODOOPLANE-CRON-RESULT " + _json.dumps(values), flush=True)
@@ -52,7 +52,7 @@ else:
         env.cr.rollback()
         _report(status="error", cron=_info, seconds=round(_time.monotonic() - _start, 3),
                 error=f"{type(_exc).__name__}: {_exc}", traceback=_traceback.format_exc())
-'''
+"""
 
 
 def cron_script(target: str) -> str:

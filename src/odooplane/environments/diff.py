@@ -141,8 +141,7 @@ def database_facts(conn: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
             servers[_text(name)] = f"{host}:{port} ({encryption or 'none'}) user={user or '-'}"
         facts["mail_servers"] = servers
         cur.execute(
-            "SELECT key, value FROM ir_config_parameter "
-            "WHERE key NOT LIKE %s ORDER BY key",
+            "SELECT key, value FROM ir_config_parameter WHERE key NOT LIKE %s ORDER BY key",
             ("odooplane.%",),
         )
         facts["parameters"] = {key: _text(value) for key, value in cur.fetchall()}
@@ -159,9 +158,7 @@ def environment_facts(
 ) -> Facts:
     facts = Facts(name=name)
     facts.sections["build"] = dict(build)
-    facts.sections["odoo_conf"] = {
-        k: v for k, v in conf.items() if k not in _CONF_IDENTITY
-    }
+    facts.sections["odoo_conf"] = {k: v for k, v in conf.items() if k not in _CONF_IDENTITY}
     # Env-file values are always masked: only "differs" ever reaches the output.
     facts.sections["env_file"] = dict(env_file)
     facts.secret_keys["env_file"] = set(env_file)

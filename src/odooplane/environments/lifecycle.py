@@ -287,8 +287,13 @@ def _secrets_check(ctx: EnvContext, b: Build) -> None:
 
 
 def _neutralize(
-    ctx: EnvContext, server: DatabaseServer, b: Build, pair: ports.PortPair, run: _Run,
-    *, source_database: str | None,
+    ctx: EnvContext,
+    server: DatabaseServer,
+    b: Build,
+    pair: ports.PortPair,
+    run: _Run,
+    *,
+    source_database: str | None,
 ) -> dict[str, Any]:
     """Neutralize and verify the database (fail-closed); returns the state record."""
     from odooplane.neutralize import NeutralizationFailed, neutralize_database
@@ -315,7 +320,8 @@ def _neutralize(
                 "at": now_iso(),
                 "error": exc.message,
                 "failures": [
-                    c["id"] for c in (failed.get("verification") or {}).get("checks", [])
+                    c["id"]
+                    for c in (failed.get("verification") or {}).get("checks", [])
                     if c.get("status") == "fail"
                 ],
             }
@@ -323,8 +329,10 @@ def _neutralize(
             raise _NeutralizationRefused(exc.message, record=record, hint=exc.hint) from None
         data = report.to_dict()
         data.pop("reset_password", None)
-        capture.line(f"neutralized: {report.changed} change(s); verification "
-                     f"{report.verification.summary() if report.verification else 'skipped'}")
+        capture.line(
+            f"neutralized: {report.changed} change(s); verification "
+            f"{report.verification.summary() if report.verification else 'skipped'}"
+        )
         _record_neutralization(ctx, "succeeded", data, started, source_database)
     verification = data.get("verification") or {}
     return {
@@ -343,7 +351,10 @@ class _NeutralizationRefused(RefusedError):
 
 
 def _record_neutralization(
-    ctx: EnvContext, status: str, data: dict[str, Any], started: float,
+    ctx: EnvContext,
+    status: str,
+    data: dict[str, Any],
+    started: float,
     source_database: str | None,
 ) -> None:
     with _evidence(ctx.project) as store:
@@ -435,8 +446,12 @@ def _apply_plan(
     before = _module_rows(server, ctx.database)
     update = ["all"] if plan.update_all else plan.update
     argv = for_series(b.odoo_series).update_argv(
-        runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database,
-        install=plan.install, update=update,
+        runtime_of(b),
+        source_of(b),
+        ctx.conf_path,
+        database=ctx.database,
+        install=plan.install,
+        update=update,
     )
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
@@ -528,7 +543,8 @@ def _launch(
         )
         if run is not None:
             run.recorder.record_health_check(
-                "http", ok=result.ok,
+                "http",
+                ok=result.ok,
                 detail=", ".join(f"{p} {c}" for p, c in result.checks.items()) or result.reason,
                 duration_s=result.seconds,
             )
@@ -581,13 +597,19 @@ def recover(
             # The snapshot may be half made: drop it, the database itself is untouched.
             with contextlib.suppress(OdooplaneError):
                 dbs.drop_database(
-                    server, dbs.snapshot_db_name(ctx.database, op.snapshot),
-                    filestore_root=ctx.filestore_root, terminate=True, missing_ok=True,
+                    server,
+                    dbs.snapshot_db_name(ctx.database, op.snapshot),
+                    filestore_root=ctx.filestore_root,
+                    terminate=True,
+                    missing_ok=True,
                 )
             actions.append(f"dropped the unfinished snapshot {op.snapshot}")
         elif op.snapshot and touched:
             dbs.restore_snapshot(
-                server, ctx.database, op.snapshot, filestore_root=ctx.filestore_root,
+                server,
+                ctx.database,
+                op.snapshot,
+                filestore_root=ctx.filestore_root,
                 terminate=True,
             )
             actions.append(f"restored snapshot {op.snapshot}")
@@ -626,12 +648,14 @@ def recover(
     ctx.store.save(state)
     sha = op.target_build or op.previous_build
     if sha:
-        with _evidence(ctx.project) as store, store.start_deployment(
-            ctx.name, git_sha=sha, kind="recover"
-        ) as recorder:
+        with (
+            _evidence(ctx.project) as store,
+            store.start_deployment(ctx.name, git_sha=sha, kind="recover") as recorder,
+        ):
             recorder.note(
                 f"recovered the interrupted `{op.command}` (phase {op.phase})",
-                actions=actions, interrupted_deployment=op.deployment_id,
+                actions=actions,
+                interrupted_deployment=op.deployment_id,
             )
     return record
 
@@ -658,8 +682,12 @@ def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
     """Remove what a failed or interrupted creation left (its own database only)."""
     ctx.backend.remove(ctx.name)
     dbs.drop_database(
-        server, state.database, filestore_root=ctx.filestore_root, terminate=True,
-        missing_ok=True, protected=False,
+        server,
+        state.database,
+        filestore_root=ctx.filestore_root,
+        terminate=True,
+        missing_ok=True,
+        protected=False,
     )
     ctx.store.delete(ctx.name)
 
@@ -669,12 +697,18 @@ def create(
     name: str,
     *,
     ref: str | None = None,
+    import_path: Path | None = None,
     start: bool = True,
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
     lock_timeout: float | None = None,
     progress: Progress | None = None,
 ) -> Outcome:
-    """Create environment ``name`` following its data policy, deploy a build, start it."""
+    """Create environment ``name`` following its data policy, deploy a build, start it.
+
+    ``import_path`` (a plain or gzipped SQL dump, a pg_dump archive or an Odoo backup
+    ``.zip``) replaces the data policy: the environment starts from that database,
+    neutralized first when the environment is.
+    """
     t0 = time.monotonic()
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
@@ -710,7 +744,12 @@ def create(
             )
         source_ctx: EnvContext | None = None
         source_state: EnvState | None = None
-        if ctx.copy_source:
+        if import_path is not None and not import_path.is_file():
+            raise NotFoundError(
+                f"{import_path} does not exist (or is not a file).",
+                hint="Give the path of a database dump or Odoo backup .zip.",
+            )
+        if ctx.copy_source and import_path is None:
             source_ctx = EnvContext(project, ctx.copy_source)
             source_state = source_ctx.store.load(ctx.copy_source)
             if source_state is None or source_state.build is None:
@@ -728,18 +767,20 @@ def create(
         pair = _ports(ctx, state)
         _check_ports(ctx, pair)
         ctx.store.begin(state, "create", current_command(), target_build=b.sha)
-        outcome = Outcome(environment=name, action="create", status="failed", build=b.summary(),
-                          url=ctx.url(pair))
+        outcome = Outcome(
+            environment=name, action="create", status="failed", build=b.summary(), url=ctx.url(pair)
+        )
         with _evidence(project) as store:
             build_id = uuid.UUID(record_build(store, b))
-            recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id,
-                                              kind="create")
+            recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id, kind="create")
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "provisioning", deployment_id=str(recorder.id))
             run = _Run(recorder, progress)
             try:
                 with recorder:
-                    if source_ctx is not None:
+                    if import_path is not None:
+                        _create_import(ctx, state, import_path, server, b, pair, run, outcome)
+                    elif source_ctx is not None:
                         _create_copy(ctx, state, source_ctx, server, b, pair, run, outcome)
                     else:
                         _create_fresh(ctx, state, server, b, pair, run)
@@ -749,8 +790,9 @@ def create(
                     state.status = "ready"
                     if start:
                         ctx.store.phase(state, "starting")
-                        health = _launch(ctx, state, b, pair, server, run,
-                                         health_timeout=health_timeout)
+                        health = _launch(
+                            ctx, state, b, pair, server, run, health_timeout=health_timeout
+                        )
                         outcome.health = health.to_dict()
                         state.status = "running"
                         state.desired = "running"
@@ -785,7 +827,11 @@ def create(
 
 
 def _finish_failed(
-    ctx: EnvContext, state: EnvState, outcome: Outcome, run: _Run, message: str,
+    ctx: EnvContext,
+    state: EnvState,
+    outcome: Outcome,
+    run: _Run,
+    message: str,
     excerpt: str | None,
 ) -> None:
     if state.status not in ("refused",):
@@ -814,7 +860,11 @@ def _history(action: str, outcome: Outcome) -> dict[str, Any]:
 
 
 def _create_fresh(
-    ctx: EnvContext, state: EnvState, server: DatabaseServer, b: Build, pair: ports.PortPair,
+    ctx: EnvContext,
+    state: EnvState,
+    server: DatabaseServer,
+    b: Build,
+    pair: ports.PortPair,
     run: _Run,
 ) -> None:
     modules = sorted({"base", "web", *_wanted_modules(ctx, b)})
@@ -822,19 +872,81 @@ def _create_fresh(
     with run.step("initialize database") as capture:
         ctx.store.phase(state, "initializing")
         argv = for_series(b.odoo_series).init_argv(
-            runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database,
-            modules=modules, demo=ctx.demo,
+            runtime_of(b),
+            source_of(b),
+            ctx.conf_path,
+            database=ctx.database,
+            modules=modules,
+            demo=ctx.demo,
         )
         result = _run_odoo(ctx, state, argv, b, log_name="init.log", capture=capture)
-        rows = _module_rows(server, ctx.database) if dbs.database_exists(
-            server, ctx.database) else {}
+        rows = (
+            _module_rows(server, ctx.database) if dbs.database_exists(server, ctx.database) else {}
+        )
         missing = [m for m in modules if rows.get(m) is None or rows[m].state != "installed"]
         if result.code != 0 or missing:
-            why = f"odoo-bin exited with code {result.code}" if result.code else (
-                f"{', '.join(missing)} not installed")
-            raise _StepFailed(f"Initializing the database failed: {why}.",
-                              excerpt=explain(result.output))
+            why = (
+                f"odoo-bin exited with code {result.code}"
+                if result.code
+                else (f"{', '.join(missing)} not installed")
+            )
+            raise _StepFailed(
+                f"Initializing the database failed: {why}.", excerpt=explain(result.output)
+            )
         _store_checksums(ctx, server, b)
+
+
+def _create_import(
+    ctx: EnvContext,
+    state: EnvState,
+    path: Path,
+    server: DatabaseServer,
+    b: Build,
+    pair: ports.PortPair,
+    run: _Run,
+    outcome: Outcome,
+) -> None:
+    with run.step("import database") as capture:
+        ctx.store.phase(state, "importing")
+        imported = dbs.import_database(
+            server, path, ctx.database, filestore_root=ctx.filestore_root
+        )
+        capture.line(f"imported {path} ({imported.format}) in {imported.seconds:.1f} s")
+    if ctx.config.neutralized:
+        ctx.store.phase(state, "neutralizing")
+        state.neutralization = _neutralize(ctx, server, b, pair, run, source_database=None)
+        outcome.neutralization = state.neutralization
+    _update_copied(ctx, state, server, b, pair, run, outcome, source_database=None)
+
+
+def _update_copied(
+    ctx: EnvContext,
+    state: EnvState,
+    server: DatabaseServer,
+    b: Build,
+    pair: ports.PortPair,
+    run: _Run,
+    outcome: Outcome,
+    *,
+    source_database: str | None,
+) -> None:
+    """Bring a database that came from elsewhere to build ``b`` (checksums decide)."""
+    write_odoo_conf(ctx, b, pair, server, catcher=_catcher(ctx))
+    with run.step("update modules") as capture:
+        ctx.store.phase(state, "updating")
+        plan = _plan(ctx, server, b)
+        outcome.plan = plan.to_dict()
+        if plan.empty:
+            capture.skip("nothing to install or update")
+        else:
+            _apply_plan(ctx, state, server, b, plan, capture, run.recorder)
+        _store_checksums(ctx, server, b)
+    if ctx.config.neutralized and not plan.empty:
+        # Module data loaded by the update may switch crons or servers back on.
+        state.neutralization = _neutralize(
+            ctx, server, b, pair, run, source_database=source_database
+        )
+        outcome.neutralization = state.neutralization
 
 
 def _create_copy(
@@ -850,8 +962,10 @@ def _create_copy(
     with run.step("clone database") as capture:
         ctx.store.phase(state, "cloning")
         cloned = dbs.clone_database(server, source.database, ctx.database, terminate=True)
-        capture.line(f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
-                     f"{cloned.seconds:.2f} s)")
+        capture.line(
+            f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
+            f"{cloned.seconds:.2f} s)"
+        )
     with run.step("copy filestore") as capture:
         copied = copy_filestore(
             filestore_of(source.filestore_root, source.database),
@@ -860,24 +974,12 @@ def _create_copy(
         capture.line(f"filestore: {copied.method}, {copied.files} files, {copied.bytes} bytes")
     if ctx.config.neutralized:
         ctx.store.phase(state, "neutralizing")
-        state.neutralization = _neutralize(ctx, server, b, pair, run,
-                                           source_database=source.database)
+        state.neutralization = _neutralize(
+            ctx, server, b, pair, run, source_database=source.database
+        )
         outcome.neutralization = state.neutralization
     # The copy carries the source's checksums: only what differs in this build updates.
-    write_odoo_conf(ctx, b, pair, server, catcher=_catcher(ctx))
-    with run.step("update modules") as capture:
-        ctx.store.phase(state, "updating")
-        plan = _plan(ctx, server, b)
-        outcome.plan = plan.to_dict()
-        if plan.empty:
-            capture.skip("nothing to install or update")
-        else:
-            _apply_plan(ctx, state, server, b, plan, capture, run.recorder)
-        _store_checksums(ctx, server, b)
-    if ctx.config.neutralized and not plan.empty:
-        # Module data loaded by the update may switch crons or servers back on.
-        state.neutralization = _neutralize(ctx, server, b, pair, run,
-                                           source_database=source.database)
+    _update_copied(ctx, state, server, b, pair, run, outcome, source_database=source.database)
 
 
 # -- deploy ---------------------------------------------------------------------------------------
@@ -910,31 +1012,58 @@ def deploy(
             )
         server = ctx.server()
         require_database(ctx, server)
-        take_snapshot = True if ctx.is_production else (snapshot if snapshot is not None
-                                                        else True)
+        take_snapshot = True if ctx.is_production else (snapshot if snapshot is not None else True)
         _say(progress, f"building {ref}...")
         b = build(project, ref, progress=progress is not None, record=False)
         previous = load_build(project, state.build)
         pair = _ports(ctx, state)
         if not ctx.backend.status(name).running:
             _check_ports(ctx, pair)
-        outcome = Outcome(environment=name, action="deploy", status="failed", build=b.summary(),
-                          previous_build=state.build, url=ctx.url(pair), recovered=recovered)
-        ctx.store.begin(state, "deploy", current_command(), target_build=b.sha,
-                        previous_build=state.build)
+        outcome = Outcome(
+            environment=name,
+            action="deploy",
+            status="failed",
+            build=b.summary(),
+            previous_build=state.build,
+            url=ctx.url(pair),
+            recovered=recovered,
+        )
+        ctx.store.begin(
+            state, "deploy", current_command(), target_build=b.sha, previous_build=state.build
+        )
         with _evidence(project) as store:
             build_id = uuid.UUID(record_build(store, b))
-            recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id,
-                                              approved_by=approved_by)
+            recorder = store.start_deployment(
+                name, git_sha=b.sha, build_id=build_id, approved_by=approved_by
+            )
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "begun", deployment_id=str(recorder.id))
             run = _Run(recorder, progress)
             try:
-                _deploy_steps(ctx, state, server, b, pair, run, outcome,
-                              take_snapshot=take_snapshot, health_timeout=health_timeout)
+                _deploy_steps(
+                    ctx,
+                    state,
+                    server,
+                    b,
+                    pair,
+                    run,
+                    outcome,
+                    take_snapshot=take_snapshot,
+                    health_timeout=health_timeout,
+                )
             except BaseException as exc:
-                _rollback(ctx, state, server, previous, pair, run, outcome, exc,
-                          health_timeout=health_timeout, started=t0)
+                _rollback(
+                    ctx,
+                    state,
+                    server,
+                    previous,
+                    pair,
+                    run,
+                    outcome,
+                    exc,
+                    health_timeout=health_timeout,
+                    started=t0,
+                )
             recorder.finish("succeeded")
         state.previous_build = state.build
         state.build = b.sha
@@ -974,7 +1103,10 @@ def _deploy_steps(
             # Journal first: a crash during the copy leaves a name to clean up.
             ctx.store.phase(state, "snapshot", snapshot=name)
             info = dbs.snapshot_database(
-                server, ctx.database, name=name, filestore_root=ctx.filestore_root,
+                server,
+                ctx.database,
+                name=name,
+                filestore_root=ctx.filestore_root,
                 terminate=True,
             )
             capture.line(f"snapshot {info.snapshot_db}")
@@ -985,8 +1117,10 @@ def _deploy_steps(
         ctx.store.phase(state, "updating")
         plan = _plan(ctx, server, b)
         outcome.plan = plan.to_dict()
-        capture.line(f"install: {plan.install or '-'}; update: "
-                     f"{['all'] if plan.update_all else plan.update or '-'}")
+        capture.line(
+            f"install: {plan.install or '-'}; update: "
+            f"{['all'] if plan.update_all else plan.update or '-'}"
+        )
         for module, why in sorted(plan.reasons.items()):
             capture.line(f"  {module}: {why}")
         if plan.empty:
@@ -996,8 +1130,7 @@ def _deploy_steps(
         _store_checksums(ctx, server, b)
     if ctx.config.neutralized and ctx.copy_source and not plan.empty:
         ctx.store.phase(state, "neutralizing")
-        state.neutralization = _neutralize(ctx, server, b, pair, run,
-                                           source_database=None)
+        state.neutralization = _neutralize(ctx, server, b, pair, run, source_database=None)
         outcome.neutralization = state.neutralization
     ctx.store.phase(state, "starting")
     health = _launch(ctx, state, b, pair, server, run, health_timeout=health_timeout)
@@ -1035,21 +1168,31 @@ def _rollback(
             _stop_process(ctx)
             actions.append("stopped the failed build")
             if snapshot:
-                dbs.restore_snapshot(server, ctx.database, snapshot,
-                                     filestore_root=ctx.filestore_root, terminate=True)
+                dbs.restore_snapshot(
+                    server,
+                    ctx.database,
+                    snapshot,
+                    filestore_root=ctx.filestore_root,
+                    terminate=True,
+                )
                 actions.append(f"restored snapshot {snapshot}")
             elif op is not None and op.phase in ("updating", "starting"):
                 actions.append("no snapshot: the database keeps what the update did")
-            if state.neutralization and state.neutralization.get("status") == "failed" \
-                    and snapshot:
+            if state.neutralization and state.neutralization.get("status") == "failed" and snapshot:
                 # The restored copy is the neutralized one from before this deployment.
-                state.neutralization = {**state.neutralization, "status": "verified",
-                                        "note": "restored from the pre-deploy snapshot"}
+                state.neutralization = {
+                    **state.neutralization,
+                    "status": "verified",
+                    "note": "restored from the pre-deploy snapshot",
+                }
             if previous is not None:
-                health = _launch(ctx, state, previous, pair, server, None,
-                                 health_timeout=health_timeout)
-                actions.append(f"started the previous build {previous.short} "
-                               f"(healthy in {health.seconds:.1f} s)")
+                health = _launch(
+                    ctx, state, previous, pair, server, None, health_timeout=health_timeout
+                )
+                actions.append(
+                    f"started the previous build {previous.short} "
+                    f"(healthy in {health.seconds:.1f} s)"
+                )
                 outcome.health = health.to_dict()
             for action in actions:
                 capture.line(action)
@@ -1066,15 +1209,20 @@ def _rollback(
     run.recorder.finish(
         "rolled_back" if restored_ok else "failed",
         error=reason,
-        rollback={"snapshot": snapshot, "restored_sha": previous.sha if previous else None,
-                  "actions": actions},
+        rollback={
+            "snapshot": snapshot,
+            "restored_sha": previous.sha if previous else None,
+            "actions": actions,
+        },
     )
     state.add_history({**_history("deploy", outcome), "rollback": actions})
     state.operation = None
     ctx.store.save(state)
     what = "rolled back to " + previous.short if restored_ok and previous else "NOT rolled back"
-    message = f"Deploying {(outcome.build or {}).get('sha', '')[:12]} to '{ctx.name}' failed " \
-              f"({reason}); {what}."
+    message = (
+        f"Deploying {(outcome.build or {}).get('sha', '')[:12]} to '{ctx.name}' failed "
+        f"({reason}); {what}."
+    )
     hint = f"Log excerpt:\n{excerpt}" if excerpt else None
     if not restored_ok:
         hint = "; ".join(actions) + (f"\n{hint}" if hint else "")
@@ -1083,12 +1231,18 @@ def _rollback(
 
 def _prune_snapshots(ctx: EnvContext, server: DatabaseServer) -> None:
     """Keep the newest KEEP_SNAPSHOTS pre-deploy snapshots of the environment."""
-    mine = [s for s in dbs.list_snapshots(server, ctx.database)
-            if s.name.startswith(SNAPSHOT_PREFIX)]
+    mine = [
+        s for s in dbs.list_snapshots(server, ctx.database) if s.name.startswith(SNAPSHOT_PREFIX)
+    ]
     for old in mine[:-KEEP_SNAPSHOTS]:
         with contextlib.suppress(OdooplaneError):
-            dbs.drop_database(server, old.snapshot_db, filestore_root=ctx.filestore_root,
-                              terminate=True, missing_ok=True)
+            dbs.drop_database(
+                server,
+                old.snapshot_db,
+                filestore_root=ctx.filestore_root,
+                terminate=True,
+                missing_ok=True,
+            )
 
 
 # -- start, stop, restart -------------------------------------------------------------------------
@@ -1113,8 +1267,10 @@ def _start_locked(
     ctx: EnvContext, state: EnvState, *, health_timeout: float, progress: Progress | None
 ) -> dict[str, Any]:
     if state.build is None:
-        raise RefusedError(f"Environment '{ctx.name}' has no build to start.",
-                           hint=f"Deploy one: `odooplane env deploy {ctx.name} REF`.")
+        raise RefusedError(
+            f"Environment '{ctx.name}' has no build to start.",
+            hint=f"Deploy one: `odooplane env deploy {ctx.name} REF`.",
+        )
     b = require_build(ctx.project, state.build)
     server = ctx.server()
     require_database(ctx, server)
@@ -1125,8 +1281,13 @@ def _start_locked(
         if result.ok:
             state.status, state.desired = "running", "running"
             ctx.store.save(state)
-            return {"environment": ctx.name, "status": "running", "already": True,
-                    "url": ctx.url(pair), "pid": live.pid}
+            return {
+                "environment": ctx.name,
+                "status": "running",
+                "already": True,
+                "url": ctx.url(pair),
+                "pid": live.pid,
+            }
         _stop_process(ctx)
     _check_ports(ctx, pair)
     _say(progress, f"starting {ctx.name} ({b.short})...")
@@ -1147,9 +1308,14 @@ def _start_locked(
         raise
     state.status, state.desired = "running", "running"
     ctx.store.end(state)
-    return {"environment": ctx.name, "status": "running", "already": False,
-            "url": ctx.url(pair), "pid": ctx.backend.status(ctx.name).pid,
-            "health": health.to_dict()}
+    return {
+        "environment": ctx.name,
+        "status": "running",
+        "already": False,
+        "url": ctx.url(pair),
+        "pid": ctx.backend.status(ctx.name).pid,
+        "health": health.to_dict(),
+    }
 
 
 def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> dict[str, Any]:
@@ -1190,49 +1356,80 @@ def destroy(
     force: bool = False,
     lock_timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Remove the environment's process, database (and snapshots), filestore and state."""
-    ctx = EnvContext(project, name)
-    if ctx.is_production and not force:
+    """Remove the environment's process, database (and snapshots), filestore and state.
+
+    An environment no longer in odooplane.yaml but left in the state folder (``list``
+    shows it as orphaned) can be destroyed too.
+    """
+    from odooplane.backends.supervisor import SupervisorBackend
+    from odooplane.environments.state import StateStore
+    from odooplane.postgres.server import server_for
+
+    store = StateStore(project.state_dir)
+    backend = SupervisorBackend(project.state_dir)
+    filestore_root = project.odoo_data_dir / "filestore"
+    if name in project.config.environments:
+        ctx = EnvContext(project, name)
+        is_production, default_db = ctx.is_production, ctx.database
+    else:
+        orphan = store.load(name)
+        if orphan is None:
+            project.environment(name)  # raises the "no environment named" sentence
+            raise NotFoundError(f"No environment named '{name}'.")
+        is_production, default_db = orphan.kind == "production", orphan.database
+    if is_production and not force:
         raise RefusedError(
             f"'{name}' is a production environment; destroying it drops its database.",
             hint="Export it first (`odooplane db export`), then pass --force if you mean it.",
         )
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
-        state = ctx.store.load(name)
-        database = state.database if state else ctx.database
+        state = store.load(name)
+        database = state.database if state else default_db
         removed: list[str] = []
-        if ctx.backend.defined(name):
-            ctx.backend.remove(name)
+        if backend.defined(name):
+            backend.remove(name)
             removed.append("process")
-        server = ctx.server()
+        server = server_for(project)
         for snap in dbs.list_snapshots(server, database):
-            dbs.drop_database(server, snap.snapshot_db, filestore_root=ctx.filestore_root,
-                              terminate=True, missing_ok=True)
+            dbs.drop_database(
+                server,
+                snap.snapshot_db,
+                filestore_root=filestore_root,
+                terminate=True,
+                missing_ok=True,
+            )
             removed.append(f"snapshot {snap.name}")
-        if dbs.drop_database(server, database, filestore_root=ctx.filestore_root,
-                             protected=ctx.is_production, force=force, terminate=True,
-                             missing_ok=True):
+        if dbs.drop_database(
+            server,
+            database,
+            filestore_root=filestore_root,
+            protected=is_production,
+            force=force,
+            terminate=True,
+            missing_ok=True,
+        ):
             removed.append(f"database {database}")
-        leftover = filestore_of(ctx.filestore_root, database)
+        leftover = filestore_of(filestore_root, database)
         if leftover is not None and leftover.exists():
             import shutil
 
             shutil.rmtree(leftover)
         removed.append("filestore")
         ports.release(project.root, name)
-        if state is not None or ctx.dir.exists():
-            ctx.store.delete(name)
+        if state is not None or store.env_dir(name).exists():
+            store.delete(name)
             removed.append("state")
-        if not ctx.backend.programs():
+        if not backend.programs():
             # Nothing left to supervise or to catch mail for: stop the project's daemons.
             from odooplane.mailcatcher import stop_catcher
 
-            ctx.backend.shutdown()
+            backend.shutdown()
             stop_catcher(project.state_dir)
         if state is not None and state.build:
-            with _evidence(project) as store, store.start_deployment(
-                name, git_sha=state.build, kind="destroy"
-            ) as recorder:
+            with (
+                _evidence(project) as evidence,
+                evidence.start_deployment(name, git_sha=state.build, kind="destroy") as recorder,
+            ):
                 recorder.note(f"environment '{name}' destroyed", removed=removed)
         return {"environment": name, "status": "destroyed", "removed": removed}
 
@@ -1265,8 +1462,11 @@ def status(project: Project, name: str, *, check_health: bool = True) -> dict[st
         effective = "down"
     else:
         effective = state.status
-    pair = ports.PortPair(state.http_port, state.gevent_port) if state.http_port and \
-        state.gevent_port else None
+    pair = (
+        ports.PortPair(state.http_port, state.gevent_port)
+        if state.http_port and state.gevent_port
+        else None
+    )
     health = None
     if check_health and live.running and pair is not None:
         health = check_once(ctx.local_url(pair), timeout=5).to_dict()
@@ -1304,21 +1504,32 @@ def list_environments(project: Project) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in project.config.environments:
         info = status(project, name, check_health=False)
-        rows.append({
-            "environment": name,
-            "kind": info["kind"],
-            "status": info["status"],
-            "database": info["database"],
-            "url": info.get("url"),
-            "build": (info.get("build") or {}).get("sha"),
-            "branch": (info.get("build") or {}).get("branch"),
-            "deployed_at": info.get("deployed_at"),
-        })
+        rows.append(
+            {
+                "environment": name,
+                "kind": info["kind"],
+                "status": info["status"],
+                "database": info["database"],
+                "url": info.get("url"),
+                "build": (info.get("build") or {}).get("sha"),
+                "branch": (info.get("build") or {}).get("branch"),
+                "deployed_at": info.get("deployed_at"),
+            }
+        )
     for orphan in StateStore(project.state_dir).names():
         if orphan not in project.config.environments:
-            rows.append({"environment": orphan, "kind": "?", "status": "orphaned",
-                         "database": None, "url": None, "build": None, "branch": None,
-                         "deployed_at": None})
+            rows.append(
+                {
+                    "environment": orphan,
+                    "kind": "?",
+                    "status": "orphaned",
+                    "database": None,
+                    "url": None,
+                    "build": None,
+                    "branch": None,
+                    "deployed_at": None,
+                }
+            )
     return rows
 
 
@@ -1347,10 +1558,13 @@ def shell_command(project: Project, name: str) -> Command:
     b = require_build(project, state.build)
     require_database(ctx, ctx.server())
     if not ctx.conf_path.is_file():
-        raise NotFoundError(f"{ctx.conf_path} is missing.",
-                            hint=f"Start the environment once: `odooplane env start {name}`.")
-    argv = for_series(b.odoo_series).shell_argv(runtime_of(b), source_of(b), ctx.conf_path,
-                                                 database=ctx.database)
+        raise NotFoundError(
+            f"{ctx.conf_path} is missing.",
+            hint=f"Start the environment once: `odooplane env start {name}`.",
+        )
+    argv = for_series(b.odoo_series).shell_argv(
+        runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database
+    )
     return Command(argv=argv, env=process_env(ctx, b), cwd=ctx.dir)
 
 
@@ -1358,8 +1572,9 @@ def psql_command(project: Project, name: str) -> Command:
     ctx = EnvContext(project, name)
     server = ctx.server()
     require_database(ctx, server)
-    return Command(argv=[str(server.tool("psql")), "-X"], env=server.tool_env(ctx.database),
-                   cwd=project.root)
+    return Command(
+        argv=[str(server.tool("psql")), "-X"], env=server.tool_env(ctx.database), cwd=project.root
+    )
 
 
 def cron_run(
@@ -1386,15 +1601,23 @@ def cron_run(
         if not ctx.conf_path.is_file():
             pair = _ports(ctx, state)
             write_odoo_conf(ctx, b, pair, server, catcher=_catcher(ctx))
-        argv = for_series(b.odoo_series).shell_argv(runtime_of(b), source_of(b),
-                                                    ctx.conf_path, database=ctx.database)
-        result = _run_odoo(ctx, state, argv, b, log_name="cron-run.log", capture=None,
-                           timeout=timeout, stdin_text=cron_mod.cron_script(cron))
+        argv = for_series(b.odoo_series).shell_argv(
+            runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database
+        )
+        result = _run_odoo(
+            ctx,
+            state,
+            argv,
+            b,
+            log_name="cron-run.log",
+            capture=None,
+            timeout=timeout,
+            stdin_text=cron_mod.cron_script(cron),
+        )
     parsed = cron_mod.parse_result(result.output)
     if parsed is None:
         raise CheckFailedError(
-            f"The Odoo shell of '{name}' ended (code {result.code}) without running "
-            f"'{cron}'.",
+            f"The Odoo shell of '{name}' ended (code {result.code}) without running '{cron}'.",
             hint=f"Log excerpt:\n{explain(result.output)}",
         )
     if parsed.status == "not_found":
@@ -1412,8 +1635,7 @@ def cron_run(
     data = {"environment": name, **parsed.to_dict()}
     if parsed.status == "error":
         raise CheckFailedError(
-            f"Scheduled action '{(parsed.cron or {}).get('name', cron)}' failed: "
-            f"{parsed.error}",
+            f"Scheduled action '{(parsed.cron or {}).get('name', cron)}' failed: {parsed.error}",
             hint=parsed.traceback,
         )
     return data
@@ -1441,8 +1663,10 @@ def environment_diff(project: Project, a: str, b: str) -> dict[str, Any]:
         facts.append(
             diff.environment_facts(
                 name,
-                build={k: str(info.get(k) or "") for k in
-                       ("sha", "branch", "odoo_revision", "deps_hash")},
+                build={
+                    k: str(info.get(k) or "")
+                    for k in ("sha", "branch", "odoo_revision", "deps_hash")
+                },
                 conf=diff.read_conf_options(ctx.conf_path),
                 env_file=ctx.env_values(),
                 database=database,

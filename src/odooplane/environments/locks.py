@@ -82,8 +82,7 @@ def environment_lock(
     except filelock.Timeout:
         holder = read_holder(state_dir, name)
         raise LockedError(
-            f"Environment '{name}' is busy: {describe_holder(holder)}; "
-            f"waited {wait:g} s for it.",
+            f"Environment '{name}' is busy: {describe_holder(holder)}; waited {wait:g} s for it.",
             hint="Wait for that command to finish, or raise the wait with "
             f"--wait SECONDS (or {TIMEOUT_ENV}).",
         ) from None
@@ -118,4 +117,3 @@ def lock_holder(state_dir: Path, name: str) -> dict[str, Any] | None:
         return holder
     probe.release()
     return None
-

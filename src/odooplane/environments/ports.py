@@ -43,9 +43,7 @@ def port_range() -> tuple[int, int]:
         low_s, high_s = raw.split("-", 1)
         low, high = int(low_s), int(high_s)
     except ValueError:
-        raise ConfigError(
-            f"{RANGE_ENV}='{raw}' is not a port range such as 8069-8999."
-        ) from None
+        raise ConfigError(f"{RANGE_ENV}='{raw}' is not a port range such as 8069-8999.") from None
     if not 1024 <= low < high <= 65535:
         raise ConfigError(f"{RANGE_ENV}='{raw}' must lie within 1024-65535, low before high.")
     return low, high

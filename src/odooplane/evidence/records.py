@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -198,3 +198,106 @@ class StepLog:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(jsonable(self))
+
+
+# -- rows of the ops tables as records -------------------------------------------------
+
+
+def summary_from_row(row: Mapping[Any, Any]) -> DeploymentSummary:
+    return DeploymentSummary(
+        id=row["id"],
+        project=row["project"],
+        environment=row["environment"],
+        kind=row["kind"],
+        git_sha=row["git_sha"],
+        build_id=row["build_id"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=row["outcome"] or RUNNING,
+        duration_ms=row["duration_ms"],
+        approved_by=row["approved_by"],
+        previous_deployment_id=row["previous_deployment_id"],
+        rollback_of=row["rollback_of"],
+        recorded_by=row["recorded_by"],
+        artifacts_dir=row["artifacts_dir"],
+    )
+
+
+def event_from_row(row: Mapping[Any, Any]) -> EventRecord:
+    return EventRecord(
+        id=row["id"],
+        seq=row["seq"],
+        at=row["at"],
+        kind=row["kind"],
+        step=row["step"],
+        status=row["status"],
+        duration_ms=row["duration_ms"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+        artifact_bytes=row["artifact_bytes"],
+        data=row["data"],
+    )
+
+
+def steps_from_events(events: Sequence[EventRecord]) -> list[StepRecord]:
+    started: dict[int, EventRecord] = {}
+    finished: dict[int, EventRecord] = {}
+    for event in events:
+        index = int((event.data or {}).get("index", event.seq))
+        if event.kind == "step_started":
+            started[index] = event
+        elif event.kind == "step_finished":
+            finished[index] = event
+    steps = []
+    for index in sorted(started):
+        begin = started[index]
+        end = finished.get(index)
+        steps.append(
+            StepRecord(
+                name=begin.step or f"step {index}",
+                index=index,
+                status=(end.status or "unknown") if end is not None else RUNNING,
+                started_at=begin.at,
+                finished_at=end.at if end is not None else None,
+                duration_ms=end.duration_ms if end is not None else None,
+                artifact_path=(end or begin).artifact_path,
+                artifact_sha256=end.artifact_sha256 if end is not None else None,
+                artifact_bytes=end.artifact_bytes if end is not None else None,
+                error=(end.data or {}).get("error") if end is not None else None,
+            )
+        )
+    return steps
+
+
+def gate_run_from_row(row: Mapping[Any, Any]) -> GateRunRecord:
+    return GateRunRecord(
+        id=row["id"],
+        gate=row["gate"],
+        status=row["status"],
+        git_sha=row["git_sha"],
+        build_id=row["build_id"],
+        environment=row["environment"],
+        deployment_id=row["deployment_id"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        summary=row["summary"],
+        details=row["details"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+    )
+
+
+def neutralization_from_row(row: Mapping[Any, Any]) -> NeutralizationRecord:
+    return NeutralizationRecord(
+        id=row["id"],
+        environment=row["environment"],
+        database=row["database"],
+        source_database=row["source_database"],
+        status=row["status"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        rules=list(row["rules"] or []),
+        verification=row["verification"],
+        artifact_path=row["artifact_path"],
+        artifact_sha256=row["artifact_sha256"],
+    )

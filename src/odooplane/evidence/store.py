@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
 from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
@@ -50,13 +48,16 @@ from odooplane.evidence.records import (
     BuildRecord,
     DeploymentDetail,
     DeploymentSummary,
-    EventRecord,
     GateRunRecord,
     HealthCheckRecord,
     MigrationRecord,
     NeutralizationRecord,
     StepLog,
-    StepRecord,
+    event_from_row,
+    gate_run_from_row,
+    neutralization_from_row,
+    steps_from_events,
+    summary_from_row,
 )
 from odooplane.evidence.redact import Redactor, redactor_for
 from odooplane.evidence.spool import Spool, SpoolBatch
@@ -76,7 +77,9 @@ OFFLINE_BACKOFF_SECONDS = 30.0
 # Spooled batches delivered per transaction.
 DELIVERY_CHUNK = 200
 # Columns that are never redacted: hashes and paths odooplane computes itself (masking
-# a secret that happens to be a substring of a SHA would break traceability).
+# a secret that happens to be a substring of a SHA would break traceability), and the
+# identifiers records are found by (an env file saying SITE=staging must not turn the
+# environment "staging" into "***"). Free text and JSON documents are always redacted.
 _VERBATIM = frozenset(
     {
         "git_sha",
@@ -84,9 +87,25 @@ _VERBATIM = frozenset(
         "archive_sha256",
         "dependencies_hash",
         "odoo_revision",
+        "odoo_series",
         "artifact_path",
         "archive_path",
         "artifacts_dir",
+        "project",
+        "environment",
+        "name",
+        "kind",
+        "database",
+        "source_database",
+        "gate",
+        "step",
+        "status",
+        "module",
+        "from_version",
+        "to_version",
+        "branch",
+        "approved_by",
+        "recorded_by",
     }
 )
 _ID_PREFIX_RE = re.compile(r"^[0-9a-fA-F-]{6,36}$")
@@ -324,7 +343,7 @@ class EvidenceStore:
         unknown = set(row) - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
-        json_columns = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+        json_columns = {c.name for c in table.c if isinstance(c.type, schema.JsonDocument)}
         clean: Row = {}
         for column in [c.name for c in table.c]:
             value = row.get(column)
@@ -339,9 +358,14 @@ class EvidenceStore:
         return clean
 
     def _insert_statement(self, table: sa.Table) -> Any:
+        # Dialect modules imported on use: a SQLite store never loads PostgreSQL's.
         if self.location.backend == "postgresql":
-            return pg_dialect.insert(table).on_conflict_do_nothing()
-        return sqlite_dialect.insert(table).on_conflict_do_nothing()
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
 
     def _insert(self, conn: sa.Connection, rows: Sequence[tuple[sa.Table, Row]]) -> None:
         # Consecutive rows of one table go in one executemany; order is kept so parents
@@ -466,6 +490,16 @@ class EvidenceStore:
             "definition": definition,
             "recorded_at": self.now(),
         }
+
+    def record_environment(self, name: str) -> uuid.UUID | None:
+        """Record the environment's current definition from odooplane.yaml (once per
+        distinct definition; done by :meth:`start_deployment` too). None when the
+        project has no environment of that name."""
+        row = self._environment_row(name)
+        if row is None:
+            return None
+        self._write([(schema.environments, row)])
+        return uuid.UUID(str(row["id"]))
 
     def record_build(
         self,
@@ -707,7 +741,7 @@ class EvidenceStore:
             "recorded_at": self.now(),
         }
         stored = self._write([(schema.gate_runs, row)])[0]
-        return _gate_record(stored)
+        return gate_run_from_row(stored)
 
     def record_neutralization(
         self,
@@ -747,7 +781,7 @@ class EvidenceStore:
             "recorded_at": self.now(),
         }
         stored = self._write([(schema.neutralizations, row)])[0]
-        return _neutralization_record(stored)
+        return neutralization_from_row(stored)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -779,7 +813,7 @@ class EvidenceStore:
             query = query.where(_FINISHED.c.status == outcome)
         query = query.order_by(d.c.started_at.desc(), d.c.id.desc()).limit(limit)
         with self._read() as conn:
-            return [_summary(row) for row in conn.execute(query).mappings()]
+            return [summary_from_row(row) for row in conn.execute(query).mappings()]
 
     def resolve(self, target: str) -> DeploymentSummary:
         """A deployment by id (or unique id prefix, 6+ hex digits), or the latest of an
@@ -797,7 +831,7 @@ class EvidenceStore:
                     query = query.where(id_text.like(f"{hexed}%"))
                 rows = list(conn.execute(query.limit(2)).mappings())
                 if len(rows) == 1:
-                    return _summary(rows[0])
+                    return summary_from_row(rows[0])
                 if len(rows) > 1:
                     raise UsageError(
                         f"'{target}' matches several deployments; give more of the id."
@@ -810,7 +844,7 @@ class EvidenceStore:
             )
             row = conn.execute(query).mappings().first()
             if row is not None:
-                return _summary(row)
+                return summary_from_row(row)
         known = ", ".join(sorted(self.environments)) or "none configured"
         raise NotFoundError(
             f"No deployment with id '{target}' and no deployment of an environment named "
@@ -827,7 +861,7 @@ class EvidenceStore:
         d = schema.deployments
         with self._read() as conn:
             events = [
-                _event(row)
+                event_from_row(row)
                 for row in conn.execute(
                     sa.select(ev).where(ev.c.deployment_id == summary.id).order_by(ev.c.seq)
                 ).mappings()
@@ -863,7 +897,7 @@ class EvidenceStore:
             if summary.build_id is not None:
                 gate_filter.append(gr.c.build_id == summary.build_id)
             gates = [
-                _gate_record(row)
+                gate_run_from_row(row)
                 for row in conn.execute(
                     sa.select(gr)
                     .where(gr.c.project == self.project_name, sa.or_(*gate_filter))
@@ -871,7 +905,7 @@ class EvidenceStore:
                 ).mappings()
             ]
             rollbacks = [
-                _summary(row)
+                summary_from_row(row)
                 for row in conn.execute(
                     self._summary_select()
                     .where(d.c.project == self.project_name, d.c.rollback_of == summary.id)
@@ -882,7 +916,7 @@ class EvidenceStore:
         return DeploymentDetail(
             summary=summary,
             build=build,
-            steps=_steps(events),
+            steps=steps_from_events(events),
             events=events,
             migrations=migrations,
             health_checks=[
@@ -998,103 +1032,3 @@ def _unique(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
         number += 1
     return candidate
-
-
-def _summary(row: Mapping[Any, Any]) -> DeploymentSummary:
-    return DeploymentSummary(
-        id=row["id"],
-        project=row["project"],
-        environment=row["environment"],
-        kind=row["kind"],
-        git_sha=row["git_sha"],
-        build_id=row["build_id"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        outcome=row["outcome"] or RUNNING,
-        duration_ms=row["duration_ms"],
-        approved_by=row["approved_by"],
-        previous_deployment_id=row["previous_deployment_id"],
-        rollback_of=row["rollback_of"],
-        recorded_by=row["recorded_by"],
-        artifacts_dir=row["artifacts_dir"],
-    )
-
-
-def _event(row: Mapping[Any, Any]) -> EventRecord:
-    return EventRecord(
-        id=row["id"],
-        seq=row["seq"],
-        at=row["at"],
-        kind=row["kind"],
-        step=row["step"],
-        status=row["status"],
-        duration_ms=row["duration_ms"],
-        artifact_path=row["artifact_path"],
-        artifact_sha256=row["artifact_sha256"],
-        artifact_bytes=row["artifact_bytes"],
-        data=row["data"],
-    )
-
-
-def _steps(events: Sequence[EventRecord]) -> list[StepRecord]:
-    started: dict[int, EventRecord] = {}
-    finished: dict[int, EventRecord] = {}
-    for event in events:
-        index = int((event.data or {}).get("index", event.seq))
-        if event.kind == "step_started":
-            started[index] = event
-        elif event.kind == "step_finished":
-            finished[index] = event
-    steps = []
-    for index in sorted(started):
-        begin = started[index]
-        end = finished.get(index)
-        steps.append(
-            StepRecord(
-                name=begin.step or f"step {index}",
-                index=index,
-                status=(end.status or "unknown") if end is not None else RUNNING,
-                started_at=begin.at,
-                finished_at=end.at if end is not None else None,
-                duration_ms=end.duration_ms if end is not None else None,
-                artifact_path=(end or begin).artifact_path,
-                artifact_sha256=end.artifact_sha256 if end is not None else None,
-                artifact_bytes=end.artifact_bytes if end is not None else None,
-                error=(end.data or {}).get("error") if end is not None else None,
-            )
-        )
-    return steps
-
-
-def _gate_record(row: Mapping[Any, Any]) -> GateRunRecord:
-    return GateRunRecord(
-        id=row["id"],
-        gate=row["gate"],
-        status=row["status"],
-        git_sha=row["git_sha"],
-        build_id=row["build_id"],
-        environment=row["environment"],
-        deployment_id=row["deployment_id"],
-        started_at=row["started_at"],
-        duration_ms=row["duration_ms"],
-        summary=row["summary"],
-        details=row["details"],
-        artifact_path=row["artifact_path"],
-        artifact_sha256=row["artifact_sha256"],
-    )
-
-
-def _neutralization_record(row: Mapping[Any, Any]) -> NeutralizationRecord:
-    return NeutralizationRecord(
-        id=row["id"],
-        environment=row["environment"],
-        database=row["database"],
-        source_database=row["source_database"],
-        status=row["status"],
-        started_at=row["started_at"],
-        duration_ms=row["duration_ms"],
-        rules=list(row["rules"] or []),
-        verification=row["verification"],
-        artifact_path=row["artifact_path"],
-        artifact_sha256=row["artifact_sha256"],
-    )

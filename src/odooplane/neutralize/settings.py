@@ -23,6 +23,9 @@ class NeutralizeSettings:
     catcher_port: int
     base_url: str
     environment: str | None = None
+    # False when base_url is only the default: verification then expects the URL the
+    # neutralization recorded (an environment whose URL comes from its port).
+    base_url_given: bool = True
     cron_allowlist: tuple[str, ...] = ("base.autovacuum_job",)
     param_allowlist: tuple[str, ...] = ()
     reset_passwords: bool = False
@@ -78,6 +81,7 @@ def settings_for(
         catcher_host=host,
         catcher_port=int(port),
         base_url=(url or DEFAULT_BASE_URL).rstrip("/"),
+        base_url_given=url is not None,
         environment=environment,
         cron_allowlist=tuple(config.cron_allowlist),
         param_allowlist=tuple(config.param_allowlist),

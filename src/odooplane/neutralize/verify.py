@@ -583,12 +583,16 @@ def _params(ctx: VerifyContext) -> dict[str, tuple[str, datetime | None]]:
     return {str(k): (str(v), created) for k, v, created in rows}
 
 
+def expected_base_url(ctx: VerifyContext) -> str:
+    if not ctx.settings.base_url_given and ctx.record is not None and ctx.record.base_url:
+        return ctx.record.base_url
+    return ctx.settings.base_url
+
+
 def check_base_url(ctx: VerifyContext) -> Check:
     title = "web.base.url is the environment's URL, frozen"
     params = _params(ctx)
-    expected = ctx.settings.base_url
-    if ctx.settings.environment is None and ctx.record is not None and ctx.record.base_url:
-        expected = ctx.record.base_url
+    expected = expected_base_url(ctx)
     leaks: list[str] = []
     current = params.get("web.base.url", ("", None))[0]
     if current.rstrip("/") != expected.rstrip("/"):
@@ -672,7 +676,7 @@ def check_website(ctx: VerifyContext) -> Check:
     title = "Websites have no production domain"
     if not ctx.schema.has("website", "domain"):
         return skipped("website.domains", title, "website is not installed")
-    own = urlparse(ctx.settings.base_url).hostname or ""
+    own = urlparse(expected_base_url(ctx)).hostname or ""
     rows = ctx.rows(
         "SELECT id, name, domain FROM website WHERE coalesce(domain, '') <> '' ORDER BY id"
     )

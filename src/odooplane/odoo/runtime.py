@@ -581,6 +581,7 @@ class _Reporter:
             yield self
             return
         from rich.console import Console
+        from rich.errors import LiveError
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -590,19 +591,26 @@ class _Reporter:
             TimeElapsedColumn,
         )
 
-        with Progress(
+        bar = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=Console(stderr=True),
-        ) as bar:
-            self._progress = bar
-            try:
-                yield self
-            finally:
-                self._progress = None
+        )
+        try:
+            bar.start()
+        except LiveError:
+            # The caller shows a live display of its own: build without ours.
+            yield self
+            return
+        self._progress = bar
+        try:
+            yield self
+        finally:
+            self._progress = None
+            bar.stop()
 
     def step(self, description: str, total: int | None = None) -> None:
         if self._progress is None:

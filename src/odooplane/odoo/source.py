@@ -274,16 +274,24 @@ def _fetch_with_progress(source: GitSource, target: Path, progress: bool, *, fre
         _fetch(source.git, source.ref, target, None, fresh=fresh)
         return
     from rich.console import Console
+    from rich.errors import LiveError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
-    ) as bar:
+    )
+    try:
+        bar.start()
+    except LiveError:
+        # The caller shows a live display of its own: fetch without ours.
+        _fetch(source.git, source.ref, target, None, fresh=fresh)
+        return
+    try:
         task = bar.add_task(f"Fetching Odoo {source.ref} from {shown}", total=100)
 
         def on_percent(phase: str, percent: int) -> None:
@@ -293,6 +301,8 @@ def _fetch_with_progress(source: GitSource, target: Path, progress: bool, *, fre
 
         _fetch(source.git, source.ref, target, on_percent, fresh=fresh)
         bar.update(task, completed=100)
+    finally:
+        bar.stop()
 
 
 # -- the configured source ----------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""`odooplane dev`: serve the development environment in the foreground with hot reload."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import click
+from rich.status import Status
+
+from odooplane.cli import cli
+from odooplane.cli._common import console, project_dir
+from odooplane.dev.session import DevSession, prepare_dev
+from odooplane.project import load_project
+
+_STYLES = {
+    "change": "cyan",
+    "reload": "green",
+    "browser": "magenta",
+    "migrate": "yellow",
+    "restart": "yellow",
+    "error": "bold red",
+    "odoo": "red",
+    "info": "dim",
+}
+
+
+@cli.command("dev")
+@click.argument("env", required=False)
+@click.option("--port", type=int, default=None, help="HTTP port (default 8069, or a free one).")
+@click.option(
+    "--auto-upgrade",
+    is_flag=True,
+    help="Upgrade or install modules by itself when data files, fields, manifest versions "
+    "or new addons need it (otherwise it asks).",
+)
+@click.option(
+    "--no-livereload", is_flag=True, help="Do not install or run the browser live reload."
+)
+@click.option("--no-mail", is_flag=True, help="Do not start the mail catcher.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per event on stdout instead of the live status (for tools).",
+)
+@click.pass_context
+def dev(
+    ctx: click.Context,
+    env: str | None,
+    port: int | None,
+    auto_upgrade: bool,
+    no_livereload: bool,
+    no_mail: bool,
+    as_json: bool,
+) -> None:
+    """Serve the development environment ENV with hot reload, until Ctrl-C.
+
+    Makes sure of the embedded PostgreSQL, the Odoo source and runtime, the mail catcher
+    and the development database (created on first run), then serves Odoo with the dev
+    options of its series. Python edits are served by a fresh Odoo process forked from a
+    warm one, with no refused request; a syntax error keeps the last good code serving.
+    Views and QWeb templates are read from their files on the next request. Data files,
+    changed fields and new addons need an upgrade: press u + Enter, or pass
+    --auto-upgrade. JS/CSS/SCSS edits reload open browser tabs (stylesheets are swapped
+    in place). Changes to odooplane.yaml or the env file restart Odoo.
+    """
+    project = load_project(project_dir(ctx))
+    status: list[Status] = []
+
+    def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
+        if as_json:
+            _json_line({"event": "step", "step": name, "state": state, "seconds": seconds})
+            return
+        if state == "start":
+            if name not in ("odoo source", "runtime"):  # those draw their own bars
+                status.append(console.status(f"{name} …"))
+                status[-1].start()
+            return
+        while status:
+            status.pop().stop()
+        console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
+
+    def on_event(kind: str, message: str, data: dict[str, Any]) -> None:
+        if as_json:
+            _json_line({"event": kind, "message": message, **data})
+            return
+        stamp = time.strftime("%H:%M:%S")
+        style = _STYLES.get(kind, "")
+        console.print(f"[dim]{stamp}[/dim] [{style}]{kind:>7}[/{style}] {message}", markup=True)
+
+    try:
+        context = prepare_dev(project, env, progress=not as_json, mail=not no_mail, on_step=on_step)
+        session = DevSession(
+            context,
+            port=port,
+            auto_upgrade=auto_upgrade,
+            livereload=not no_livereload,
+            on_event=on_event,
+        )
+        with _status(status, "start odoo", as_json):
+            session.start()
+    finally:
+        while status:
+            status.pop().stop()
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if not as_json:
+        console.print(
+            f"\n[bold green]Odoo is serving[/bold green] {session.url}  "
+            f"(database {context.database}, log {context.project.state_dir}/logs/"
+            f"dev-{context.env_name}.log)\n"
+            "Edit your addons: changes are applied as you save. Ctrl-C stops everything."
+        )
+    else:
+        _json_line({"event": "serving", "url": session.url, "livereload": session.livereload_url})
+    if sys.stdin.isatty():
+        threading.Thread(target=_read_keys, args=(session, stop), daemon=True).start()
+    try:
+        session.run(stop)
+    finally:
+        if not as_json:
+            console.print("\nStopping Odoo …")
+        session.stop()
+        if not as_json:
+            console.print("Stopped.")
+
+
+class _status:
+    def __init__(self, stack: list[Status], name: str, quiet: bool) -> None:
+        self.stack, self.name, self.quiet = stack, name, quiet
+
+    def __enter__(self) -> None:
+        if not self.quiet:
+            self.stack.append(console.status(f"{self.name} …"))
+            self.stack[-1].start()
+
+    def __exit__(self, *exc: object) -> None:
+        while self.stack:
+            self.stack.pop().stop()
+
+
+def _read_keys(session: DevSession, stop: threading.Event) -> None:
+    """``u`` + Enter applies the proposed upgrades; ``q`` + Enter stops."""
+    for line in sys.stdin:
+        key = line.strip().lower()
+        if key == "q":
+            stop.set()
+            return
+        if key == "u":
+            if session.pending_update or session.pending_install:
+                session.request_upgrade()
+            else:
+                console.print("[dim]Nothing to upgrade.[/dim]")
+
+
+def _json_line(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()

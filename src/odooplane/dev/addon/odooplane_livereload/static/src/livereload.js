@@ -1,0 +1,42 @@
+/** @odoo-module **/
+// odooplane dev: reload this tab when the project changes, or swap its stylesheets only
+// when nothing but stylesheets changed. Installed in development databases only.
+
+function swapStylesheets() {
+    const stamp = Date.now();
+    for (const link of document.querySelectorAll('link[rel="stylesheet"]')) {
+        const href = link.getAttribute("href");
+        if (!href) {
+            continue;
+        }
+        const url = new URL(href, window.location.href);
+        url.searchParams.set("livereload", String(stamp));
+        const fresh = link.cloneNode();
+        fresh.href = url.toString();
+        // Remove the old sheet only once the new one applied: no flash of unstyled page.
+        fresh.addEventListener("load", () => link.remove());
+        fresh.addEventListener("error", () => fresh.remove());
+        link.after(fresh);
+    }
+}
+
+async function connect() {
+    let config;
+    try {
+        const response = await fetch("/odooplane_livereload/config", { credentials: "omit" });
+        config = await response.json();
+    } catch {
+        return;
+    }
+    if (!config || !config.url || typeof EventSource === "undefined") {
+        return;
+    }
+    const source = new EventSource(config.url);
+    source.addEventListener("reload", () => window.location.reload());
+    source.addEventListener("css", swapStylesheets);
+}
+
+if (!window.__odooplaneLiveReload) {
+    window.__odooplaneLiveReload = true;
+    connect();
+}

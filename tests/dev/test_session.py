@@ -1,0 +1,300 @@
+"""``odooplane dev`` against a real Odoo: one session shared by the module (Odoo starts
+are slow on a shared machine), edits applied in an order that keeps each test independent
+of the others' outcome."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from conftest import write_addon
+from fixtures_odoo import minimal_project
+from odooplane.dev.livereload import EventStreamClient
+from odooplane.dev.session import DevSession, dev_session, prepare_dev
+from odooplane.odoo.process import http_get
+from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.source import OdooSource
+from odooplane.postgres.databases import drop_database
+from odooplane.postgres.server import DatabaseServer
+from odooplane.project import load_project
+
+pytestmark = pytest.mark.odoo
+
+CONTROLLER = """from odoo import http
+
+
+class Probe(http.Controller):
+    @http.route("/dev_probe/value", type="http", auth="none")
+    def value(self):
+        return "{value}"
+"""
+
+VIEW = """<odoo>
+    <template id="probe_page" name="Probe page">
+        <div class="probe">{text}</div>
+    </template>
+</odoo>
+"""
+
+PAGE_CONTROLLER = """
+    @http.route("/dev_probe/page", type="http", auth="none")
+    def page(self):
+        return http.request.env["ir.ui.view"].sudo()._render_template("dev_probe.probe_page")
+"""
+
+
+def controller(value: str) -> str:
+    return CONTROLLER.replace("{value}", value) + PAGE_CONTROLLER
+
+
+def write_project(root: Path, source: OdooSource, server: DatabaseServer, database: str) -> Path:
+    minimal_project(root, source)
+    text = (root / "odooplane.yaml").read_text()
+    text += (
+        "  addons_paths: ['addons']\n"
+        "database:\n"
+        f"  server: '{server.url(redact=False)}'\n"
+        "environments:\n"
+        "  dev:\n"
+        "    kind: development\n"
+        f"    database: {database}\n"
+        "    modules: [dev_probe]\n"
+    )
+    (root / "odooplane.yaml").write_text(text)
+    write_addon(
+        root / "addons",
+        "dev_probe",
+        depends=("web",),
+        extra={
+            "__init__.py": "from . import controllers\n",
+            "controllers/__init__.py": "from . import main\n",
+            "controllers/main.py": controller("v0"),
+            "views/probe.xml": VIEW.replace("{text}", "first text"),
+            "static/src/probe.scss": ".probe { color: red; }\n",
+            "static/src/probe.js": "console.log('probe');\n",
+        },
+    )
+    manifest = root / "addons" / "dev_probe" / "__manifest__.py"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "'installable': True,",
+            "'installable': True,\n    'data': ['views/probe.xml'],\n"
+            "    'assets': {'web.assets_backend': ['dev_probe/static/src/*']},",
+        )
+    )
+    return root
+
+
+class Poller:
+    """Polls a URL every 50 ms, counting failures and remembering each answer's time."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.failures: list[str] = []
+        self.answers: list[tuple[float, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status, body = http_get(self.url, timeout=10)
+                if status != 200:
+                    self.failures.append(f"HTTP {status}")
+                else:
+                    self.answers.append((time.monotonic(), body))
+            except (urllib.error.URLError, OSError) as exc:
+                self.failures.append(repr(exc))
+            time.sleep(0.05)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def wait_for(self, body: bytes, timeout: float = 60) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.answers and self.answers[-1][1] == body:
+                return self.answers[-1][0]
+            time.sleep(0.02)
+        last = self.answers[-1][1] if self.answers else None
+        raise AssertionError(f"{self.url} never answered {body!r} (last {last!r})")
+
+
+@pytest.fixture(scope="module")
+def session(
+    odoo_source: OdooSource,
+    odoo_runtime: Runtime,
+    pg_server: DatabaseServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DevSession, list[tuple[str, str]]]]:
+    database = f"dev_{uuid.uuid4().hex[:8]}"
+    root = write_project(
+        tmp_path_factory.mktemp("dev") / "project", odoo_source, pg_server, database
+    )
+    events: list[tuple[str, str]] = []
+
+    def on_event(kind: str, message: str, _data: dict[str, Any]) -> None:
+        events.append((kind, message))
+
+    context = prepare_dev(load_project(root), progress=False, mail=False)
+    try:
+        with dev_session(context, port=None, on_event=on_event) as running:
+            yield running, events
+    finally:
+        drop_database(pg_server, database, force=True, missing_ok=True)
+
+
+def addon(session: DevSession) -> Path:
+    return session.context.project.root / "addons" / "dev_probe"
+
+
+def test_python_edit_is_served_with_no_failed_request(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, _events = session
+    with Poller(dev.url + "/dev_probe/value") as poller:
+        poller.wait_for(b"v0")
+        for value in ("v1", "v2"):
+            saved = time.monotonic()
+            (addon(dev) / "controllers" / "main.py").write_text(controller(value))
+            served = poller.wait_for(value.encode())
+            assert served - saved < 10
+        time.sleep(0.3)
+    assert poller.failures == []
+
+
+def test_syntax_error_keeps_old_code_then_fix_is_picked_up(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    main = addon(dev) / "controllers" / "main.py"
+    good = main.read_text()
+    before = http_get(dev.url + "/dev_probe/value")[1]
+    count = len(events)
+    with Poller(dev.url + "/dev_probe/value") as poller:
+        main.write_text(good.replace("def value(self):", "def value(self)"))
+        deadline = time.monotonic() + 30
+        while not any(k == "error" for k, _ in events[count:]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        errors = [m for k, m in events[count:] if k == "error"]
+        assert errors and f"{main}:" in errors[0] and "SyntaxError" in errors[0]
+        assert http_get(dev.url + "/dev_probe/value")[1] == before
+        main.write_text(controller("fixed"))
+        poller.wait_for(b"fixed")
+    assert poller.failures == []
+
+
+def test_xml_view_change_is_visible_without_restart(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, _events = session
+    assert b"first text" in http_get(dev.url + "/dev_probe/page")[1]
+    gen = dev.odoo.gen if dev.odoo else 0
+    (addon(dev) / "views" / "probe.xml").write_text(VIEW.replace("{text}", "second text"))
+    deadline = time.monotonic() + 20
+    while b"second text" not in http_get(dev.url + "/dev_probe/page")[1]:
+        assert time.monotonic() < deadline, "the edited template was never served"
+        time.sleep(0.1)
+    assert dev.odoo is not None and dev.odoo.gen == gen  # no restart needed
+
+
+def test_asset_changes_send_reload_and_css_events(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, _events = session
+    assert dev.livereload_url
+    status, body = http_get(dev.url + "/odooplane_livereload/config")
+    assert status == 200 and dev.livereload_url.encode() in body
+    client = EventStreamClient(dev.livereload_url)
+    try:
+        (addon(dev) / "static" / "src" / "probe.js").write_text("console.log('probe 2');\n")
+        assert client.wait_for(lambda name, _data: name == "reload", 20)
+        seen = len(client.events)
+        (addon(dev) / "static" / "src" / "probe.scss").write_text(".probe { color: blue; }\n")
+        event = client.wait_for(lambda name, data: name == "css", 20)
+        assert event is not None
+        assert all(name == "css" for name, _ in client.events[seen:])
+    finally:
+        client.close()
+
+
+def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]]) -> None:
+    dev, events = session
+    old_parent = dev.odoo.pid if dev.odoo else None
+    config = dev.context.project.config_path
+    count = len(events)
+    with Poller(dev.url + "/dev_probe/value") as poller:
+        config.write_text(config.read_text() + "    odoo_options:\n      limit_time_real: 999\n")
+        deadline = time.monotonic() + 120
+        while not any(k == "reload" and "restarted" in m for k, m in events[count:]):
+            assert time.monotonic() < deadline, events[count:]
+            time.sleep(0.1)
+    assert any(k == "restart" and "odooplane.yaml" in m for k, m in events[count:])
+    assert dev.odoo is not None and dev.odoo.pid != old_parent
+    assert (
+        "limit_time_real = 999"
+        in (dev.context.project.state_dir / "run" / "dev-dev.conf").read_text()
+    )
+    assert poller.failures == []
+
+
+def test_cli_ctrl_c_leaves_no_process_behind(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """`odooplane dev` itself, on the same project and database (another port), with the
+    mail catcher: SIGINT stops Odoo's parent, its children and the catcher it started."""
+    dev, _events = session
+    root = dev.context.project.root
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odooplane", "-C", str(root), "dev", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        serving: dict[str, Any] = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "serving":
+                serving = event
+                break
+        assert serving, proc.stderr.read() if proc.stderr else ""
+        assert http_get(serving["url"] + "/dev_probe/value")[0] == 200
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert len(family) >= 2  # the warm parent and its serving child at least
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    time.sleep(0.5)
+    left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
+    # Processes of the module's own session are descendants of this test process; a
+    # process of the stopped command would have been orphaned to init.
+    own = {c.pid for c in psutil.Process().children(recursive=True)}
+    strays = [
+        " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if p.pid not in own and str(root) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert strays == []
