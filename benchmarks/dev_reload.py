@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -150,7 +152,15 @@ def main() -> None:
         "--cold-cache", action="store_true", help="build the runtime into an empty cache"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    parser.add_argument(
+        "--socket-only",
+        action="store_true",
+        help="only compare SO_REUSEPORT with the inherited socket (no Odoo)",
+    )
     args = parser.parse_args()
+    socket_experiment()
+    if args.socket_only:
+        return
 
     work = Path(tempfile.mkdtemp(prefix="odooplane-bench-dev-"))
     os.chmod(work, 0o711)  # the embedded PostgreSQL runs as another user when we are root
@@ -263,6 +273,108 @@ def main() -> None:
         + f"; total to first page {cold_total:.1f} s"
         + (" (empty cache)" if args.cold_cache else " (runtime cache warm)")
     )
+
+
+# -- the socket switch, isolated from Odoo ----------------------------------------------
+
+
+def _serve(sock: socket.socket, label: bytes, quiet_on_usr2: bool) -> None:
+    """A child serving one-line answers until SIGTERM (runs after fork, never returns)."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    if quiet_on_usr2:
+        quiet, _other = socket.socketpair()
+        signal.signal(signal.SIGUSR2, lambda *_: os.dup2(quiet.fileno(), sock.fileno()))
+    sock.settimeout(0.05)
+    while not stopping.is_set():
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            continue
+        with conn:
+            conn.recv(64)
+            time.sleep(0.002)  # some work, so connections queue up
+            conn.sendall(label)
+    os._exit(0)
+
+
+def _fork_server(sock: socket.socket, label: bytes, quiet: bool) -> int:
+    pid = os.fork()
+    if pid == 0:
+        _serve(sock, label, quiet)
+    return pid
+
+
+def _hammer(port: int, seconds: float, threads: int = 16) -> tuple[int, int]:
+    ok = failed = 0
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def run() -> None:
+        nonlocal ok, failed
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                    conn.sendall(b"x")
+                    good = bool(conn.recv(64))
+            except OSError:
+                good = False
+            with lock:
+                ok, failed = (ok + 1, failed) if good else (ok, failed + 1)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return ok, failed
+
+
+def socket_experiment(switches: int = 10) -> None:
+    """SO_REUSEPORT between old and new server vs one inherited socket, under load."""
+    results = {}
+    for variant in ("SO_REUSEPORT, old server closes", "one inherited socket (odooplane)"):
+        reuse = variant.startswith("SO_REUSEPORT")
+        port = free_port()
+
+        def listener(port: int = port, reuse: bool = reuse) -> socket.socket:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(128)
+            return sock
+
+        shared = listener()
+        current = _fork_server(shared, b"0", not reuse)
+        if reuse:
+            shared.close()
+        box: list[tuple[int, int]] = []
+        load = threading.Thread(
+            target=lambda box=box, port=port: box.append(_hammer(port, switches * 0.3 + 0.5))
+        )
+        load.start()
+        for index in range(switches):
+            time.sleep(0.3)
+            sock = listener() if reuse else shared
+            new = _fork_server(sock, str(index + 1).encode(), not reuse)
+            if reuse:
+                sock.close()
+            else:
+                os.kill(current, signal.SIGUSR2)
+            os.kill(current, signal.SIGTERM)
+            os.waitpid(current, 0)
+            current = new
+        load.join()
+        os.kill(current, signal.SIGTERM)
+        os.waitpid(current, 0)
+        if not reuse:
+            shared.close()
+        results[variant] = box[0]
+    print(f"Socket switch under load ({switches} switches, 16 clients):")
+    for variant, (ok, failed) in results.items():
+        print(f"  {variant:<34} {ok:>6} answered {failed:>5} failed")
 
 
 if __name__ == "__main__":

@@ -235,6 +235,40 @@ def test_asset_changes_send_reload_and_css_events(
         client.close()
 
 
+def test_schema_change_is_proposed_then_upgraded(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    root = addon(dev)
+    count = len(events)
+    (root / "models").mkdir(exist_ok=True)
+    (root / "models" / "__init__.py").write_text("from . import thing\n")
+    (root / "models" / "thing.py").write_text(
+        "from odoo import fields, models\n\n\n"
+        "class Thing(models.Model):\n"
+        '    _name = "dev_probe.thing"\n'
+        '    _description = "thing"\n\n'
+        "    name = fields.Char()\n"
+    )
+    (root / "__init__.py").write_text("from . import controllers, models\n")
+    deadline = time.monotonic() + 30
+    while not any(k == "migrate" for k, _ in events[count:]):
+        assert time.monotonic() < deadline, events[count:]
+        time.sleep(0.05)
+    hint = next(m for k, m in events[count:] if k == "migrate")
+    assert "upgrade dev_probe" in hint and "-u dev_probe" in hint
+    assert dev.pending_update == {"dev_probe"}
+    dev.request_upgrade()  # what pressing u + Enter does
+    deadline = time.monotonic() + 180
+    while dev.pending_update:
+        assert time.monotonic() < deadline, events[count:]
+        time.sleep(0.1)
+    assert any(k == "reload" and "upgraded dev_probe" in m for k, m in events[count:])
+    with dev.context.server.connect(dev.context.database) as conn:
+        row = conn.execute("SELECT to_regclass('dev_probe_thing')").fetchone()
+    assert row is not None and row[0] == "dev_probe_thing"
+
+
 def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]]) -> None:
     dev, events = session
     old_parent = dev.odoo.pid if dev.odoo else None

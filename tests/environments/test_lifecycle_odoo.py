@@ -454,6 +454,35 @@ def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenari
     assert info["status"] == "running"
 
 
+def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> None:
+    from odooplane.mailcatcher import ensure_catcher
+    from odooplane.neutralize import neutralize_database
+
+    db = _db(scenario, "staging")
+    with scenario.server.connect(db) as conn:
+        conn.execute("UPDATE ir_cron SET active = true WHERE cron_name = 'Addon B: mark'")
+    refused = scenario.cli("env", "restart", "staging")
+    assert refused.returncode == 1
+    assert "is not started: its database is not neutralized" in refused.stderr
+    info = lifecycle.status(scenario.project, "staging")
+    assert info["status"] == "refused"
+    assert info["neutralization"]["status"] == "failed"
+    assert info["process"]["state"] != "RUNNING"
+    # Neutralized again, it verifies and starts.
+    neutralize_database(
+        scenario.server,
+        db,
+        project=scenario.project,
+        environment="staging",
+        odoo_source_path=None,
+        catcher=ensure_catcher(scenario.project.state_dir, "staging"),
+        base_url=info["url"],
+    )
+    started = lifecycle.start(scenario.project, "staging")
+    assert started["status"] == "running"
+    assert lifecycle.status(scenario.project, "staging")["neutralization"]["status"] == "verified"
+
+
 def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
     unknown = scenario.cli("env", "status", "nowhere")
     assert unknown.returncode == 1

@@ -40,7 +40,7 @@ def test_folder_stamp_uses_the_configured_offset(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["8", "+8", "+2500", "Asia/Shanghai", "+08:75"])
 def test_a_bad_offset_is_a_config_error(value: str) -> None:
-    with pytest.raises(ConfigError, match="evidence.timezone"):
+    with pytest.raises(ConfigError, match=r"evidence\.timezone"):
         parse_offset(value)
 
 

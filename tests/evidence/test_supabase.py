@@ -99,7 +99,8 @@ def test_exported_sql_applies_to_postgresql_with_rls_and_no_anon_access(
         try:
             conn.execute(
                 sql.SQL(
-                    "GRANT USAGE ON SCHEMA ops TO {0}; GRANT SELECT ON ALL TABLES IN SCHEMA ops TO {0}"
+                    "GRANT USAGE ON SCHEMA ops TO {0}; "
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA ops TO {0}"
                 ).format(sql.Identifier(role))
             )
             with conn.transaction():

@@ -355,3 +355,11 @@ def test_verification_failure_raises_with_the_report(
             else []
         )
     ]
+
+
+def test_empty_cron_allowlist_switches_every_cron_off(
+    pg_server: DatabaseServer, prodlike_db: str, q: Q, settings: Callable[..., NeutralizeSettings]
+) -> None:
+    report = neutralize_with(pg_server, prodlike_db, settings(cron_allowlist=()))
+    assert report.ok
+    assert q(prodlike_db, "SELECT count(*) FROM ir_cron WHERE active") == [(0,)]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -21,6 +22,8 @@ from odooplane.neutralize import NeutralizeSettings, neutralize_with, verify_dat
 from odooplane.neutralize.catalog import CATCHER_SERVER_NAME
 from odooplane.postgres.databases import clone_database, drop_database
 from odooplane.postgres.server import DatabaseServer
+
+pytestmark = pytest.mark.slow
 
 Q = Callable[..., list[tuple[Any, ...]]]
 PROD_UUID = "4ad1a612-e8f9-11f1-99a4-02fc00000001"

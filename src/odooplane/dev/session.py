@@ -179,6 +179,7 @@ class DevSession:
     _batches: queue.Queue[set[Path] | str | None] = field(default_factory=queue.Queue)
     _watch_thread: threading.Thread | None = None
     _restart_paths: tuple[Path, ...] = ()
+    _schema_pending: bool = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -260,10 +261,17 @@ class DevSession:
                 continue
             if batch is None:
                 return
-            if batch == _UPGRADE:
-                self.apply_pending()
-            elif isinstance(batch, set):
-                self.handle(batch)
+            try:
+                if batch == _UPGRADE:
+                    self.apply_pending()
+                elif isinstance(batch, set):
+                    self.handle(batch)
+            except OdooplaneError as exc:
+                if self.odoo is None or not self.odoo.alive():
+                    raise
+                # A generation that timed out or a config that cannot load: the serving
+                # generation is untouched, so say why and keep going.
+                self._emit("error", f"{exc.message} — still serving the last good code", {})
 
     def request_upgrade(self) -> None:
         """Ask :meth:`run` to apply the proposed upgrades (safe from any thread)."""
@@ -292,7 +300,13 @@ class DevSession:
             # New columns without their upgrade would break every read of the model:
             # keep the current generation until the developer says to upgrade.
             if any(c.kind.value == "schema" for c in changes):
+                self._schema_pending = True
                 return plan
+        elif self._schema_pending and plan.restart_python and not self.auto_upgrade:
+            # A schema change still waits for its upgrade: code reloaded without it would
+            # read columns that do not exist yet.
+            self._emit("migrate", "still " + self.migration_hint(), {"reasons": plan.reasons})
+            return plan
         if plan.restart_python or update or install:
             result = self.odoo.reload(check=plan.check_files, update=update, install=install)
             self._after_reload(result, started, update, install)
@@ -353,6 +367,8 @@ class DevSession:
                 what = f"upgraded {', '.join(sorted(update | install))} and reloaded"
                 self.pending_update -= update
                 self.pending_install -= install
+                if not self.pending_update:
+                    self._schema_pending = False
                 self._refresh_installed()
             self._emit("reload", f"{what} in {elapsed:.2f} s (generation {result.gen})", entry)
         elif not self._stop.is_set():  # a generation killed by Ctrl-C is no error

@@ -524,12 +524,8 @@ def _launch(
     """
     catcher = _catcher(ctx)
     write_odoo_conf(ctx, b, pair, server, catcher=catcher)
-    if state.neutralization and state.neutralization.get("status") == "failed":
-        raise RefusedError(
-            f"Environment '{ctx.name}' is not started: its neutralization failed "
-            f"({state.neutralization.get('error', 'see its status')}).",
-            hint=f"Fix the leak, then `odooplane neutralize {ctx.name}` and start it again.",
-        )
+    if ctx.config.neutralized and (ctx.copy_source or state.neutralization is not None):
+        _verify_before_start(ctx, state, server, pair)
     _secrets_check(ctx, b)
     offset = _log_size(ctx.log_path)
     step = run.step("start") if run else contextlib.nullcontext()
@@ -557,7 +553,65 @@ def _launch(
                 f"({', '.join(f'{p}: {c}' for p, c in result.checks.items())}).",
                 excerpt=excerpt,
             )
+        _wait_supervised(ctx, offset)
     return result
+
+
+def _wait_supervised(ctx: EnvContext, log_offset: int, grace: float = 15.0) -> None:
+    """Wait until supervisord counts the start as successful (its ``startsecs``), so the
+    state written next and ``status`` agree; a process dying meanwhile is a failure."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        live = ctx.backend.status(ctx.name)
+        if live.state == "RUNNING":
+            return
+        if not live.running:
+            raise _StepFailed(
+                f"The Odoo process stopped right after answering ({live.state}).",
+                excerpt=explain(_log_since(ctx.log_path, log_offset)),
+            )
+        time.sleep(0.3)
+
+
+def _verify_before_start(
+    ctx: EnvContext, state: EnvState, server: DatabaseServer, pair: ports.PortPair
+) -> None:
+    """A neutralized copy starts only when its database verifies, every time (read-only,
+    a fraction of a second): whatever changed it since, it never reaches the outside."""
+    from odooplane.neutralize import verify_database
+
+    catcher = ensure_catcher(ctx.project.state_dir, ctx.name)
+    report = verify_database(
+        server,
+        ctx.database,
+        project=ctx.project,
+        environment=ctx.name,
+        catcher=catcher,
+        base_url=ctx.url(pair),
+    )
+    if report.ok:
+        if not state.neutralization_ok or state.neutralization is None:
+            state.neutralization = {
+                "status": "verified",
+                "at": now_iso(),
+                "checks": report.summary(),
+                "note": "verified before starting",
+            }
+            ctx.store.save(state)
+        return
+    failed = [c.id for c in report.failures]
+    message = (
+        f"Environment '{ctx.name}' is not started: its database is not neutralized "
+        f"(verification failed: {', '.join(failed)})."
+    )
+    record = {"status": "failed", "at": now_iso(), "error": message, "failures": failed}
+    state.neutralization = record
+    ctx.store.save(state)
+    raise _NeutralizationRefused(
+        message,
+        record=record,
+        hint=f"Fix the leak, then run `odooplane neutralize {ctx.name}` and start it again.",
+    )
 
 
 def _stop_process(ctx: EnvContext) -> None:
@@ -1039,6 +1093,7 @@ def deploy(
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "begun", deployment_id=str(recorder.id))
             run = _Run(recorder, progress)
+            neutralization_before = dict(state.neutralization) if state.neutralization else None
             try:
                 _deploy_steps(
                     ctx,
@@ -1063,6 +1118,7 @@ def deploy(
                     exc,
                     health_timeout=health_timeout,
                     started=t0,
+                    neutralization_before=neutralization_before,
                 )
             recorder.finish("succeeded")
         state.previous_build = state.build
@@ -1128,7 +1184,13 @@ def _deploy_steps(
         else:
             _apply_plan(ctx, state, server, b, plan, capture, run.recorder)
         _store_checksums(ctx, server, b)
-    if ctx.config.neutralized and ctx.copy_source and not plan.empty:
+    # Module data loaded by an update may switch crons or mail servers back on; a copy
+    # whose last verification failed gets another chance to verify.
+    if (
+        ctx.config.neutralized
+        and ctx.copy_source
+        and (not plan.empty or not state.neutralization_ok)
+    ):
         ctx.store.phase(state, "neutralizing")
         state.neutralization = _neutralize(ctx, server, b, pair, run, source_database=None)
         outcome.neutralization = state.neutralization
@@ -1149,6 +1211,7 @@ def _rollback(
     *,
     health_timeout: float,
     started: float,
+    neutralization_before: dict[str, Any] | None,
 ) -> NoReturn:
     """Undo a failed deployment, record it, and raise DeploymentFailed (or re-raise)."""
     if isinstance(exc, KeyboardInterrupt):
@@ -1178,13 +1241,9 @@ def _rollback(
                 actions.append(f"restored snapshot {snapshot}")
             elif op is not None and op.phase in ("updating", "starting"):
                 actions.append("no snapshot: the database keeps what the update did")
-            if state.neutralization and state.neutralization.get("status") == "failed" and snapshot:
-                # The restored copy is the neutralized one from before this deployment.
-                state.neutralization = {
-                    **state.neutralization,
-                    "status": "verified",
-                    "note": "restored from the pre-deploy snapshot",
-                }
+            if snapshot:
+                # The database is again what it was: so is its neutralization record.
+                state.neutralization = neutralization_before
             if previous is not None:
                 health = _launch(
                     ctx, state, previous, pair, server, None, health_timeout=health_timeout
@@ -1302,6 +1361,10 @@ def _start_locked(
             f"Environment '{ctx.name}' did not start: {exc.message}",
             hint=f"Log excerpt:\n{exc.excerpt}",
         ) from None
+    except _NeutralizationRefused:
+        state.status, state.desired = "refused", "stopped"
+        ctx.store.end(state)
+        raise
     except BaseException:
         state.status, state.desired = "stopped", "stopped"
         ctx.store.end(state)

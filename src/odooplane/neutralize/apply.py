@@ -123,7 +123,6 @@ def _neutralize(
         tracker=tracker,
         prior=prior,
         record=record,
-        started_at=now,
     )
     capture_crons(ctx)
     capture_params(ctx)

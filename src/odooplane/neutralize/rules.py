@@ -52,7 +52,6 @@ class RuleContext:
     tracker: ChangeTracker
     prior: NeutralizationRecord | None
     record: NeutralizationRecord
-    started_at: datetime
     rule: str = ""
     notes: dict[str, list[str]] = field(default_factory=dict)
     catcher_id: int | None = None
@@ -106,12 +105,6 @@ class Rule:
     name: str
     title: str
     apply: RuleFn
-
-
-def _ids(values: Sequence[int]) -> sql.Composable:
-    return sql.SQL("({})").format(
-        sql.SQL(", ").join(sql.Literal(v) for v in values) if values else sql.SQL("NULL")
-    )
 
 
 def _distinct(column: str, value: Any) -> sql.Composable:
@@ -386,11 +379,11 @@ def rule_crons(ctx: RuleContext) -> None:
         for xmlid in ctx.settings.cron_allowlist:
             if xmlid not in known:
                 ctx.note(f"allowlisted cron {xmlid} does not exist in this database")
+        # "<> ALL" rather than "NOT IN (...)": an empty allowlist must switch off every cron.
         ctx.run(
             "ir_cron",
-            sql.SQL("UPDATE ir_cron SET active = false WHERE active AND id NOT IN {}").format(
-                _ids(sorted(known.values()))
-            ),
+            "UPDATE ir_cron SET active = false WHERE active AND id <> ALL(%s::int[])",
+            (sorted(known.values()),),
         )
         for cron_id, was_active in sorted(ctx.allowlisted_crons.items()):
             ctx.run(

@@ -52,7 +52,6 @@ class VerifyContext:
     schema: Schema
     settings: NeutralizeSettings
     record: NeutralizationRecord | None
-    started_at: datetime
     production_values: dict[str, str] = field(default_factory=dict)
     catcher_ids: list[int] = field(default_factory=list)
 
@@ -316,8 +315,8 @@ def check_crons(ctx: VerifyContext) -> Check:
     rows = ctx.rows(
         f"SELECT c.id, {name}, d.module || '.' || d.name FROM ir_cron c "
         "LEFT JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id "
-        "WHERE c.active AND NOT c.id = ANY(%s) ORDER BY c.id",
-        (list(allowed.values()) or [-1],),
+        "WHERE c.active AND c.id <> ALL(%s::int[]) ORDER BY c.id",
+        (list(allowed.values()),),
     )
     leaks = [f"ir_cron #{r[0]} {r[2] or '(no xml id)'} '{_name(r[1])}' is active" for r in rows]
     return result(
@@ -829,14 +828,11 @@ def run_checks(
                 "no ir_config_parameter table",
             )
         ]
-    cur.execute("SELECT now() at time zone 'UTC'")
-    fetched = cur.fetchone()
     ctx = VerifyContext(
         cur=cur,
         schema=schema,
         settings=settings,
         record=load_record(cur),
-        started_at=fetched[0] if fetched else datetime.now(),
         production_values=production_values,
     )
     return [check(ctx) for check in CHECKS]
