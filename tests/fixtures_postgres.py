@@ -121,6 +121,10 @@ def prodlike_template(pg_server: DatabaseServer) -> str:
             "fixtures/odoo17-prodlike.sql.gz"
         )
     import_database(pg_server, dump, PRODLIKE_TEMPLATE)
+    with pg_server.connect(PRODLIKE_TEMPLATE) as conn:
+        # Otherwise autovacuum visits every freshly loaded table, and each clone waits
+        # for its workers to leave the template.
+        conn.execute("VACUUM (ANALYZE)")
     with pg_server.connect() as conn:
         # Nobody may connect to the template: a session on it would make clones fail.
         conn.execute(

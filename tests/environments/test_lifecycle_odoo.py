@@ -355,6 +355,26 @@ def test_cron_run_runs_a_disabled_cron(scenario: Scenario) -> None:
     assert "No scheduled action 'no such job'" in missing.stderr
 
 
+def test_shell_psql_and_logs(scenario: Scenario) -> None:
+    shell = subprocess.run(
+        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "shell", "staging"],
+        input="print('PARTNERS', env['res.partner'].search_count([]))\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert "PARTNERS" in shell.stdout
+    psql = scenario.cli("env", "psql", "staging", "-At", "-c", "SELECT count(*) FROM res_users")
+    assert psql.returncode == 0, psql.stderr
+    assert int(psql.stdout.strip()) >= 1
+    logs = scenario.cli("env", "logs", "staging", "-n", "5")
+    assert logs.returncode == 0
+    lines = logs.stdout.splitlines()
+    assert 1 <= len(lines) <= 5
+
+
 def test_sigkill_mid_deploy_then_the_next_deploy_recovers(scenario: Scenario) -> None:
     manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
     manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
@@ -439,13 +459,15 @@ def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenari
     info = lifecycle.status(scenario.project, "staging")
     first = info["process"]["pid"]
     os.kill(first, signal.SIGKILL)
+    healthy = {"/web/health": 200, "/web/login": 200}
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         info = lifecycle.status(scenario.project, "staging")
         if (
-            info["process"]["pid"] not in (None, first)
+            info["status"] == "running"
+            and info["process"]["pid"] not in (None, first)
             and info["health"]
-            and info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+            and info["health"]["checks"] == healthy
         ):
             break
         time.sleep(1)

@@ -84,6 +84,28 @@ def test_both_clone_strategies(
     assert rows_of(pg_server, other_name) == ["first", "second"]
 
 
+def test_clone_reports_progress(
+    pg_server: DatabaseServer, prodlike_db: str, other_name: str
+) -> None:
+    steps: list[tuple[str, int, int]] = []
+    result = dbops.clone_database(
+        pg_server, prodlike_db, other_name, strategy="wal_log", progress=lambda *s: steps.append(s)
+    )
+    assert steps[-1] == ("copying", result.size, result.size)
+    done = [step[1] for step in steps]
+    assert done == sorted(done) and all(d <= (result.size or 0) for d in done)
+    dbops.drop_database(pg_server, other_name)
+    steps.clear()
+    dbops.clone_database(
+        pg_server,
+        prodlike_db,
+        other_name,
+        strategy="file_copy",
+        progress=lambda *s: steps.append(s),
+    )
+    assert steps[-1] == ("copying", 0, 0)  # no estimate for FILE_COPY: shown without total
+
+
 def test_strategy_choice() -> None:
     big = dbops.FILE_COPY_MIN_BYTES
     assert dbops.choose_strategy(150004, 10_000_000, None) == "wal_log"

@@ -320,7 +320,7 @@ def clone_cmd(
     """
     project = _project(ctx)
     server = server_for(project)
-    with _spinner(not as_json, f"Cloning {source} to {target}…"):
+    with _progress(not as_json, f"Cloning {source}") as progress:
         result = dbops.clone_database(
             server,
             source,
@@ -328,6 +328,7 @@ def clone_cmd(
             filestore_root=_filestores(project),
             terminate=terminate,
             strategy=strategy,
+            progress=progress,
         )
 
     def render() -> None:
@@ -354,9 +355,14 @@ def snapshot_cmd(
     """Take a point-in-time copy of DATABASE and its filestore."""
     project = _project(ctx)
     server = server_for(project)
-    with _spinner(not as_json, f"Snapshotting {database}…"):
+    with _progress(not as_json, f"Snapshotting {database}") as progress:
         snap = dbops.snapshot_database(
-            server, database, name=name, filestore_root=_filestores(project), terminate=terminate
+            server,
+            database,
+            name=name,
+            filestore_root=_filestores(project),
+            terminate=terminate,
+            progress=progress,
         )
     emit(
         snap.to_dict(),
@@ -414,13 +420,14 @@ def restore_cmd(
     """
     project = _project(ctx)
     server = server_for(project)
-    with _spinner(not as_json, f"Restoring {database} from {snapshot}…"):
+    with _progress(not as_json, f"Restoring {database}") as progress:
         result = dbops.restore_snapshot(
             server,
             database,
             snapshot,
             filestore_root=_filestores(project),
             terminate=terminate,
+            progress=progress,
         )
     emit(
         result.to_dict(),

@@ -17,6 +17,7 @@ import contextlib
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -250,6 +251,49 @@ def _exclusive(
     raise _busy_error(busy or {n: [] for n in names}, action)
 
 
+@contextlib.contextmanager
+def _clone_progress(
+    server: DatabaseServer, size: int | None, strategy: str | None, progress: Progress | None
+) -> Iterator[None]:
+    """Report a clone's progress while CREATE DATABASE runs.
+
+    PostgreSQL has no progress view for CREATE DATABASE. With WAL_LOG it writes about one
+    byte of WAL per byte copied, so the growth of the WAL position, watched from a second
+    connection, is a fair estimate (held just below 100 % until the statement returns,
+    since other sessions write WAL too). FILE_COPY writes little WAL: the progress is
+    then shown without a total.
+    """
+    if progress is None:
+        yield
+        return
+    total = (size or 0) if strategy == "wal_log" else 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        try:
+            with server.connect(server.maintenance_db) as watcher:
+                start = _wal_position(watcher)
+                while not stop.wait(0.5):
+                    done = _wal_position(watcher) - start
+                    progress("copying", min(done, int(total * 0.99)) if total else 0, total)
+        except Exception:  # the estimate is best effort; the clone itself decides success
+            return
+
+    thread = threading.Thread(target=watch, name="clone-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    progress("copying", total, total)
+
+
+def _wal_position(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _temp_name(kind: str) -> str:
     return f"_odooplane_{kind}_{secrets.token_hex(6)}"
 
@@ -372,6 +416,7 @@ def _clone(
     filestore_root: Path | None,
     terminate: bool,
     strategy: str | None,
+    progress: Progress | None = None,
 ) -> CloneResult:
     _require(conn, server, source)
     _require_absent(conn, server, target)
@@ -384,7 +429,8 @@ def _clone(
     started = time.monotonic()
 
     def create() -> None:
-        conn.execute(statement)
+        with _clone_progress(server, size, chosen, progress):
+            conn.execute(statement)
 
     ended = _exclusive(
         conn,
@@ -419,13 +465,15 @@ def clone_database(
     filestore_root: Path | None = None,
     terminate: bool = False,
     strategy: str | None = None,
+    progress: Progress | None = None,
 ) -> CloneResult:
     """Copy ``source`` to the new database ``target`` with ``CREATE DATABASE ... TEMPLATE``,
     and its filestore with hard links.
 
     PostgreSQL needs the source idle: other sessions on it are an error naming them,
     unless ``terminate`` is true. ``strategy`` is ``wal_log``, ``file_copy`` or
-    None/``auto`` (chosen by size, PostgreSQL 15+).
+    None/``auto`` (chosen by size, PostgreSQL 15+). ``progress(phase, done, total)`` gets
+    an estimate while PostgreSQL copies.
     """
     database_name(source, what="source database name")
     user_database_name(target, what="target database name")
@@ -440,6 +488,7 @@ def clone_database(
             filestore_root=filestore_root,
             terminate=terminate,
             strategy=strategy,
+            progress=progress,
         )
 
 
@@ -600,6 +649,7 @@ def snapshot_database(
     filestore_root: Path | None = None,
     terminate: bool = False,
     strategy: str | None = None,
+    progress: Progress | None = None,
 ) -> SnapshotInfo:
     """Point-in-time copy of ``database`` and its filestore, named or timestamped.
 
@@ -620,6 +670,7 @@ def snapshot_database(
             filestore_root=filestore_root,
             terminate=terminate,
             strategy=strategy,
+            progress=progress,
         )
         meta = {
             "odooplane": "snapshot",
@@ -745,6 +796,7 @@ def restore_snapshot(
     filestore_root: Path | None = None,
     terminate: bool = False,
     strategy: str | None = None,
+    progress: Progress | None = None,
 ) -> RestoreResult:
     """Make ``database`` (and its filestore) what snapshot ``snapshot`` holds.
 
@@ -766,6 +818,7 @@ def restore_snapshot(
             filestore_root=filestore_root,
             terminate=False,
             strategy=strategy,
+            progress=progress,
         )
         try:
             replaced, ended = _replace_with(
