@@ -329,6 +329,13 @@ def _conf_value(key: str, value: object) -> str:
     return text
 
 
+# Series 16-18 predate setuptools' removal of pkg_resources, so their runtimes keep an
+# old setuptools. That pkg_resources cannot see packages whose metadata folder uses the
+# normalized name (zope_interface-8.x.dist-info): gevent's plugin check then raises
+# DistributionNotFound and the gevent (websocket) worker dies at start. Keep zope.* on
+# releases whose metadata it can read.
+_PKG_RESOURCES_ERA = ("setuptools<69", "zope.interface<7", "zope.event<5")
+
 _PROFILES: dict[str, SeriesProfile] = {
     "16.0": SeriesProfile(
         series="16.0",
@@ -341,7 +348,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "web"),
         python_tested=((3, 7), (3, 11)),
-        runtime_constraints=("setuptools<69",),
+        runtime_constraints=_PKG_RESOURCES_ERA,
     ),
     "17.0": SeriesProfile(
         series="17.0",
@@ -355,7 +362,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         server_wide_modules=("base", "web"),
         python_tested=((3, 10), (3, 12)),
         # Odoo 17 imports pkg_resources, which setuptools 81 removed and 80 warns about.
-        runtime_constraints=("setuptools<69",),
+        runtime_constraints=_PKG_RESOURCES_ERA,
     ),
     "18.0": SeriesProfile(
         series="18.0",
@@ -368,7 +375,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "web"),
         python_tested=((3, 10), (3, 12)),
-        runtime_constraints=("setuptools<69",),
+        runtime_constraints=_PKG_RESOURCES_ERA,
     ),
     "19.0": SeriesProfile(
         series="19.0",
