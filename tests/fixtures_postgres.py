@@ -84,12 +84,36 @@ def files_of(root: Path, database: str) -> dict[str, bytes]:
     }
 
 
+TEST_CLUSTER_PREFIX = "odooplane-test-pg-"
+
+
+def _reap_abandoned_clusters() -> None:
+    """Stop and delete the clusters of test sessions that were killed before their
+    teardown ran (each folder records the PID of the pytest process that made it)."""
+    for base in Path(tempfile.gettempdir()).glob(f"{TEST_CLUSTER_PREFIX}*"):
+        try:
+            owner = int((base / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+            continue  # that session is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        EmbeddedCluster(base / "state").destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[DatabaseServer]:
+    _reap_abandoned_clusters()
     # Not pytest's tmp_path: its 0700 parents would push the data to /var/lib when the
     # suite runs as root. This folder is enterable by the server's user and removed below.
-    base = Path(tempfile.mkdtemp(prefix="odooplane-test-pg-"))
+    base = Path(tempfile.mkdtemp(prefix=TEST_CLUSTER_PREFIX))
     os.chmod(base, 0o711)
+    (base / "owner.pid").write_text(str(os.getpid()))
     cluster = EmbeddedCluster(base / "state", settings=TEST_SETTINGS)
     try:
         cluster.start()

@@ -106,4 +106,5 @@ def test_quickstart_serves_the_sample_project(
         assert payload["created_database"] is False
         assert payload["url"].startswith("http://127.0.0.1:")
     finally:
-        cluster.stop()
+        # The cluster may live in /var/lib/odooplane (tmp_path is 0700): remove it too.
+        cluster.destroy()

@@ -31,7 +31,6 @@ import email.policy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,7 +45,8 @@ from typing import Any
 import filelock
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
-from odooplane.errors import ConfigError, ExternalToolError, NotFoundError, RefusedError
+from odooplane.environments.ports import is_port_free, port_range
+from odooplane.errors import ExternalToolError, NotFoundError, RefusedError
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
 from odooplane.paths import cache_dir
 
@@ -88,30 +88,6 @@ def _registry() -> Path:
 # -- ports --------------------------------------------------------------------------------
 
 
-def port_range() -> tuple[int, int]:
-    raw = os.environ.get(RANGE_ENV)
-    if not raw:
-        return DEFAULT_RANGE
-    try:
-        low_s, high_s = raw.split("-", 1)
-        low, high = int(low_s), int(high_s)
-    except ValueError:
-        raise ConfigError(f"{RANGE_ENV}='{raw}' is not a port range such as 2525-3524.") from None
-    if not 1024 <= low < high <= 65535:
-        raise ConfigError(f"{RANGE_ENV}='{raw}' must lie within 1024-65535, low before high.")
-    return low, high
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def allocated_ports(state_dir: Path) -> dict[str, int]:
     data = read_json(_ports_file(state_dir), default={})
     return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -136,9 +112,9 @@ def catcher_address(
         mine = allocated_ports(state_dir)
         if environment not in mine:
             taken = set(registry.values())
-            low, high = port_range()
+            low, high = port_range(RANGE_ENV, DEFAULT_RANGE)
             port = next(
-                (p for p in range(low, high + 1) if p not in taken and _port_free(host, p)), None
+                (p for p in range(low, high + 1) if p not in taken and is_port_free(p, host)), None
             )
             if port is None:
                 raise RefusedError(

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 
 from odooplane.config import EnvironmentKind, GitSource
+from odooplane.environments.ports import is_port_free
 from odooplane.errors import ExternalToolError, RefusedError, UsageError
 from odooplane.odoo.process import OdooProcess, free_port, http_get, start_server
 from odooplane.odoo.runtime import Runtime, ensure_runtime
@@ -248,8 +249,8 @@ def start(
     prepared: Prepared, *, port: int | None = None, on_step: StepCallback | None = None
 ) -> OdooProcess:
     """Start Odoo on the development database and wait until it serves the login page."""
-    chosen = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
-    if port is not None and not _port_free(port):
+    chosen = port or (DEFAULT_PORT if is_port_free(DEFAULT_PORT, "127.0.0.1") else free_port())
+    if port is not None and not is_port_free(port, "127.0.0.1"):
         raise RefusedError(
             f"Port {port} is already taken on 127.0.0.1.",
             hint="Pick another with --port, or leave it out to use a free one.",
@@ -277,15 +278,3 @@ def start(
             raise
     prepared.result.url = process.url
     return process
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

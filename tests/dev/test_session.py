@@ -4,7 +4,9 @@ of the others' outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import threading
 import time
 import urllib.error
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,19 @@ PAGE_CONTROLLER = """
         return http.request.env["ir.ui.view"].sudo()._render_template("dev_probe.probe_page")
 """
 
+DATA = """<odoo>
+    <record id="param_probe" model="ir.config_parameter">
+        <field name="key">dev_probe.param</field>
+        <field name="value">one</field>
+    </record>{more}
+</odoo>
+"""
+
+ACCESS = (
+    "id,name,model_id:id,group_id:id,perm_read,perm_write,perm_create,perm_unlink\n"
+    "access_probe_partner,probe partner,base.model_res_partner,base.group_user,1,0,0,0\n"
+)
+
 
 def controller(value: str) -> str:
     return CONTROLLER.replace("{value}", value) + PAGE_CONTROLLER
@@ -84,13 +99,17 @@ def write_project(root: Path, source: OdooSource, server: DatabaseServer, databa
             "views/probe.xml": VIEW.replace("{text}", "first text"),
             "static/src/probe.scss": ".probe { color: red; }\n",
             "static/src/probe.js": "console.log('probe');\n",
+            "data/probe_data.xml": DATA.replace("{more}", ""),
+            "security/ir.model.access.csv": ACCESS,
         },
     )
     manifest = root / "addons" / "dev_probe" / "__manifest__.py"
     manifest.write_text(
         manifest.read_text().replace(
             "'installable': True,",
-            "'installable': True,\n    'data': ['views/probe.xml'],\n"
+            "'installable': True,\n"
+            "    'data': ['security/ir.model.access.csv', 'views/probe.xml',"
+            " 'data/probe_data.xml'],\n"
             "    'assets': {'web.assets_backend': ['dev_probe/static/src/*']},",
         )
     )
@@ -267,6 +286,219 @@ def test_schema_change_is_proposed_then_upgraded(
     with dev.context.server.connect(dev.context.database) as conn:
         row = conn.execute("SELECT to_regclass('dev_probe_thing')").fetchone()
     assert row is not None and row[0] == "dev_probe_thing"
+
+
+def wait_event(
+    events: list[tuple[str, str]],
+    since: int,
+    accept: Callable[[str, str], bool],
+    timeout: float,
+) -> str:
+    """The message of the first event after ``since`` that ``accept`` takes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for kind, message in events[since:]:
+            if accept(kind, message):
+                return message
+        assert time.monotonic() < deadline, events[since:]
+        time.sleep(0.05)
+
+
+def xml_id_model(dev: DevSession, module: str, name: str) -> str | None:
+    """The model of the record ``module.name`` in the database, None when absent."""
+    with dev.context.server.connect(dev.context.database) as conn:
+        row = conn.execute(
+            "SELECT model FROM ir_model_data WHERE module = %s AND name = %s", (module, name)
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def module_state(dev: DevSession, name: str) -> str | None:
+    with dev.context.server.connect(dev.context.database) as conn:
+        row = conn.execute("SELECT state FROM ir_module_module WHERE name = %s", (name,)).fetchone()
+    return str(row[0]) if row else None
+
+
+@contextlib.contextmanager
+def auto_upgrade(dev: DevSession) -> Iterator[None]:
+    """The module's session as `odooplane dev --auto-upgrade` runs it: the flag is only
+    read when a batch of changes is handled, so one Odoo start serves both modes."""
+    dev.auto_upgrade = True
+    try:
+        yield
+    finally:
+        dev.auto_upgrade = False
+
+
+def new_addon_files(name: str) -> dict[str, str]:
+    """A new addon: a route answering its name, and a data record."""
+    return {
+        "__init__.py": "from . import controllers\n",
+        "controllers/__init__.py": "from . import main\n",
+        "controllers/main.py": CONTROLLER.replace("dev_probe/", f"{name}/").replace(
+            "{value}", name
+        ),
+        "__manifest__.py": (
+            "{\n"
+            f"    'name': '{name}',\n"
+            "    'version': '17.0.1.0.0',\n"
+            "    'depends': ['web'],\n"
+            "    'license': 'LGPL-3',\n"
+            "    'data': ['data/data.xml'],\n"
+            "}\n"
+        ),
+        "data/data.xml": DATA.replace("param_probe", f"param_{name}")
+        .replace("dev_probe.param", f"{name}.param")
+        .replace("{more}", ""),
+    }
+
+
+def new_addon(dev: DevSession, name: str, override: dict[str, str] | None = None) -> Path:
+    """Writes a new addon folder into the project's addons path, file by file."""
+    return write_addon(
+        addon(dev).parent, name, depends=("web",), extra={**new_addon_files(name), **(override or {})}
+    )
+
+
+def test_data_change_without_auto_upgrade_names_the_command(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    assert dev.odoo is not None
+    gen = dev.odoo.gen
+    count = len(events)
+    menu = '\n    <menuitem id="menu_probe" name="Probe"/>'
+    (addon(dev) / "data" / "probe_data.xml").write_text(DATA.replace("{more}", menu))
+    hint = wait_event(events, count, lambda k, _m: k == "migrate", 30)
+    assert "upgrade dev_probe" in hint and "--auto-upgrade" in hint
+    assert dev.pending_update >= {"dev_probe"}
+    # Nothing was loaded by itself: no new generation, no menu in the database.
+    assert xml_id_model(dev, "dev_probe", "menu_probe") is None
+    assert dev.odoo.gen == gen
+    # The command the terminal names is exact: run as printed, it upgrades the module.
+    command = shlex.split(hint.split(" or run ", 1)[1])
+    assert command[command.index("-u") + 1] == "dev_probe"
+    assert command[command.index("-d") + 1] == dev.context.database
+    ran = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dev.context.runtime.env(),
+        cwd=dev.context.project.root,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert xml_id_model(dev, "dev_probe", "menu_probe") == "ir.ui.menu"
+    # The serving generation notices the upgraded registry and keeps answering.
+    assert http_get(dev.url + "/dev_probe/value")[0] == 200
+
+
+def test_data_change_with_auto_upgrade_upgrades_with_no_failed_request(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    count = len(events)
+    menu = '\n    <menuitem id="menu_probe_auto" name="Probe auto"/>'
+    line = "access_probe_partner_auto,probe partner auto,base.model_res_partner,,1,0,0,0\n"
+    with auto_upgrade(dev), Poller(dev.url + "/dev_probe/value") as poller:
+        (addon(dev) / "security" / "ir.model.access.csv").write_text(ACCESS + line)
+        (addon(dev) / "data" / "probe_data.xml").write_text(DATA.replace("{more}", menu))
+        message = wait_event(
+            events,
+            count,
+            lambda k, m: (k == "reload" and "upgraded dev_probe" in m) or k == "error",
+            180,
+        )
+        assert "upgraded dev_probe" in message, events[count:]
+        time.sleep(0.5)
+    assert not any(k == "migrate" for k, _ in events[count:])
+    assert xml_id_model(dev, "dev_probe", "menu_probe_auto") == "ir.ui.menu"
+    assert xml_id_model(dev, "dev_probe", "access_probe_partner_auto") == "ir.model.access"
+    assert dev.pending_update == set()  # an upgrade also satisfies what was proposed before
+    assert poller.answers and poller.failures == []
+
+
+def test_new_addon_without_auto_upgrade_is_proposed_then_installed(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    count = len(events)
+    new_addon(dev, "dev_probe_extra")
+    hint = wait_event(events, count, lambda k, _m: k == "migrate", 30)
+    assert "install dev_probe_extra" in hint
+    command = shlex.split(hint.split(" or run ", 1)[1])
+    assert command[command.index("-i") + 1] == "dev_probe_extra"
+    assert "--stop-after-init" in command
+    assert dev.pending_install == {"dev_probe_extra"}
+    assert module_state(dev, "dev_probe_extra") in (None, "uninstalled")
+    assert http_get(dev.url + "/dev_probe_extra/value")[0] == 404
+    with Poller(dev.url + "/dev_probe/value") as poller:
+        dev.request_upgrade()  # what pressing u + Enter does
+        message = wait_event(
+            events,
+            count,
+            lambda k, m: (k == "reload" and "upgraded dev_probe_extra" in m) or k == "error",
+            180,
+        )
+        assert "upgraded dev_probe_extra" in message, events[count:]
+        time.sleep(0.5)
+    assert module_state(dev, "dev_probe_extra") == "installed"
+    assert xml_id_model(dev, "dev_probe_extra", "param_dev_probe_extra") == "ir.config_parameter"
+    assert http_get(dev.url + "/dev_probe_extra/value") == (200, b"dev_probe_extra")
+    assert dev.pending_install == set()
+    assert poller.answers and poller.failures == []
+
+
+def test_new_addon_with_auto_upgrade_is_installed_with_no_failed_request(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    dev, events = session
+    count = len(events)
+    with auto_upgrade(dev), Poller(dev.url + "/dev_probe/value") as poller:
+        new_addon(dev, "dev_probe_auto")
+        message = wait_event(
+            events,
+            count,
+            lambda k, m: (k == "reload" and "upgraded dev_probe_auto" in m) or k == "error",
+            180,
+        )
+        assert "upgraded dev_probe_auto" in message, events[count:]
+        time.sleep(0.5)
+    assert not any(k == "migrate" for k, _ in events[count:])
+    assert module_state(dev, "dev_probe_auto") == "installed"
+    assert xml_id_model(dev, "dev_probe_auto", "param_dev_probe_auto") == "ir.config_parameter"
+    assert http_get(dev.url + "/dev_probe_auto/value") == (200, b"dev_probe_auto")
+    assert poller.answers and poller.failures == []
+
+
+def test_new_addon_failing_to_install_is_retried_when_fixed(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """With --auto-upgrade, a new addon whose data file is broken (or not written yet when
+    its manifest appears) is installed by the save that fixes it."""
+    dev, events = session
+    count = len(events)
+    name = "dev_probe_broken"
+    data = new_addon_files(name)["data/data.xml"]
+    broken = data.replace('model="ir.config_parameter"', 'model="dev_probe.no_such_model"')
+    with auto_upgrade(dev), Poller(dev.url + "/dev_probe/value") as poller:
+        folder = new_addon(dev, name, {"data/data.xml": broken})
+        error = wait_event(events, count, lambda k, _m: k == "error", 180)
+        assert "still serving" in error
+        assert module_state(dev, name) != "installed"
+        count = len(events)
+        (folder / "data" / "data.xml").write_text(data)
+        message = wait_event(
+            events,
+            count,
+            lambda k, m: (k == "reload" and f"upgraded {name}" in m) or k == "error",
+            180,
+        )
+        assert f"upgraded {name}" in message, events[count:]
+        time.sleep(0.5)
+    assert module_state(dev, name) == "installed"
+    assert xml_id_model(dev, name, f"param_{name}") == "ir.config_parameter"
+    assert poller.answers and poller.failures == []
 
 
 def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]]) -> None:

@@ -261,8 +261,12 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
 
     def render() -> None:
         table = Table(title=f"Databases on {server.describe()}")
-        for column in ("database", "size", "filestore", "environment", "note"):
-            table.add_column(column, justify="right" if column in ("size", "filestore") else "left")
+        # Names are folded, never cut with an ellipsis: people copy them into commands.
+        table.add_column("database", overflow="fold")
+        table.add_column("size", justify="right")
+        table.add_column("filestore", justify="right")
+        table.add_column("environment")
+        table.add_column("note")
         for d in found:
             note = ""
             if d.snapshot is not None:
@@ -389,7 +393,7 @@ def snapshots_cmd(ctx: click.Context, database: str, as_json: bool) -> None:
             return
         table = Table(title=f"Snapshots of {database}")
         for column in ("name", "taken (UTC)", "size", "filestore", "database"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for s in snaps:
             fs = s.filestore or {}
             table.add_row(

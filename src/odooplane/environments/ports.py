@@ -35,17 +35,21 @@ class PortPair:
     gevent: int
 
 
-def port_range() -> tuple[int, int]:
-    raw = os.environ.get(RANGE_ENV)
+def port_range(
+    variable: str = RANGE_ENV, default: tuple[int, int] = DEFAULT_RANGE
+) -> tuple[int, int]:
+    """The port range named by the environment ``variable`` (``LOW-HIGH``), else ``default``."""
+    raw = os.environ.get(variable)
     if not raw:
-        return DEFAULT_RANGE
+        return default
+    example = f"{default[0]}-{default[1]}"
     try:
         low_s, high_s = raw.split("-", 1)
         low, high = int(low_s), int(high_s)
     except ValueError:
-        raise ConfigError(f"{RANGE_ENV}='{raw}' is not a port range such as 8069-8999.") from None
+        raise ConfigError(f"{variable}='{raw}' is not a port range such as {example}.") from None
     if not 1024 <= low < high <= 65535:
-        raise ConfigError(f"{RANGE_ENV}='{raw}' must lie within 1024-65535, low before high.")
+        raise ConfigError(f"{variable}='{raw}' must lie within 1024-65535, low before high.")
     return low, high
 
 

@@ -50,8 +50,11 @@ SNAPSHOT_SEPARATOR = "__snap__"
 _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Below this size WAL_LOG (PostgreSQL 15's default: copy block by block through the WAL)
 # is faster; above it FILE_COPY (two checkpoints, then a file-level copy) wins. Measured
-# with benchmarks/db_clone.py, see docs/postgres.md.
-FILE_COPY_MIN_BYTES = 512 * 1024 * 1024
+# with benchmarks/db_clone.py (docs/postgres.md): WAL_LOG 3x faster at 30 MB, parity
+# around 250-300 MB, FILE_COPY 1.2-1.3x faster from 500 MB. At parity WAL_LOG is kept:
+# FILE_COPY's checkpoints flush every dirty buffer of the cluster, slowing the other
+# databases (environments) it serves.
+FILE_COPY_MIN_BYTES = 256 * 1024 * 1024
 STRATEGIES = ("wal_log", "file_copy")
 
 Progress = Callable[[str, int, int], None]
