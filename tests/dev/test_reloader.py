@@ -52,3 +52,12 @@ def test_config_restarts_everything_and_other_is_empty() -> None:
     plan = plan_for([Change(Path("/p/odooplane.yaml"), ChangeKind.config)], installed=set())
     assert plan.restart_all and plan.reasons == ["odooplane.yaml changed"]
     assert plan_for([change(ChangeKind.other, suffix=".md")], installed=set()).empty
+
+
+def test_a_save_in_an_addon_still_to_install_asks_for_the_install_again() -> None:
+    data = change(ChangeKind.data, "x_new", suffix=".xml")
+    assert plan_for([data], installed={"x_app"}).empty  # not installed: nothing to upgrade
+    plan = plan_for([data], installed={"x_app"}, to_install={"x_new"})
+    assert plan.install == {"x_new"} and plan.reasons == ["new addon x_new: file.xml changed"]
+    # Installed meanwhile (by hand): nothing left to do for it.
+    assert plan_for([data], installed={"x_new"}, to_install={"x_new"}).install == set()

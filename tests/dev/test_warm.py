@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 from odooplane.dev import warm_server
-from odooplane.dev.warm import _last_frame, listening_socket
+from odooplane.dev.warm import _last_frame, error_summary, listening_socket
 
 
 def test_compile_errors_name_the_file_and_line(tmp_path: Path) -> None:
@@ -32,6 +32,27 @@ def test_last_frame_of_a_traceback() -> None:
     )
     assert _last_frame(text) == ("/p/addons/x/models/a.py", 7)
     assert _last_frame("no traceback") == (None, None)
+    assert error_summary(text) == "ModuleNotFoundError: No module named 'nothing'"
+
+
+def test_a_data_file_error_names_the_data_file_and_its_exception_line() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/odoo/tools/convert.py", line 348, in _tag_record\n'
+        "    model = env[rec_model]\n"
+        "KeyError: 'x.nope'\n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/odoo/tools/convert.py", line 569, in _tag_root\n'
+        "    raise ParseError('while parsing %s:%s, somewhere inside\\n%s' % (\n"
+        "odoo.tools.convert.ParseError: while parsing /p/addons/x/data/data.xml:2, somewhere"
+        " inside\n"
+        '<record id="r" model="x.nope">\n'
+        '        <field name="key">k</field>\n'
+        "    </record>\n"
+    )
+    assert _last_frame(text) == ("/p/addons/x/data/data.xml", 2)
+    assert error_summary(text).startswith("odoo.tools.convert.ParseError: while parsing")
 
 
 def test_listening_socket_is_inheritable_and_listens() -> None:

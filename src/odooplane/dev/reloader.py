@@ -41,10 +41,15 @@ class Plan:
         return not (self.restart_all or self.restart_python or self.needs_migration or self.browser)
 
 
-def plan_for(changes: Iterable[Change], *, installed: set[str]) -> Plan:
+def plan_for(
+    changes: Iterable[Change], *, installed: set[str], to_install: Iterable[str] = ()
+) -> Plan:
     """The plan for ``changes``; ``installed`` are the modules installed in the database
-    (an addon nobody installed needs no upgrade, only a restart when it is Python)."""
+    (an addon nobody installed needs no upgrade, only a restart when it is Python).
+    ``to_install`` are new addons whose install is still pending (proposed, or failed):
+    a save in one of them asks for the install again, since it may be the fix."""
     plan = Plan(changes=list(changes))
+    retry = set(to_install) - installed
     css_only = True
     for change in plan.changes:
         kind = change.kind
@@ -75,6 +80,9 @@ def plan_for(changes: Iterable[Change], *, installed: set[str]) -> Plan:
         elif kind is ChangeKind.new_addon and addon and addon not in installed:
             plan.install.add(addon)
             plan.reasons.append(f"new addon {addon}")
+        if addon in retry and addon not in plan.install:
+            plan.install.add(addon)
+            plan.reasons.append(f"new addon {addon}: {change.path.name} changed")
         if kind in _RELOAD_KINDS:
             plan.browser = "reload"
     if plan.browser is None and any(c.kind is ChangeKind.asset_css for c in plan.changes):

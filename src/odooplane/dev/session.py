@@ -25,7 +25,7 @@ from typing import Any
 
 from odooplane.dev.livereload import LiveReloadServer
 from odooplane.dev.reloader import Plan, plan_for
-from odooplane.dev.warm import ReloadResult, WarmOdoo, listening_socket
+from odooplane.dev.warm import ReloadResult, WarmOdoo, error_summary, listening_socket
 from odooplane.dev.watcher import Change, ChangeClassifier, watch_changes
 from odooplane.errors import OdooplaneError, RefusedError, UsageError
 from odooplane.odoo.addons import discover_addons, project_addons_paths
@@ -284,7 +284,7 @@ class DevSession:
         assert self._classifier is not None and self.odoo is not None
         started = time.monotonic()
         changes = [c for c in (self._classifier.classify(p) for p in sorted(paths)) if c]
-        plan = plan_for(changes, installed=self.installed)
+        plan = plan_for(changes, installed=self.installed, to_install=self.pending_install)
         if plan.empty:
             return plan
         self._emit("change", _describe(changes), {"changes": [c.as_dict() for c in changes]})
@@ -372,8 +372,12 @@ class DevSession:
                 self._refresh_installed()
             self._emit("reload", f"{what} in {elapsed:.2f} s (generation {result.gen})", entry)
         elif not self._stop.is_set():  # a generation killed by Ctrl-C is no error
+            # Still to do: with --auto-upgrade nothing else would remember a new addon
+            # whose install failed, and the save that fixes it must install it.
+            self.pending_update |= update
+            self.pending_install |= install
             where = f"{result.file}:{result.line}: " if result.file else ""
-            first = result.error.strip().splitlines()[-1] if result.error.strip() else "failed"
+            first = error_summary(result.error) or "failed"
             self._emit(
                 "error",
                 f"{where}{first} — still serving the last good code",

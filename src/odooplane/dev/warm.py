@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -87,6 +88,9 @@ class WarmOdoo:
     _events: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
     _threads: list[threading.Thread] = field(default_factory=list)
     _reply_r: int = -1
+    # The last generation number handed out. Never reused: a failed child still sends
+    # "exited" after "failed", which must not be taken for the answer of the next spawn.
+    _spawned: int = 0
 
     @property
     def pid(self) -> int | None:
@@ -161,7 +165,7 @@ class WarmOdoo:
         """Fork the next generation; once it serves, retire the current one. On a syntax
         or load error the current generation keeps serving and the result says why."""
         began = time.monotonic()
-        gen = self.gen + 1
+        self._spawned = gen = max(self._spawned, self.gen) + 1
         self._send(
             {
                 "cmd": "spawn",
@@ -271,8 +275,15 @@ def _killpg(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+_PARSING = re.compile(r"while parsing (\S+?):(\d+)")
+
+
 def _last_frame(error: str) -> tuple[str | None, int | None]:
-    """The innermost ``File "x", line n`` of a traceback text."""
+    """Where the error is: the data file and line Odoo names ("while parsing x.xml:3")
+    when it failed loading one, otherwise the innermost ``File "x", line n``."""
+    parsing = _PARSING.search(error_summary(error))
+    if parsing:
+        return parsing.group(1), int(parsing.group(2))
     file: str | None = None
     line: int | None = None
     for text in error.splitlines():
@@ -282,3 +293,14 @@ def _last_frame(error: str) -> tuple[str | None, int | None]:
                 file = text.split('"', 2)[1]
                 line = int(text.split(", line ", 1)[1].split(",", 1)[0])
     return file, line
+
+
+def error_summary(error: str) -> str:
+    """The exception line of a traceback text (``KeyError: 'x'``), not the last line:
+    Odoo's ParseError goes on with the XML of the record that failed."""
+    lines = error.strip().splitlines()
+    starts = [i for i, text in enumerate(lines) if text.startswith("Traceback (")]
+    for text in lines[starts[-1] + 1 :] if starts else []:
+        if text.strip() and not text[0].isspace():
+            return text.strip()
+    return lines[-1].strip() if lines else ""
