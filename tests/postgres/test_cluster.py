@@ -173,6 +173,9 @@ def test_unreachable_state_folder_and_taken_port(tmp_path: Path) -> None:
 
         cluster.stop()
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+            # The connections just closed leave the port in TIME_WAIT; a listener is what
+            # makes it taken, as PostgreSQL (which sets SO_REUSEADDR too) would see it.
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind(("127.0.0.1", status.port or 0))
             squatter.listen()
             moved = cluster.start()
