@@ -365,12 +365,15 @@ class DevSession:
             what = "reloaded"
             if update or install:
                 what = f"upgraded {', '.join(sorted(update | install))} and reloaded"
+                self._refresh_installed()
+            # Announce before clearing what was pending: whoever watches the pending sets
+            # then finds the event already there.
+            self._emit("reload", f"{what} in {elapsed:.2f} s (generation {result.gen})", entry)
+            if update or install:
                 self.pending_update -= update
                 self.pending_install -= install
                 if not self.pending_update:
                     self._schema_pending = False
-                self._refresh_installed()
-            self._emit("reload", f"{what} in {elapsed:.2f} s (generation {result.gen})", entry)
         elif not self._stop.is_set():  # a generation killed by Ctrl-C is no error
             # Still to do: with --auto-upgrade nothing else would remember a new addon
             # whose install failed, and the save that fixes it must install it.
