@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,28 @@ def test_quickstart_serves_the_sample_project(
         assert payload["created_project"] is False
         assert payload["created_database"] is False
         assert payload["url"].startswith("http://127.0.0.1:")
+        # Serving hands over to `odooplane dev`; Ctrl-C stops it cleanly.
+        serving = subprocess.Popen(
+            [sys.executable, "-m", "odooplane", "quickstart", str(target), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert serving.stdout is not None
+            events = []
+            for line in serving.stdout:
+                events.append(json.loads(line))
+                if events[-1]["event"] == "serving":
+                    break
+            assert events[0]["event"] == "prepared" and events[0]["created_database"] is False
+            assert events[-1]["event"] == "serving", events
+            assert http_get(events[-1]["url"] + "/hello") == (200, b"Hello from odooplane")
+            serving.send_signal(signal.SIGINT)
+            assert serving.wait(timeout=120) == 0
+        finally:
+            if serving.poll() is None:
+                serving.kill()
     finally:
         # The cluster may live in /var/lib/odooplane (tmp_path is 0700): remove it too.
         cluster.destroy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import click
@@ -9,6 +11,7 @@ from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, emit, json_option
+from odooplane.cli.dev_cmd import dev
 from odooplane.quickstart import prepare, start
 
 
@@ -27,7 +30,9 @@ from odooplane.quickstart import prepare, start
     help="Prepare everything, check that Odoo answers, then stop it instead of serving.",
 )
 @json_option
+@click.pass_context
 def quickstart(
+    ctx: click.Context,
     folder: Path,
     odoo_source: str | None,
     odoo_ref: str | None,
@@ -40,7 +45,9 @@ def quickstart(
     FOLDER is created as a git repository holding `addons/hello_odooplane` and an
     `odooplane.yaml`; then the embedded PostgreSQL starts, the Python runtime for Odoo
     is built (once, shared), the development database is created with demo data, and
-    Odoo serves it until Ctrl-C. Running it again on the same FOLDER resumes.
+    `odooplane dev` serves it with hot reload until Ctrl-C. Running it again on the same
+    FOLDER resumes. With --json, one JSON object per line: the prepared project, then
+    the dev session's events.
     """
     progress = not as_json
 
@@ -65,7 +72,8 @@ def quickstart(
         prepared = prepare(
             folder, odoo_source, odoo_ref=odoo_ref, progress=progress, on_step=on_step
         )
-        process = start(prepared, port=port, on_step=on_step)
+        if no_serve:
+            process = start(prepared, port=port, on_step=on_step)
     finally:
         while status:
             status.pop().stop()
@@ -78,22 +86,23 @@ def quickstart(
             lambda: console.print(f"Odoo answered at {result.url} and was stopped (--no-serve)."),
         )
         return
-    emit(
-        result.as_dict(),
-        as_json,
-        lambda: console.print(
-            f"\n[bold green]Odoo is serving[/bold green] {result.url}  "
-            f"(login [bold]admin[/bold] / [bold]admin[/bold], database {result.database})\n"
-            f"Project: {result.project_root}   Log: {process.log_path}\n"
-            "Press Ctrl-C to stop Odoo."
-        ),
+    # Serving is `odooplane dev` on the new project: the developer gets hot reload from
+    # the first minute, and one code path serves development environments.
+    if as_json:
+        sys.stdout.write(json.dumps({"event": "prepared", **result.as_dict()}, default=str) + "\n")
+        sys.stdout.flush()
+    else:
+        console.print(
+            f"Project ready in {result.project_root} (database {result.database}, login "
+            "[bold]admin[/bold] / [bold]admin[/bold]); serving it with `odooplane dev`."
+        )
+    ctx.find_root().obj["project_dir"] = str(result.project_root)
+    ctx.invoke(
+        dev,
+        env=None,
+        port=port,
+        auto_upgrade=False,
+        no_livereload=False,
+        no_mail=False,
+        as_json=as_json,
     )
-    try:
-        process.popen.wait()
-    except KeyboardInterrupt:
-        console.print("\nStopping Odoo …")
-    finally:
-        process.stop()
-    code = process.popen.returncode
-    if code not in (0, -2, -15, None):
-        raise click.ClickException(f"Odoo exited with code {code}; see {process.log_path}.")
