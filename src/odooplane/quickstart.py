@@ -9,7 +9,6 @@ idempotent: running it again on the same folder resumes where it stopped.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,9 +19,11 @@ from pathlib import Path
 import psycopg
 
 from odooplane.config import EnvironmentKind, GitSource
+from odooplane.environments.health import require_healthy, wait_healthy
 from odooplane.environments.ports import is_port_free
-from odooplane.errors import ExternalToolError, RefusedError, UsageError
-from odooplane.odoo.process import OdooProcess, free_port, http_get, start_server
+from odooplane.errors import RefusedError, UsageError
+from odooplane.gitrepo import git
+from odooplane.odoo.process import OdooProcess, free_port, start_server
 from odooplane.odoo.runtime import Runtime, ensure_runtime
 from odooplane.odoo.source import OdooSource, fetch_git_source, inspect_source, resolve_source
 from odooplane.paths import CONFIG_FILENAME
@@ -86,20 +87,9 @@ def _is_git_url(value: str) -> bool:
 
 def _git(cwd: Path, *args: str) -> None:
     # A machine with no git identity must still be able to make the first commit.
-    identity = ["-c", "user.name=odooplane", "-c", "user.email=odooplane@localhost"]
-    has_identity = (
-        subprocess.run(
-            ["git", "config", "user.email"], cwd=cwd, capture_output=True, text=True
-        ).returncode
-        == 0
-    )
-    argv = ["git", *([] if has_identity else identity), *args]
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ExternalToolError(
-            f"`git {' '.join(args)}` failed in {cwd}: {result.stderr.strip()}",
-            hint="Check that git is installed and the folder is writable.",
-        )
+    has_identity = bool(git(cwd, "config", "user.email", check=False))
+    identity = () if has_identity else ("user.name=odooplane", "user.email=odooplane@localhost")
+    git(cwd, *args, config=identity)
 
 
 def write_sample_addon(addons_dir: Path, series: str) -> Path:
@@ -266,13 +256,14 @@ def start(
             dev=["xml", "qweb"],
         )
         try:
-            process.wait_healthy(timeout=180)
-            status, _ = http_get(process.url + "/web/login", timeout=60)
-            if status != 200:
-                raise ExternalToolError(
-                    f"Odoo started but {process.url}/web/login answered HTTP {status}.",
-                    hint=f"End of {process.log_path}:\n{process.log_tail()}",
-                )
+            health = wait_healthy(
+                process.url,
+                timeout=180,
+                still_running=lambda: (
+                    None if process.alive() else f"Odoo exited with code {process.popen.returncode}"
+                ),
+            )
+            require_healthy(health, process.log_tail())
         except BaseException:
             process.stop()
             raise

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from odooplane.config import NeutralizationConfig, ProjectRule
 from odooplane.envfile import read_env_file
-from odooplane.odoo.manifest import addons_paths_of, find_addon_dirs
+from odooplane.odoo.addons import project_addons_paths
 from odooplane.project import Project
 
 # Where a database neutralized without an environment (``--db NAME``) says it lives.
@@ -47,14 +47,6 @@ def resolve_env_file(project: Project, env_file: str | None) -> Path | None:
         return None
     path = Path(env_file).expanduser()
     return path if path.is_absolute() else project.root / path
-
-
-def project_addons_paths(project: Project) -> list[Path]:
-    """The project's addons folders: ``odoo.addons_paths`` if set, else discovered."""
-    configured = project.config.odoo.addons_paths
-    if configured:
-        return [(project.root / p) if not Path(p).is_absolute() else Path(p) for p in configured]
-    return addons_paths_of(find_addon_dirs(project.root))
 
 
 def settings_for(
