@@ -1,0 +1,298 @@
+"""pydantic's errors become problems naming the key, the value and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures_config import VALID, assert_at, issues_of, one_issue, write
+from odooplane.config import (
+    ConfigFileError,
+    load_config,
+)
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+def test_misspelt_top_level_key(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("environments:", "enviroments:"))
+    issue = one_issue(path)
+    assert_at(issue, path, 5, 1, "enviroments")
+    assert "did you mean 'environments'?" in issue.message
+
+
+def test_misspelt_nested_key(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace('branches: ["*"]', 'brnaches: ["*"]'))
+    issue = one_issue(path)
+    assert_at(issue, path, 13, 5, "environments.dev.brnaches")
+    assert "unknown key 'brnaches'; did you mean 'branches'?" in issue.message
+
+
+def test_misspelt_key_in_copy_policy(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("{copy: production}", "{copi: production}"))
+    issues = issues_of(path)
+    assert [(i.line, i.column, i.path) for i in issues] == [
+        (10, 5, "environments.staging.data.copy"),
+        (10, 12, "environments.staging.data.copi"),
+    ]
+    assert "required key 'copy' is missing" in issues[0].message
+    assert "did you mean 'copy'?" in issues[1].message
+
+
+def test_misplaced_key_says_where_it_belongs(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "workers: 4\n")
+    issue = one_issue(path)
+    assert_at(issue, path, 15, 1, "workers")
+    assert "belongs under environments.<name>.workers" in issue.message
+    assert "project, odoo, database" in issue.fix
+
+
+def test_missing_required_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: shop
+        environments:
+          dev:
+            branches: ["*"]
+        """,
+    )
+    issues = issues_of(path)
+    assert [(i.line, i.column, i.path) for i in issues] == [
+        (1, 1, "odoo"),
+        (3, 3, "environments.dev.kind"),
+    ]
+    assert "the required key 'kind' is missing" in issues[1].message
+    assert "kind: development" in issues[1].fix
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        project: Shop
+        odoo:
+          series: "17.5"
+          sourse: /opt/odoo
+        environments:
+          dev:
+            kind: develop
+            workers: lots
+        """,
+    )
+    with pytest.raises(ConfigFileError) as info:
+        load_config(path, environ={})
+    issues = info.value.issues
+    assert [(i.line, i.column, i.path) for i in issues] == [
+        (1, 10, "project"),
+        (2, 1, "odoo.source"),
+        (3, 11, "odoo.series"),
+        (4, 3, "odoo.sourse"),
+        (7, 11, "environments.dev.kind"),
+        (8, 14, "environments.dev.workers"),
+    ]
+    message = info.value.message
+    assert message.startswith(f"{path} has 6 problems:\n")
+    assert all(f"  {issue}" in message.splitlines() for issue in issues)
+    assert "did you mean 'development'?" in issues[4].message
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "column", "key", "expected"),
+    [
+        ("project: shop", "project: 123", 1, 10, "project", "expected text, got the number 123"),
+        ("project: shop", "project: My Shop", 1, 10, "project", "not a safe project name"),
+        ('series: "17.0"', "series: 17.5", 3, 11, "odoo.series", "'17.5' is not an Odoo series"),
+        (
+            "source: /opt/odoo",
+            "source: https://github.com/odoo/odoo.git",
+            4,
+            11,
+            "odoo.source",
+            "is a git URL, which needs a ref",
+        ),
+        (
+            "source: /opt/odoo",
+            "source: 5",
+            4,
+            11,
+            "odoo.source",
+            "expected a local path or a mapping {git: URL, ref: REF}",
+        ),
+        (
+            "source: /opt/odoo",
+            "source: {git: x}",
+            4,
+            3,
+            "odoo.source.ref",
+            "the required key 'ref' is missing",
+        ),
+        ("kind: staging", "kind: stageing", 9, 11, "environments.staging.kind", "'staging'?"),
+        ("data: demo", "data: demoo", 14, 11, "environments.dev.data", "did you mean 'demo'?"),
+        (
+            "data: demo",
+            "data: [demo]",
+            14,
+            11,
+            "environments.dev.data",
+            "expected fresh, demo or a mapping {copy: ENVIRONMENT}",
+        ),
+        (
+            'branches: ["*"]',
+            "branches: main",
+            13,
+            15,
+            "environments.dev.branches",
+            "expected a list",
+        ),
+        (
+            'branches: ["*"]',
+            'branches: ["*", "my branch"]',
+            13,
+            21,
+            "environments.dev.branches[1]",
+            "cannot be part of a git branch name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    workers: true",
+            15,
+            14,
+            "environments.dev.workers",
+            "expected a whole number, got true",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    workers: 65",
+            15,
+            14,
+            "environments.dev.workers",
+            "expected a number at most 64, got the number 65",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    neutralize: maybe",
+            15,
+            17,
+            "environments.dev.neutralize",
+            "expected true or false",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    url: https://bad_host.example.com",
+            15,
+            10,
+            "environments.dev.url",
+            "'bad_host.example.com' is not a valid DNS host name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    url: https://-bad.example.com/odoo",
+            15,
+            10,
+            "environments.dev.url",
+            "'-bad.example.com' is not a valid DNS host name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    url: ftp://files.example.com",
+            15,
+            10,
+            "environments.dev.url",
+            "is not an http(s) URL",
+        ),
+        (
+            "data: demo",
+            'data: demo\n    database: "shop; DROP DATABASE x"',
+            15,
+            15,
+            "environments.dev.database",
+            "is not a safe database name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    env_file: ../../etc/secrets.env",
+            15,
+            15,
+            "environments.dev.env_file",
+            "climbs out of the project folder",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    modules: [sale, my-addon]",
+            15,
+            21,
+            "environments.dev.modules[1]",
+            "is not an Odoo module name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    odoo_options: {Bad-Option: 1}",
+            15,
+            20,
+            "environments.dev.odoo_options.Bad-Option",
+            "'Bad-Option' is not an odoo.conf option name",
+        ),
+        (
+            "data: demo",
+            "data: demo\n    odoo_options: {limit_time_cpu: [1]}",
+            15,
+            36,
+            "environments.dev.odoo_options.limit_time_cpu",
+            "expected a single value",
+        ),
+        (
+            "dev:\n",
+            "Dev:\n",
+            11,
+            3,
+            "environments.Dev",
+            "environment name 'Dev' is not a safe identifier",
+        ),
+    ],
+)
+def test_bad_values(
+    tmp_path: Path, old: str, new: str, line: int, column: int, key: str, expected: str
+) -> None:
+    assert old in VALID
+    path = write(tmp_path, VALID.replace(old, new, 1))
+    issue = one_issue(path)
+    assert_at(issue, path, line, column, key)
+    assert expected in issue.message
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "column", "key", "expected"),
+    [
+        ("database: {server: mysql://x}", 15, 20, "database.server", "neither 'embedded'"),
+        ("evidence: {url: mongodb://x}", 15, 17, "evidence.url", "neither 'sqlite'"),
+        ("gates: {timeout_minutes: 0}", 15, 26, "gates.timeout_minutes", "at least 1"),
+        ("previews: {domain: not a domain}", 15, 20, "previews.domain", "not a valid DNS"),
+        ("previews: {enabled: yes please}", 15, 21, "previews.enabled", "true or false"),
+        (
+            "neutralization: {rules: [{sql: [x]}]}",
+            15,
+            26,
+            "neutralization.rules[0].name",
+            "the required key 'name' is missing",
+        ),
+        (
+            "secrets: {production_only: [stripe-key]}",
+            15,
+            29,
+            "secrets.production_only[0]",
+            "not an environment variable name",
+        ),
+    ],
+)
+def test_bad_values_in_sections(
+    tmp_path: Path, section: str, line: int, column: int, key: str, expected: str
+) -> None:
+    path = write(tmp_path, VALID + section + "\n")
+    issue = one_issue(path)
+    assert_at(issue, path, line, column, key)
+    assert expected in issue.message
