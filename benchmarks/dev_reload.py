@@ -33,8 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from odooplane.dev.session import DevSession, prepare_dev
-from odooplane.odoo.process import free_port, http_get, odoo_options, write_conf
+from odooplane.odoo.process import http_get, odoo_options, write_conf
 from odooplane.odoo.series import for_series
+from odooplane.ports import free_port
 from odooplane.postgres.databases import clone_database, drop_database
 from odooplane.project import load_project
 

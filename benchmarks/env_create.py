@@ -29,7 +29,7 @@ from odooplane.config import load_config
 from odooplane.environments import lifecycle
 from odooplane.mailcatcher import stop_catcher
 from odooplane.postgres.cluster import EmbeddedCluster
-from odooplane.postgres.server import server_for
+from odooplane.postgres.project_server import server_for
 from odooplane.project import Project
 
 HERE = Path(__file__).resolve().parent

@@ -45,10 +45,10 @@ from typing import Any
 import filelock
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
-from odooplane.environments.ports import is_port_free, port_range
 from odooplane.errors import ExternalToolError, NotFoundError, RefusedError
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
 from odooplane.paths import cache_dir
+from odooplane.ports import is_port_free, port_range
 
 DEFAULT_HOST = "127.0.0.1"
 RANGE_ENV = "ODOOPLANE_MAIL_PORT_RANGE"

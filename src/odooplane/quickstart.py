@@ -20,15 +20,16 @@ import psycopg
 
 from odooplane.config import EnvironmentKind, GitSource
 from odooplane.environments.health import require_healthy, wait_healthy
-from odooplane.environments.ports import is_port_free
 from odooplane.errors import RefusedError, UsageError
 from odooplane.gitrepo import git
-from odooplane.odoo.process import OdooProcess, free_port, start_server
+from odooplane.odoo.process import OdooProcess, start_server
 from odooplane.odoo.runtime import Runtime, ensure_runtime
 from odooplane.odoo.source import OdooSource, fetch_git_source, inspect_source, resolve_source
 from odooplane.paths import CONFIG_FILENAME
+from odooplane.ports import free_port, is_port_free
 from odooplane.postgres.databases import database_exists
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project, load_project
 from odooplane.scaffold import init_project
 

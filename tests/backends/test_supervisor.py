@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from odooplane.backends.supervisor import ProgramSpec, SupervisorBackend, tail
-from odooplane.environments.ports import is_port_free
+from odooplane.ports import is_port_free
 
 SERVER = """
 import http.server, os, sys

@@ -10,6 +10,7 @@ import pytest
 
 from odooplane.environments import ports
 from odooplane.errors import RefusedError
+from odooplane.ports import ensure_port_free, is_port_free
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def isolated_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 def _free_block(size: int) -> int:
     for low in range(30100, 60000, 50):
-        if all(ports.is_port_free(p) for p in range(low, low + size)):
+        if all(is_port_free(p) for p in range(low, low + size)):
             return low
     raise RuntimeError("no free block of ports")
 
@@ -59,12 +60,12 @@ def test_listening_ports_are_skipped(tmp_path: Path, isolated_registry: tuple[in
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", low))
         busy.listen()
-        assert not ports.is_port_free(low)
+        assert not is_port_free(low)
         pair = ports.allocate(_project(tmp_path, "p"), "dev")
         assert low not in (pair.http, pair.gevent)
         with pytest.raises(RefusedError, match=f"Port {low} .* already in use by pid"):
-            ports.ensure_port_free(low, "HTTP of environment 'dev'")
-    assert ports.is_port_free(low)
+            ensure_port_free(low, "HTTP of environment 'dev'")
+    assert is_port_free(low)
 
 
 def test_explicit_port_taken_by_another_environment(

@@ -26,9 +26,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from odooplane import mailcatcher
 from odooplane.neutralize import NeutralizeSettings, neutralize_with, verify_database_with
-from odooplane.odoo.process import free_port, start_server
+from odooplane.odoo.process import start_server
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
+from odooplane.ports import free_port
 from odooplane.postgres.databases import clone_database, drop_database
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project

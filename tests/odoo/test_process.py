@@ -17,7 +17,6 @@ from fixtures_odoo import minimal_project
 from odooplane.cli import main
 from odooplane.errors import CheckFailedError, NotFoundError
 from odooplane.odoo.process import (
-    free_port,
     http_get,
     initialize_database,
     installed_modules,
@@ -30,6 +29,7 @@ from odooplane.odoo.process import (
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
+from odooplane.ports import free_port
 from odooplane.postgres.databases import drop_database
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project

@@ -27,7 +27,8 @@ from fixtures_postgres import TEST_SETTINGS
 from odooplane.config import ProjectConfig
 from odooplane.errors import ExternalToolError, RefusedError
 from odooplane.postgres.cluster import EXTERNAL_ROOT, SOCKET_PATH_MAX, EmbeddedCluster
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (the service-user path)")

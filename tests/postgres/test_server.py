@@ -9,7 +9,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from odooplane.config import ProjectConfig
 from odooplane.errors import ConfigError, NotFoundError
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 SUPABASE = (

@@ -28,7 +28,8 @@ from odooplane.config import EnvironmentKind
 from odooplane.errors import UsageError
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project, load_project
 
 STRATEGY_CHOICE = click.Choice(["auto", "wal_log", "file_copy"])

@@ -120,7 +120,7 @@ def _verify(
 ) -> None:
     from odooplane.neutralize import verify_database, verify_environment_files
     from odooplane.neutralize.report import NeutralizationFailed
-    from odooplane.postgres.server import server_for
+    from odooplane.postgres.project_server import server_for
 
     project = load_project(project_dir(ctx))
     target = _target(project, environment, database)
@@ -218,7 +218,7 @@ def neutralize_cmd(
         return
     from odooplane.neutralize import neutralize_database
     from odooplane.neutralize.report import NeutralizationFailed, NeutralizationReport
-    from odooplane.postgres.server import server_for
+    from odooplane.postgres.project_server import server_for
 
     project = load_project(project_dir(ctx))
     target = _target(project, environment, database)

@@ -30,7 +30,6 @@ from odooplane.dev.watcher import Change, ChangeClassifier, watch_changes
 from odooplane.errors import OdooplaneError, RefusedError, UsageError
 from odooplane.odoo.addons import discover_addons, project_addons_paths
 from odooplane.odoo.process import (
-    free_port,
     initialize_database,
     odoo_options,
     write_conf,
@@ -38,8 +37,10 @@ from odooplane.odoo.process import (
 from odooplane.odoo.runtime import Runtime, ensure_runtime
 from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource, resolve_source
+from odooplane.ports import free_port
 from odooplane.postgres.databases import database_exists
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project, load_project
 from odooplane.quickstart import BASE_MODULES, StepCallback, _initialized, _timed
 

@@ -23,7 +23,8 @@ from odooplane.environments.ports import PortPair
 from odooplane.environments.state import StateStore
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
 from odooplane.odoo.series import DEMO_OPTION, for_series
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 # Options odooplane owns: an environment's odoo_options cannot move its database or

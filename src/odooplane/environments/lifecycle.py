@@ -46,7 +46,6 @@ from odooplane.environments.context import (
 )
 from odooplane.environments.health import HealthResult, check_once, wait_healthy
 from odooplane.environments.locks import current_command, environment_lock, lock_holder
-from odooplane.environments.runner import RunResult, run_logged
 from odooplane.environments.state import (
     EnvState,
     Operation,
@@ -68,6 +67,7 @@ from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import copy_filestore, filestore_of
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
+from odooplane.runner import RunResult, run_logged
 
 if TYPE_CHECKING:
     # The evidence store pulls in SQLAlchemy: imported only by commands that record.
@@ -1426,7 +1426,7 @@ def destroy(
     """
     from odooplane.backends.supervisor import SupervisorBackend
     from odooplane.environments.state import StateStore
-    from odooplane.postgres.server import server_for
+    from odooplane.postgres.project_server import server_for
 
     store = StateStore(project.state_dir)
     backend = SupervisorBackend(project.state_dir)

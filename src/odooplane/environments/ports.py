@@ -1,4 +1,4 @@
-"""HTTP and gevent (websocket) ports for environments, without collisions.
+"""The port registry of environments: HTTP and gevent (websocket) ports, without collisions.
 
 Each environment keeps its ports for its whole life, so its URL does not move between
 restarts. Allocations are recorded in a machine-wide registry in the user's cache
@@ -11,19 +11,16 @@ else listens there, starting fails with a sentence naming the process.
 
 from __future__ import annotations
 
-import errno
-import os
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import filelock
-import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.errors import ConfigError, RefusedError
 from odooplane.fsutil import read_json, write_json_atomic
 from odooplane.paths import cache_dir
+from odooplane.ports import is_port_free, port_range
 
 RANGE_ENV = "ODOOPLANE_PORT_RANGE"
 DEFAULT_RANGE = (8069, 8999)
@@ -33,64 +30,6 @@ DEFAULT_RANGE = (8069, 8999)
 class PortPair:
     http: int
     gevent: int
-
-
-def port_range(
-    variable: str = RANGE_ENV, default: tuple[int, int] = DEFAULT_RANGE
-) -> tuple[int, int]:
-    """The port range named by the environment ``variable`` (``LOW-HIGH``), else ``default``."""
-    raw = os.environ.get(variable)
-    if not raw:
-        return default
-    example = f"{default[0]}-{default[1]}"
-    try:
-        low_s, high_s = raw.split("-", 1)
-        low, high = int(low_s), int(high_s)
-    except ValueError:
-        raise ConfigError(f"{variable}='{raw}' is not a port range such as {example}.") from None
-    if not 1024 <= low < high <= 65535:
-        raise ConfigError(f"{variable}='{raw}' must lie within 1024-65535, low before high.")
-    return low, high
-
-
-def is_port_free(port: int, host: str = "0.0.0.0") -> bool:
-    """True when nothing listens on ``port`` (checked by binding it, as Odoo will)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Odoo sets SO_REUSEADDR too: a port in TIME_WAIT is usable, a listener is not.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
-def port_user(port: int) -> str:
-    """A description of the process listening on ``port`` (best effort)."""
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-                if conn.pid:
-                    try:
-                        proc = psutil.Process(conn.pid)
-                        return f"pid {conn.pid} ({' '.join(proc.cmdline()[:4])})"
-                    except psutil.Error:
-                        return f"pid {conn.pid}"
-                return "another process"
-    except psutil.Error:
-        pass
-    return "another process"
-
-
-def ensure_port_free(port: int, what: str) -> None:
-    if not is_port_free(port):
-        raise RefusedError(
-            f"Port {port} ({what}) is already in use by {port_user(port)}.",
-            hint="Stop that process, or set another port under odoo_options "
-            "(http_port / gevent_port) for this environment in odooplane.yaml.",
-        )
 
 
 def _registry_path() -> Path:
@@ -157,7 +96,7 @@ def allocate(
         registry = _load(path)
         mine = registry.get(key, {})
         taken = _used(registry, key)
-        low, high = port_range()
+        low, high = port_range(RANGE_ENV, DEFAULT_RANGE)
         chosen: dict[str, int] = {}
         for role, explicit in (("http", http), ("gevent", gevent)):
             if explicit is not None:

@@ -9,7 +9,6 @@ line as it is written.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import threading
 import time
 import traceback
@@ -26,6 +25,7 @@ from odooplane.evidence.artifacts import ArtifactWriter, slug
 from odooplane.evidence.records import OUTCOMES, STEP_STATUSES, DeploymentSummary
 from odooplane.evidence.redact import key_looks_secret
 from odooplane.fsutil import write_json_atomic
+from odooplane.runner import CannotStart, run_streaming
 
 if TYPE_CHECKING:
     from odooplane.evidence.store import EvidenceStore
@@ -89,45 +89,24 @@ class OutputCapture:
             self._store.redactor.add_mapping({k: v for k, v in env.items() if key_looks_secret(k)})
         self.line(f"$ {' '.join(str(a) for a in argv)}")
         started = time.monotonic()
+
+        def line(text: str) -> None:
+            self.write(text)
+            if echo is not None:
+                echo(self._store.redactor.text(text.rstrip("\n")))
+
         try:
-            proc = subprocess.Popen(
-                [str(a) for a in argv],
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                bufsize=1,
+            result = run_streaming(
+                argv, cwd=cwd, env=env, timeout=timeout, on_line=line, keep_output=0
             )
-        except OSError as exc:
+        except CannotStart as exc:
             self.line(f"error: cannot start {argv[0]}: {exc.strerror}")
             raise ExternalToolError(
                 f"Step '{self.name}': cannot start `{argv[0]}` ({exc.strerror})."
             ) from None
-        timed_out = threading.Event()
-        timer: threading.Timer | None = None
-        if timeout is not None:
-
-            def _kill() -> None:
-                timed_out.set()
-                proc.kill()
-
-            timer = threading.Timer(timeout, _kill)
-            timer.start()
-        try:
-            assert proc.stdout is not None
-            for text in proc.stdout:
-                self.write(text)
-                if echo is not None:
-                    echo(self._store.redactor.text(text.rstrip("\n")))
-            code = proc.wait()
-        finally:
-            if timer is not None:
-                timer.cancel()
+        code = result.code
         elapsed = time.monotonic() - started
-        if timed_out.is_set():
+        if result.timed_out:
             self.line(f"[killed after {timeout:g}s timeout]")
             raise ExternalToolError(
                 f"Step '{self.name}': `{argv[0]}` did not finish within {timeout:g} s; "

@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from odooplane.errors import CheckFailedError, ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
 from odooplane.odoo.addons import addons_path, discover_addons
 from odooplane.odoo.series import for_series
+from odooplane.ports import free_port
 
 if TYPE_CHECKING:
     from odooplane.odoo.runtime import Runtime
@@ -35,13 +35,6 @@ if TYPE_CHECKING:
 
 HEALTH_PATH = "/web/health"
 LOG_TAIL_LINES = 40
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:

@@ -10,6 +10,7 @@
   :mod:`~odooplane.postgres.binaries`, :mod:`~odooplane.postgres.sysuser`: the parts.
 """
 
-from odooplane.postgres.server import DatabaseServer, server_for
+from odooplane.postgres.project_server import server_for
+from odooplane.postgres.server import DatabaseServer
 
 __all__ = ["DatabaseServer", "server_for"]

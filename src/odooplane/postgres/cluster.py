@@ -24,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -44,6 +42,7 @@ from filelock import FileLock, Timeout
 
 from odooplane.errors import ExternalToolError, LockedError, NotFoundError, RefusedError
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
+from odooplane.ports import free_port_below_ephemeral, is_port_free
 from odooplane.postgres.binaries import SERVER_TOOLS, find_binaries, tool_version
 from odooplane.postgres.server import DatabaseServer
 from odooplane.postgres.sysuser import (
@@ -97,33 +96,6 @@ class ClusterStatus:
                 data[key] = str(value)
         data["notes"] = list(self.notes)
         return data
-
-
-def _free_port() -> int:
-    """A free TCP port on 127.0.0.1, preferably below the kernel's ephemeral range so an
-    outgoing connection does not grab it while the server is stopped."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    if low > 20000:
-        for _ in range(64):
-            port = random.randint(20000, low - 1)
-            if _port_free(port):
-                return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # PostgreSQL binds with SO_REUSEADDR, so a port in TIME_WAIT is usable by it.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def _conf_quote(value: str) -> str:
@@ -321,7 +293,7 @@ class EmbeddedCluster:
         info: dict[str, Any] = {
             "format": 1,
             "data_root": str(data_root) if external else "cluster",
-            "port": _free_port(),
+            "port": free_port_below_ephemeral(HOST),
             "bin_dir": str(binaries.bin_dir),
             "major": binaries.major,
             "version": f"{binaries.version[0]}.{binaries.version[1]}",
@@ -536,8 +508,8 @@ class EmbeddedCluster:
                     hint=f"Put it back, or remove {self.pg_dir} to create a new, empty cluster.",
                 )
             for attempt in range(3):
-                if attempt or not _port_free(int(info["port"])):
-                    new_port = _free_port()
+                if attempt or not is_port_free(int(info["port"]), HOST):
+                    new_port = free_port_below_ephemeral(HOST)
                     notes.append(
                         f"Port {info['port']} on {HOST} is taken by another program; the "
                         f"embedded server now listens on port {new_port}."

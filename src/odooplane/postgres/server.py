@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from odooplane.errors import ConfigError, ExternalToolError, NotFoundError, RefusedError
+from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.postgres.binaries import CLIENT_TOOLS, find_binaries
 
 if TYPE_CHECKING:
-    from odooplane.project import Project
+    pass
 
 APPLICATION_NAME = "odooplane"
 
@@ -209,27 +209,3 @@ class DatabaseServer:
             maintenance_db=str(values.get("dbname") or "postgres"),
             params=params,
         )
-
-
-def server_for(project: Project, *, start: bool = True) -> DatabaseServer:
-    """The project's database server.
-
-    Embedded (the default): the cluster under ``.odooplane/pg``, initialized and started
-    when ``start`` is true; with ``start=False`` a stopped cluster is an error saying how to
-    start it. External: the URL of ``database.server``, never started or stopped by us.
-    """
-    from odooplane.postgres.cluster import EmbeddedCluster
-
-    config = project.config.database
-    if config.server != "embedded":
-        return DatabaseServer.from_url(config.server, postgres_bin=config.postgres_bin)
-    cluster = EmbeddedCluster(
-        project.state_dir, bin_dir=Path(config.postgres_bin) if config.postgres_bin else None
-    )
-    status = cluster.start() if start else cluster.status()
-    if status.state != "running":
-        raise RefusedError(
-            f"The embedded PostgreSQL server of this project is {status.state}.",
-            hint="Start it with `odooplane db server start`.",
-        )
-    return cluster.server()

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psutil
 
-from odooplane.environments.runner import run_logged
+from odooplane.runner import run_logged
 
 PARENT = """
 import sys
 from pathlib import Path
-from odooplane.environments.runner import run_logged
+from odooplane.runner import run_logged
 def spawned(pid, started):
     Path(sys.argv[1]).write_text(str(pid))
 run_logged([sys.executable, "-c", "import time; print('child up', flush=True); time.sleep(120)"],
