@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from odooplane.config import load_config
-from odooplane.environments import lifecycle
+from odooplane.environments import api as envs
 from odooplane.mailcatcher import stop_catcher
 from odooplane.postgres.cluster import EmbeddedCluster
 from odooplane.postgres.project_server import server_for
@@ -117,7 +117,7 @@ def main() -> None:
     project = make_project(base / "project", args.odoo_src)
     try:
         t0 = time.monotonic()
-        prod = lifecycle.create(project, "production", import_path=args.dump, start=False)
+        prod = envs.create(project, "production", import_path=args.dump, start=False)
         setup = time.monotonic() - t0
         files, size = fill_filestore(project)
         print(
@@ -161,7 +161,7 @@ def main() -> None:
                     if not part.startswith("total")
                 )
             )
-            lifecycle.destroy(project, "staging")
+            envs.destroy(project, "staging")
         print()
         print(f"{'part':32} {'median s':>9} {'min s':>7} {'share':>6}")
         medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -173,8 +173,8 @@ def main() -> None:
         print(f"{'other (start-up, build, evidence)':32} {total_median - accounted:9.2f}")
     finally:
         try:
-            lifecycle.destroy(project, "staging")
-            lifecycle.destroy(project, "production", force=True)
+            envs.destroy(project, "staging")
+            envs.destroy(project, "production", force=True)
         finally:
             stop_catcher(project.state_dir)
             EmbeddedCluster(project.state_dir).destroy()

@@ -73,8 +73,10 @@ def test_program_lifecycle_and_crash_restart(backend: SupervisorBackend, tmp_pat
     port = _free_port()
     assert not backend.is_running()
     assert backend.status("web").state == "ABSENT"
+    assert backend.log_location("web") is None
     backend.define(_spec(tmp_path, "web", port, "hello"))
     assert backend.is_running()
+    assert backend.log_location("web") == tmp_path / "logs" / "web.log"
     assert backend.status("web").state == "STOPPED"
     backend.start("web")
     body = _get(port)

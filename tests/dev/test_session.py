@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from conftest import write_addon
 from fixtures_odoo import minimal_project
 from odooplane.dev.livereload import EventStreamClient
 from odooplane.dev.session import DevSession, dev_session, prepare_dev
+from odooplane.dev.watcher import watch_changes
 from odooplane.odoo.process import http_get
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
@@ -530,6 +531,39 @@ def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]
         in (dev.context.project.state_dir / "run" / "dev-dev.conf").read_text()
     )
     assert poller.failures == []
+
+
+def test_a_crashing_watcher_is_reported_and_restarted(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The watcher raising (an inotify limit, a vanished folder) is said through the
+    session's events and the watcher starts again: the next edit is still served."""
+    dev, events = session
+    crashed: list[str] = []
+
+    def crash_once(paths: list[Path], stop: threading.Event) -> Iterable[set[Path]]:
+        if not crashed:
+            crashed.append("once")
+            raise OSError(28, "inotify watch limit reached")
+        return watch_changes(paths, stop)
+
+    count = len(events)
+    dev.watch = crash_once
+    try:
+        dev._restart_watching(force=True)
+        deadline = time.monotonic() + 10
+        while not any(k == "error" for k, _ in events[count:]):
+            assert time.monotonic() < deadline, events[count:]
+            time.sleep(0.05)
+        errors = [m for k, m in events[count:] if k == "error"]
+        assert "The file watcher failed (OSError" in errors[0] and "restarting it" in errors[0]
+        time.sleep(1.0)  # the restart pause, then watchfiles registering its watches
+        with Poller(dev.url + "/dev_probe/value") as poller:
+            (addon(dev) / "controllers" / "main.py").write_text(controller("after-crash"))
+            poller.wait_for(b"after-crash")
+        assert poller.failures == []
+    finally:
+        dev.watch = watch_changes
 
 
 def test_cli_ctrl_c_leaves_no_process_behind(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from conftest import write_addon
@@ -12,6 +13,7 @@ from odooplane.dev.watcher import (
     ChangeKind,
     field_signature,
     ignored,
+    keep_watching,
     watch_changes,
 )
 
@@ -179,3 +181,62 @@ def test_watch_changes_sees_a_saved_file(tmp_path: Path) -> None:
     assert target in seen
     assert not any("__pycache__" in str(p) for p in seen)
     assert latency < 2
+
+
+def test_a_watcher_that_raises_is_reported_and_restarted(tmp_path: Path) -> None:
+    """keep_watching survives the watcher raising: each crash is reported, the pause
+    grows, and the restarted (real) watcher delivers the next edit."""
+    addons = make_addons(tmp_path)
+    stop = threading.Event()
+    crashes: list[tuple[str, int]] = []
+    batches: list[set[Path]] = []
+    calls: list[float] = []
+
+    def flaky() -> Iterable[set[Path]]:
+        calls.append(time.monotonic())
+        if len(calls) <= 2:
+            raise OSError(24, "Too many open files")
+        return watch_changes([addons], stop, debounce_ms=50)
+
+    def broken_report(exc: Exception, count: int) -> None:
+        crashes.append((str(exc), count))
+        if count == 2:
+            raise RuntimeError("the report itself fails")
+
+    thread = threading.Thread(
+        target=keep_watching,
+        args=(flaky, batches.append, stop),
+        kwargs={"on_crash": broken_report},
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 3:
+        assert time.monotonic() < deadline, "the watcher was not restarted"
+        time.sleep(0.01)
+    time.sleep(0.5)
+    target = addons / "x_app" / "models" / "thing.py"
+    target.write_text(MODEL + "\n# after the crashes\n")
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert crashes == [("[Errno 24] Too many open files", 1), ("[Errno 24] Too many open files", 2)]
+    assert calls[2] - calls[1] > calls[1] - calls[0] >= 0.2
+    assert batches and target in set().union(*batches)
+
+
+def test_keep_watching_ends_when_stopped_during_a_pause() -> None:
+    stop = threading.Event()
+    reported: list[int] = []
+
+    def always_broken() -> Iterable[set[Path]]:
+        raise ValueError("broken")
+
+    def report(_exc: Exception, count: int) -> None:
+        reported.append(count)
+        stop.set()
+
+    keep_watching(always_broken, lambda _b: None, stop, on_crash=report)
+    assert reported == [1]

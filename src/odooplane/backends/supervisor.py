@@ -22,19 +22,17 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import filelock
 
+from odooplane.backends.base import ProcessBackend, ProcessStatus, ProgramSpec
 from odooplane.errors import ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
 
 # A unix socket path must fit in sockaddr_un (108 bytes with the final NUL).
 _MAX_SOCKET_PATH = 100
-RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -59,46 +57,15 @@ class _UnixTransport(xmlrpc.client.Transport):
         return _UnixConnection(self._path, self._timeout)
 
 
-@dataclass(frozen=True)
-class ProgramSpec:
-    """How to run one environment's process."""
-
-    name: str
-    argv: list[str]
-    cwd: Path
-    env: Mapping[str, str]
-    log_file: Path
-    stop_wait_seconds: int = 30
-    start_seconds: int = 3
-    log_max_bytes: str = "20MB"
-    log_backups: int = 3
-
-
-@dataclass(frozen=True)
-class ProcessStatus:
-    name: str
-    state: str  # supervisor's state name, or ABSENT / NOT_RUNNING
-    pid: int | None
-    since: float | None
-    exit_status: int | None
-    description: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def running(self) -> bool:
-        return self.state in RUNNING_STATES
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _supervisor_escape(value: str) -> str:
     # supervisord expands %(name)s in values; a literal % must be doubled.
     return value.replace("%", "%%")
 
 
-class SupervisorBackend:
+class SupervisorBackend(ProcessBackend):
     """The supervisord of one project state folder."""
+
+    kind = "local"
 
     def __init__(self, state_dir: Path, *, rpc_timeout: float = 60.0) -> None:
         self.state_dir = state_dir
@@ -328,6 +295,17 @@ class SupervisorBackend:
             return []
         return sorted(p.stem for p in self.programs_dir.glob("*.conf"))
 
+    def log_location(self, name: str) -> Path | None:
+        conf = self.program_conf_path(name)
+        try:
+            text = conf.read_text()
+        except FileNotFoundError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("stdout_logfile="):
+                return Path(line.split("=", 1)[1].replace("%%", "%"))
+        return None
+
     def _require(self, name: str) -> None:
         if not self.defined(name):
             raise NotFoundError(f"No process is defined for environment '{name}'.")
@@ -357,10 +335,6 @@ class SupervisorBackend:
             if "NOT_RUNNING" in text or "BAD_NAME" in text:
                 return
             raise ExternalToolError(f"supervisord could not stop '{name}': {text}") from None
-
-    def restart(self, name: str) -> None:
-        self.stop(name)
-        self.start(name)
 
     def status(self, name: str) -> ProcessStatus:
         """The live state of ``name``; never starts supervisord."""

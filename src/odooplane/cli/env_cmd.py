@@ -15,7 +15,7 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
-from odooplane.environments import lifecycle
+from odooplane.environments import api as envs
 from odooplane.environments.diff import SECTIONS
 from odooplane.errors import UsageError
 from odooplane.project import Project, load_project
@@ -47,7 +47,7 @@ timeout_option = click.option(
     "--timeout",
     "health_timeout",
     type=float,
-    default=lifecycle.DEFAULT_HEALTH_TIMEOUT,
+    default=envs.DEFAULT_HEALTH_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="How long Odoo may take to answer 200 on /web/health and /web/login.",
@@ -104,7 +104,7 @@ def _render_outcome(data: dict[str, Any]) -> None:
         console.print(f"  url: {data['url']}   total: {data.get('seconds', 0):.1f} s")
 
 
-def _failed(exc: lifecycle.DeploymentFailed, as_json: bool) -> None:
+def _failed(exc: envs.DeploymentFailed, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(__import__("json").dumps(exc.result, indent=2, default=str) + "\n")
     else:
@@ -155,7 +155,7 @@ def create_command(
     neutralized copy of another environment), then it is started."""
     project = _project(ctx)
     try:
-        outcome = lifecycle.create(
+        outcome = envs.create(
             project,
             name,
             ref=ref,
@@ -165,7 +165,7 @@ def create_command(
             lock_timeout=lock_timeout,
             progress=_progress(as_json),
         )
-    except lifecycle.DeploymentFailed as exc:
+    except envs.DeploymentFailed as exc:
         _failed(exc, as_json)
         raise
     data = outcome.to_dict()
@@ -202,7 +202,7 @@ def deploy_command(
     """
     project = _project(ctx)
     try:
-        outcome = lifecycle.deploy(
+        outcome = envs.deploy(
             project,
             name,
             ref,
@@ -212,7 +212,7 @@ def deploy_command(
             progress=_progress(as_json),
             approved_by=approved_by,
         )
-    except lifecycle.DeploymentFailed as exc:
+    except envs.DeploymentFailed as exc:
         _failed(exc, as_json)
         raise
     data = outcome.to_dict()
@@ -240,7 +240,7 @@ def start_command(
     ctx: click.Context, name: str, health_timeout: float, lock_timeout: float | None, as_json: bool
 ) -> None:
     """Start environment NAME (its current build) and wait until it answers."""
-    data = lifecycle.start(
+    data = envs.start(
         _project(ctx),
         name,
         health_timeout=health_timeout,
@@ -257,7 +257,7 @@ def start_command(
 @click.pass_context
 def stop_command(ctx: click.Context, name: str, lock_timeout: float | None, as_json: bool) -> None:
     """Stop environment NAME (its database and state are kept)."""
-    data = lifecycle.stop(_project(ctx), name, lock_timeout=lock_timeout)
+    data = envs.stop(_project(ctx), name, lock_timeout=lock_timeout)
     emit(data, as_json, lambda: _render_simple(data))
 
 
@@ -271,7 +271,7 @@ def restart_command(
     ctx: click.Context, name: str, health_timeout: float, lock_timeout: float | None, as_json: bool
 ) -> None:
     """Restart environment NAME (odoo.conf and its env file are read again)."""
-    data = lifecycle.restart(
+    data = envs.restart(
         _project(ctx),
         name,
         health_timeout=health_timeout,
@@ -295,7 +295,7 @@ def destroy_command(
     project = _project(ctx)
     if not yes and not as_json and sys.stdin.isatty():
         click.confirm(f"Destroy environment '{name}' and drop its database?", abort=True)
-    data = lifecycle.destroy(project, name, force=force, lock_timeout=lock_timeout)
+    data = envs.destroy(project, name, force=force, lock_timeout=lock_timeout)
     emit(data, as_json, lambda: _render_simple(data))
 
 
@@ -304,7 +304,7 @@ def destroy_command(
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the environments with their status and deployed build."""
-    rows = lifecycle.list_environments(_project(ctx))
+    rows = envs.list_environments(_project(ctx))
 
     def render() -> None:
         table = Table(title="Environments")
@@ -331,7 +331,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
     """What environment NAME runs, whether it is healthy, and its last deployment."""
-    data = lifecycle.status(_project(ctx), name)
+    data = envs.status(_project(ctx), name)
 
     def render() -> None:
         table = Table(show_header=False, box=None)
@@ -383,7 +383,7 @@ def logs_command(ctx: click.Context, name: str, lines: int, follow: bool) -> Non
     """Show the log of environment NAME's Odoo process."""
     from odooplane.backends.supervisor import tail
 
-    path = lifecycle.log_file(_project(ctx), name)
+    path = envs.log_file(_project(ctx), name)
     if not path.exists():
         raise UsageError(
             f"Environment '{name}' has no log yet ({path}).",
@@ -405,7 +405,7 @@ def logs_command(ctx: click.Context, name: str, lines: int, follow: bool) -> Non
                 time.sleep(0.5)
 
 
-def _run_interactive(command: lifecycle.Command, extra: tuple[str, ...]) -> None:
+def _run_interactive(command: envs.Command, extra: tuple[str, ...]) -> None:
     code = subprocess.call([*command.argv, *extra], env=command.env, cwd=command.cwd)
     if code:
         raise click.exceptions.Exit(code)
@@ -420,7 +420,7 @@ def shell_command(ctx: click.Context, name: str, extra: tuple[str, ...]) -> None
 
     Pipe a script into it to run it non-interactively; call env.cr.commit() to keep
     its changes."""
-    _run_interactive(lifecycle.shell_command(_project(ctx), name), extra)
+    _run_interactive(envs.shell_command(_project(ctx), name), extra)
 
 
 @env_group.command("psql", context_settings={"ignore_unknown_options": True})
@@ -429,7 +429,7 @@ def shell_command(ctx: click.Context, name: str, extra: tuple[str, ...]) -> None
 @click.pass_context
 def psql_command(ctx: click.Context, name: str, extra: tuple[str, ...]) -> None:
     """psql on environment NAME's database (extra arguments go to psql)."""
-    _run_interactive(lifecycle.psql_command(_project(ctx), name), extra)
+    _run_interactive(envs.psql_command(_project(ctx), name), extra)
 
 
 @env_group.command("cron-run")
@@ -444,7 +444,7 @@ def cron_run_command(
     """Run scheduled action CRON of environment NAME now, even when it is disabled.
 
     CRON is an XML id (base.autovacuum_job) or the action's name."""
-    data = lifecycle.cron_run(_project(ctx), name, cron, lock_timeout=lock_timeout)
+    data = envs.cron_run(_project(ctx), name, cron, lock_timeout=lock_timeout)
 
     def render() -> None:
         info = data.get("cron") or {}
@@ -463,7 +463,7 @@ def cron_run_command(
 @click.pass_context
 def for_branch_command(ctx: click.Context, branch: str, as_json: bool) -> None:
     """Which environment BRANCH feeds (from the branch patterns of odooplane.yaml)."""
-    data = lifecycle.for_branch(_project(ctx), branch)
+    data = envs.for_branch(_project(ctx), branch)
 
     def render() -> None:
         if data["environment"]:
@@ -484,7 +484,7 @@ def for_branch_command(ctx: click.Context, branch: str, as_json: bool) -> None:
 def diff_command(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """Differences between environments A and B: build, odoo.conf, env-file keys (values
     masked), installed modules and versions, active crons, mail servers, parameters."""
-    data = lifecycle.environment_diff(_project(ctx), a, b)
+    data = envs.environment_diff(_project(ctx), a, b)
 
     def render() -> None:
         if data["identical"]:

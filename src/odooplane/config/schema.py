@@ -41,6 +41,10 @@ STAGING_DEFAULT_BRANCH = "main"
 # PostgreSQL truncates identifiers longer than this, silently: two long names collide.
 MAX_IDENTIFIER = 63
 LOADER_CONTEXT = "odooplane-loader"
+# Where an environment's Odoo can run (odooplane.backends); the planned ones are refused
+# with a sentence saying so.
+BACKENDS = ("local",)
+PLANNED_BACKENDS = ("docker", "kubernetes")
 
 
 class Strict(BaseModel):
@@ -292,6 +296,9 @@ class EnvironmentConfig(Strict):
         default=None, description="default: on for staging and preview, off otherwise"
     )
     workers: Annotated[WholeNumber, Field(ge=0, le=64)] = 0
+    backend: str = Field(
+        default="local", description="where its Odoo runs: local (a supervisord here)"
+    )
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
     odoo_options: dict[Annotated[str, AfterValidator(_check_option_name)], OptionValue] = Field(
         default_factory=dict
@@ -305,6 +312,18 @@ class EnvironmentConfig(Strict):
                 f"'{value}' is not a safe database name: use letters, digits, '_' and '-', "
                 "start with a letter or '_', at most 63 characters"
             )
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        if value in PLANNED_BACKENDS:
+            raise ValueError(
+                f"the '{value}' backend is not available yet; only 'local' (a supervisord "
+                "on this machine) is"
+            )
+        if value not in BACKENDS:
+            raise ValueError(f"'{value}' is not a backend; the one available is 'local'")
         return value
 
     @field_validator("env_file")

@@ -26,6 +26,7 @@ _EXAMPLES: dict[str, str] = {
     "copy": "copy: production",
     "name": "name: my-rule",
     "workers": "workers: 2",
+    "backend": "backend: local",
     "branches": "branches: [main, 'feature/*']",
     "data": "data: fresh, data: demo or data: {copy: production}",
     "url": "url: https://erp.example.com",

@@ -17,7 +17,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 from odooplane.dev.livereload import LiveReloadServer
 from odooplane.dev.reloader import Plan, plan_for
 from odooplane.dev.warm import ReloadResult, WarmOdoo, error_summary, listening_socket
-from odooplane.dev.watcher import Change, ChangeClassifier, watch_changes
+from odooplane.dev.watcher import Change, ChangeClassifier, keep_watching, watch_changes
 from odooplane.errors import OdooplaneError, RefusedError, UsageError
 from odooplane.odoo.addons import discover_addons, project_addons_paths
 from odooplane.odoo.process import (
@@ -175,6 +175,8 @@ class DevSession:
     pending_install: set[str] = field(default_factory=set)
     installed: set[str] = field(default_factory=set)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Batches of changed paths under the given folders until the event is set.
+    watch: Callable[[list[Path], threading.Event], Iterable[set[Path]]] = watch_changes
     _classifier: ChangeClassifier | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _batches: queue.Queue[set[Path] | str | None] = field(default_factory=queue.Queue)
@@ -506,19 +508,29 @@ class DevSession:
         stop = self._watch_stop
 
         def loop() -> None:
-            with contextlib.suppress(Exception):
-                for batch in watch_changes(list(paths), stop):
-                    if self._stop.is_set():
-                        return
-                    self._batches.put(batch)
+            keep_watching(
+                lambda: self.watch(list(paths), stop),
+                self._batches.put,
+                stop,
+                on_crash=self._watcher_crashed,
+                stopped=self._stop.is_set,
+            )
 
         self._watch_thread = threading.Thread(target=loop, daemon=True, name="odooplane-watch")
         self._watch_thread.start()
         # watchfiles needs a moment to register its watches; an edit before that is lost.
         time.sleep(0.3)
 
-    def _restart_watching(self) -> None:
-        if tuple(self._watched_paths()) == self._restart_paths:
+    def _watcher_crashed(self, exc: Exception, crashes: int) -> None:
+        self._emit(
+            "error",
+            f"The file watcher failed ({type(exc).__name__}: {exc}); restarting it "
+            "(changes saved meanwhile may need saving again).",
+            {"watcher_crashes": crashes},
+        )
+
+    def _restart_watching(self, *, force: bool = False) -> None:
+        if not force and tuple(self._watched_paths()) == self._restart_paths:
             return
         self._watch_stop.set()
         if self._watch_thread is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ast
 import enum
+import logging
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import watchfiles
 
 from odooplane.errors import OdooplaneError
 from odooplane.odoo.manifest import MANIFEST_NAMES, manifest_path, read_manifest
+
+_log = logging.getLogger(__name__)
 
 
 class ChangeKind(str, enum.Enum):
@@ -334,6 +337,41 @@ def watch_changes(
         watch_filter=lambda _change, name: not ignored(Path(name)),
     ):
         yield {Path(name) for _change, name in batch}
+
+
+def keep_watching(
+    watch: Callable[[], Iterable[set[Path]]],
+    deliver: Callable[[set[Path]], None],
+    stop: threading.Event,
+    *,
+    on_crash: Callable[[Exception, int], None],
+    stopped: Callable[[], bool] = lambda: False,
+    max_pause: float = 5.0,
+) -> None:
+    """Hand every batch ``watch()`` yields to ``deliver`` until ``stop`` is set.
+
+    A watcher that raises is not the end of hot reload: the crash goes to ``on_crash``
+    (with how many there were so far) and ``watch`` starts again after a pause that
+    grows with each crash (up to ``max_pause``), so a watcher failing at once does not
+    spin. ``stopped`` ends the loop between batches (the session itself stopping).
+    """
+    crashes = 0
+    while not stop.is_set():
+        try:
+            for batch in watch():
+                if stopped():
+                    return
+                deliver(batch)
+            return
+        except Exception as exc:
+            crashes += 1
+            try:
+                on_crash(exc, crashes)
+            except Exception:
+                # The report failing must not take the watcher down with it.
+                _log.exception("reporting a crash of the file watcher failed")
+            if stop.wait(min(0.2 * 2 ** (crashes - 1), max_pause)):
+                return
 
 
 def summarize(changes: Iterable[Change]) -> Mapping[ChangeKind, list[Change]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odooplane.backends.supervisor import ProgramSpec, SupervisorBackend
+from odooplane.backends import ProcessBackend, ProgramSpec, backend_for
 from odooplane.config import CopyPolicy, EnvironmentConfig, EnvironmentKind
 from odooplane.envfile import read_env_file
 from odooplane.environments.builds import Build, build_addons_path, runtime_of, source_of
@@ -48,8 +48,8 @@ class EnvContext:
         return StateStore(self.project.state_dir)
 
     @property
-    def backend(self) -> SupervisorBackend:
-        return SupervisorBackend(self.project.state_dir)
+    def backend(self) -> ProcessBackend:
+        return backend_for(self.project, self.name)
 
     @property
     def kind(self) -> EnvironmentKind:

@@ -25,7 +25,7 @@ import pytest
 from conftest import TEST_CACHE, run_git, write_addon
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
-from odooplane.environments import lifecycle
+from odooplane.environments import api as envs
 from odooplane.environments.health import check_once
 from odooplane.environments.locks import environment_lock
 from odooplane.environments.state import StateStore
@@ -141,7 +141,7 @@ def scenario(
         finally:
             for env in ("staging", "production"):
                 try:
-                    lifecycle.destroy(project, env, force=True)
+                    envs.destroy(project, env, force=True)
                 except Exception as exc:  # teardown must go on
                     print(f"teardown of {env}: {exc}")
             SupervisorBackend(project.state_dir).shutdown()
@@ -153,11 +153,11 @@ def _db(sc: Scenario, env: str) -> str:
 
 
 def test_create_production_fresh(scenario: Scenario) -> None:
-    outcome = lifecycle.create(scenario.project, "production")
+    outcome = envs.create(scenario.project, "production")
     assert outcome.status == "running"
     assert outcome.build and outcome.build["sha"] == scenario.shas["initial"]
     assert [s.name for s in outcome.steps] == ["initialize database", "start", "health check"]
-    info = lifecycle.status(scenario.project, "production")
+    info = envs.status(scenario.project, "production")
     assert info["status"] == "running"
     assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
     db = _db(scenario, "production")
@@ -179,7 +179,7 @@ def test_create_production_fresh(scenario: Scenario) -> None:
 
 
 def test_production_runs_workers_and_a_gevent_port(scenario: Scenario) -> None:
-    info = lifecycle.status(scenario.project, "production")
+    info = envs.status(scenario.project, "production")
     conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
     assert "workers = 2" in conf and f"gevent_port = {info['gevent_port']}" in conf
     # A prefork master: HTTP and cron workers are its children.
@@ -211,7 +211,7 @@ def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
         )
     )
 
-    outcome = lifecycle.deploy(scenario.project, "production", "main")
+    outcome = envs.deploy(scenario.project, "production", "main")
 
     assert outcome.status == "deployed"
     assert outcome.build and outcome.build["sha"] == sha
@@ -239,7 +239,7 @@ def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
         "WHERE table_name = 'res_partner' AND column_name = 'addon_a_note'",
     )
     assert columns == [("addon_a_note",)]
-    port = lifecycle.status(scenario.project, "production")["http_port"]
+    port = envs.status(scenario.project, "production")["http_port"]
     assert check_once(f"http://127.0.0.1:{port}").ok
     # Every step is timed in the evidence store.
     with EvidenceStore.open(scenario.project) as store:
@@ -257,15 +257,15 @@ def test_a_deploy_that_breaks_start_up_rolls_back(scenario: Scenario) -> None:
     )
     bad = scenario.commit("broken", "addon_b: import a module that is not there")
 
-    with pytest.raises(lifecycle.DeploymentFailed) as failure:
-        lifecycle.deploy(scenario.project, "production", bad)
+    with pytest.raises(envs.DeploymentFailed) as failure:
+        envs.deploy(scenario.project, "production", bad)
 
     result = failure.value.result
     assert result["status"] == "rolled_back"
     assert "this_module_does_not_exist" in (failure.value.hint or "")
     assert "ModuleNotFoundError" in (result["log_excerpt"] or "")
     assert "rolled back to " + good[:12] in failure.value.message
-    info = lifecycle.status(scenario.project, "production")
+    info = envs.status(scenario.project, "production")
     assert info["status"] == "running"
     assert info["build"]["sha"] == good
     assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
@@ -284,7 +284,7 @@ def test_a_deploy_that_breaks_start_up_rolls_back(scenario: Scenario) -> None:
 
 
 def test_staging_is_a_neutralized_copy(scenario: Scenario) -> None:
-    outcome = lifecycle.create(scenario.project, "staging")
+    outcome = envs.create(scenario.project, "staging")
     assert outcome.status == "running"
     assert outcome.build and outcome.build["sha"] == scenario.shas["field"]
     assert outcome.neutralization and outcome.neutralization["status"] == "verified"
@@ -296,9 +296,9 @@ def test_staging_is_a_neutralized_copy(scenario: Scenario) -> None:
     conf = (scenario.project.state_dir / "environments/staging/odoo.conf").read_text()
     assert "max_cron_threads = 0" in conf
     assert "smtp_server = 127.0.0.1" in conf
-    info = lifecycle.status(scenario.project, "staging")
+    info = envs.status(scenario.project, "staging")
     assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
-    assert info["http_port"] != lifecycle.status(scenario.project, "production")["http_port"]
+    assert info["http_port"] != envs.status(scenario.project, "production")["http_port"]
 
 
 def test_env_diff_staging_production(scenario: Scenario) -> None:
@@ -344,7 +344,7 @@ def test_cron_run_runs_a_disabled_cron(scenario: Scenario) -> None:
     )
     assert still == [(False,)]
     # By name too; an unknown one is a sentence.
-    by_name = lifecycle.cron_run(scenario.project, "staging", "Addon B: mark")
+    by_name = envs.cron_run(scenario.project, "staging", "Addon B: mark")
     assert by_name["status"] == "ok"
     missing = scenario.cli("env", "cron-run", "staging", "no such job")
     assert missing.returncode == 1
@@ -417,17 +417,17 @@ def test_sigkill_mid_deploy_then_the_next_deploy_recovers(scenario: Scenario) ->
         time.sleep(0.2)
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
 
-    info = lifecycle.status(scenario.project, "production")
+    info = envs.status(scenario.project, "production")
     assert info["status"] == "interrupted"
     assert info["interrupted"] is True
     assert info["operation"]["phase"] == "updating"
     assert info["build"]["sha"] == before.build
 
-    outcome = lifecycle.deploy(scenario.project, "production", target)
+    outcome = envs.deploy(scenario.project, "production", target)
     assert outcome.recovered is not None
     assert any("restored snapshot" in a for a in outcome.recovered["actions"])
     assert outcome.status == "deployed"
-    after = lifecycle.status(scenario.project, "production")
+    after = envs.status(scenario.project, "production")
     assert after["status"] == "running"
     assert after["operation"] is None
     assert after["build"]["sha"] == target
@@ -443,7 +443,7 @@ def test_sigkill_mid_deploy_then_the_next_deploy_recovers(scenario: Scenario) ->
 
 
 def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenario) -> None:
-    outcome = lifecycle.deploy(scenario.project, "staging", scenario.shas["bump"])
+    outcome = envs.deploy(scenario.project, "staging", scenario.shas["bump"])
     assert outcome.plan is not None and outcome.plan["update"] == ["addon_a"]
     names = [s.name for s in outcome.steps]
     assert names.index("update modules") < names.index("neutralize") < names.index("start")
@@ -452,13 +452,13 @@ def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenari
     active = scenario.rows(db, "SELECT cron_name FROM ir_cron WHERE active")
     assert [r[0] for r in active] == ["Base: Auto-vacuum internal data"]
     # A crashed Odoo is started again by the supervisor.
-    info = lifecycle.status(scenario.project, "staging")
+    info = envs.status(scenario.project, "staging")
     first = info["process"]["pid"]
     os.kill(first, signal.SIGKILL)
     healthy = {"/web/health": 200, "/web/login": 200}
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        info = lifecycle.status(scenario.project, "staging")
+        info = envs.status(scenario.project, "staging")
         if (
             info["status"] == "running"
             and info["process"]["pid"] not in (None, first)
@@ -482,7 +482,7 @@ def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> No
     refused = scenario.cli("env", "restart", "staging")
     assert refused.returncode == 1
     assert "is not started: its database is not neutralized" in refused.stderr
-    info = lifecycle.status(scenario.project, "staging")
+    info = envs.status(scenario.project, "staging")
     assert info["status"] == "refused"
     assert info["neutralization"]["status"] == "failed"
     assert info["process"]["state"] != "RUNNING"
@@ -496,9 +496,9 @@ def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> No
         catcher=ensure_catcher(scenario.project.state_dir, "staging"),
         base_url=info["url"],
     )
-    started = lifecycle.start(scenario.project, "staging")
+    started = envs.start(scenario.project, "staging")
     assert started["status"] == "running"
-    assert lifecycle.status(scenario.project, "staging")["neutralization"]["status"] == "verified"
+    assert envs.status(scenario.project, "staging")["neutralization"]["status"] == "verified"
 
 
 def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
@@ -512,8 +512,8 @@ def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
     assert "'no-such-branch' is not a branch, tag or commit" in missing_ref.stderr
 
     # A port taken by another program.
-    lifecycle.stop(scenario.project, "staging")
-    port = lifecycle.status(scenario.project, "staging")["http_port"]
+    envs.stop(scenario.project, "staging")
+    port = envs.status(scenario.project, "staging")["http_port"]
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("0.0.0.0", port))
@@ -542,7 +542,7 @@ def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
         assert f"pid {holder.pid}" in locked.stderr
         assert "odooplane env deploy staging main" in locked.stderr
         with pytest.raises(LockedError, match="is busy"):
-            lifecycle.start(scenario.project, "staging", lock_timeout=0.5)
+            envs.start(scenario.project, "staging", lock_timeout=0.5)
     finally:
         holder.kill()
         holder.wait()
@@ -553,7 +553,7 @@ def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
     assert vanished.returncode == 1
     assert "does not exist on" in vanished.stderr and "any more" in vanished.stderr
     with pytest.raises(NotFoundError):
-        lifecycle.deploy(scenario.project, "staging", "main")
+        envs.deploy(scenario.project, "staging", "main")
     with environment_lock(scenario.project.state_dir, "staging", timeout=1):
         pass  # nothing was left holding the lock
 
@@ -565,13 +565,13 @@ def test_destroy_removes_database_filestore_process_and_state(scenario: Scenario
     assert refused.returncode == 1 and "--force" in refused.stderr
     result = scenario.cli("env", "destroy", "staging", "--yes", "--json")
     assert result.returncode == 0, result.stderr
-    pid = lifecycle.status(project, "production")["process"]["pid"]
-    data = lifecycle.destroy(project, "production", force=True)
+    pid = envs.status(project, "production")["process"]["pid"]
+    data = envs.destroy(project, "production", force=True)
     assert data["status"] == "destroyed"
     for env in ("staging", "production"):
         assert not dbs.database_exists(scenario.server, _db(scenario, env))
         assert dbs.list_snapshots(scenario.server, _db(scenario, env)) == []
-        assert lifecycle.status(project, env)["status"] == "absent"
+        assert envs.status(project, env)["status"] == "absent"
         assert not (project.state_dir / "environments" / env).exists()
     assert not filestore.exists()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

@@ -1,0 +1,104 @@
+"""What every backend offers: the one interface the lifecycle is written against.
+
+A backend runs the long-lived process of an environment (Odoo serving) somewhere: on
+this machine under a supervisord (:mod:`odooplane.backends.supervisor`, the reference),
+later in containers or on Kubernetes. The lifecycle hands it a :class:`ProgramSpec`
+(what to run, with which environment, where to log) and asks for
+:class:`ProcessStatus`; it never reaches past this interface. Pick one with
+:func:`odooplane.backends.backend_for`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+# States in which a process is (or is about to be, or is still) running; the names are
+# supervisord's, which every backend maps its own states onto.
+RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """How to run one environment's process."""
+
+    name: str
+    argv: list[str]
+    cwd: Path
+    env: Mapping[str, str]
+    log_file: Path
+    stop_wait_seconds: int = 30
+    start_seconds: int = 3
+    log_max_bytes: str = "20MB"
+    log_backups: int = 3
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    name: str
+    # STARTING, RUNNING, BACKOFF, STOPPING, STOPPED, EXITED, FATAL, or ABSENT (no
+    # process defined), NOT_RUNNING (the backend itself is down), NOT_LOADED.
+    state: str
+    pid: int | None
+    since: float | None
+    exit_status: int | None
+    description: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ProcessBackend(abc.ABC):
+    """Where the processes of one project's environments run."""
+
+    #: The value of an environment's ``backend:`` key this implementation serves.
+    kind: ClassVar[str]
+
+    @abc.abstractmethod
+    def define(self, spec: ProgramSpec) -> None:
+        """Create or replace program ``spec.name``; a running one keeps running until
+        its definition changes, then it is stopped and must be started again."""
+
+    @abc.abstractmethod
+    def defined(self, name: str) -> bool:
+        """Whether a program ``name`` is defined."""
+
+    @abc.abstractmethod
+    def start(self, name: str) -> None:
+        """Start ``name`` (without waiting for it to be healthy); idempotent."""
+
+    @abc.abstractmethod
+    def stop(self, name: str) -> None:
+        """Stop ``name`` and wait until it has exited; idempotent."""
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    @abc.abstractmethod
+    def status(self, name: str) -> ProcessStatus:
+        """The live state of ``name``; never starts anything."""
+
+    @abc.abstractmethod
+    def remove(self, name: str) -> None:
+        """Stop and forget program ``name``; its log stays where it is."""
+
+    @abc.abstractmethod
+    def programs(self) -> list[str]:
+        """The names of the programs defined, sorted."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Stop every program and whatever the backend itself runs (its daemon)."""
+
+    @abc.abstractmethod
+    def log_location(self, name: str) -> Path | None:
+        """Where the output of program ``name`` goes (None when it is not defined)."""

@@ -1,0 +1,217 @@
+"""``env start``, ``stop``, ``restart`` and ``destroy``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from odooplane.environments import ports
+from odooplane.environments.builds import require_build
+from odooplane.environments.context import EnvContext
+from odooplane.environments.health import check_once
+from odooplane.environments.launch import launch, stop_process
+from odooplane.environments.locks import current_command, environment_lock
+from odooplane.environments.recovery import recover
+from odooplane.environments.state import EnvState, interrupted_operation
+from odooplane.environments.steps import (
+    DEFAULT_HEALTH_TIMEOUT,
+    NeutralizationRefused,
+    Progress,
+    StepFailed,
+    allocate_ports,
+    check_ports_free,
+    open_evidence,
+    require_database,
+    require_state,
+    say,
+)
+from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
+from odooplane.postgres import databases as dbs
+from odooplane.postgres.filestore import filestore_of
+from odooplane.project import Project
+
+
+def start(
+    project: Project,
+    name: str,
+    *,
+    health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
+    lock_timeout: float | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    ctx = EnvContext(project, name)
+    with environment_lock(project.state_dir, name, timeout=lock_timeout):
+        state = require_state(ctx)
+        recover(ctx, state, health_timeout=health_timeout, progress=progress)
+        return _start_locked(ctx, state, health_timeout=health_timeout, progress=progress)
+
+
+def _start_locked(
+    ctx: EnvContext, state: EnvState, *, health_timeout: float, progress: Progress | None
+) -> dict[str, Any]:
+    if state.build is None:
+        raise RefusedError(
+            f"Environment '{ctx.name}' has no build to start.",
+            hint=f"Deploy one: `odooplane env deploy {ctx.name} REF`.",
+        )
+    b = require_build(ctx.project, state.build)
+    server = ctx.server()
+    require_database(ctx, server)
+    pair = allocate_ports(ctx, state)
+    live = ctx.backend.status(ctx.name)
+    if live.running:
+        result = check_once(ctx.local_url(pair))
+        if result.ok:
+            state.status, state.desired = "running", "running"
+            ctx.store.save(state)
+            return {
+                "environment": ctx.name,
+                "status": "running",
+                "already": True,
+                "url": ctx.url(pair),
+                "pid": live.pid,
+            }
+        stop_process(ctx)
+    check_ports_free(ctx, pair)
+    say(progress, f"starting {ctx.name} ({b.short})...")
+    ctx.store.begin(state, "start", current_command(), target_build=b.sha)
+    try:
+        health = launch(ctx, state, b, pair, server, None, health_timeout=health_timeout)
+    except StepFailed as exc:
+        stop_process(ctx)
+        state.status, state.desired = "failed", "stopped"
+        ctx.store.end(state)
+        raise CheckFailedError(
+            f"Environment '{ctx.name}' did not start: {exc.message}",
+            hint=f"Log excerpt:\n{exc.excerpt}",
+        ) from None
+    except NeutralizationRefused:
+        state.status, state.desired = "refused", "stopped"
+        ctx.store.end(state)
+        raise
+    except BaseException:
+        state.status, state.desired = "stopped", "stopped"
+        ctx.store.end(state)
+        raise
+    state.status, state.desired = "running", "running"
+    ctx.store.end(state)
+    return {
+        "environment": ctx.name,
+        "status": "running",
+        "already": False,
+        "url": ctx.url(pair),
+        "pid": ctx.backend.status(ctx.name).pid,
+        "health": health.to_dict(),
+    }
+
+
+def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> dict[str, Any]:
+    ctx = EnvContext(project, name)
+    with environment_lock(project.state_dir, name, timeout=lock_timeout):
+        state = require_state(ctx)
+        if interrupted_operation(state) is not None:
+            recover(ctx, state, health_timeout=DEFAULT_HEALTH_TIMEOUT, progress=None)
+        stop_process(ctx)
+        state.status, state.desired = "stopped", "stopped"
+        ctx.store.save(state)
+        return {"environment": name, "status": "stopped"}
+
+
+def restart(
+    project: Project,
+    name: str,
+    *,
+    health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
+    lock_timeout: float | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    ctx = EnvContext(project, name)
+    with environment_lock(project.state_dir, name, timeout=lock_timeout):
+        state = require_state(ctx)
+        recover(ctx, state, health_timeout=health_timeout, progress=progress)
+        stop_process(ctx)
+        return _start_locked(ctx, state, health_timeout=health_timeout, progress=progress)
+
+
+def destroy(
+    project: Project,
+    name: str,
+    *,
+    force: bool = False,
+    lock_timeout: float | None = None,
+) -> dict[str, Any]:
+    """Remove the environment's process, database (and snapshots), filestore and state.
+
+    An environment no longer in odooplane.yaml but left in the state folder (``list``
+    shows it as orphaned) can be destroyed too.
+    """
+    from odooplane.backends import backend_for
+    from odooplane.environments.state import StateStore
+    from odooplane.postgres.project_server import server_for
+
+    store = StateStore(project.state_dir)
+    backend = backend_for(project, name)
+    filestore_root = project.odoo_data_dir / "filestore"
+    if name in project.config.environments:
+        ctx = EnvContext(project, name)
+        is_production, default_db = ctx.is_production, ctx.database
+    else:
+        orphan = store.load(name)
+        if orphan is None:
+            project.environment(name)  # raises the "no environment named" sentence
+            raise NotFoundError(f"No environment named '{name}'.")
+        is_production, default_db = orphan.kind == "production", orphan.database
+    if is_production and not force:
+        raise RefusedError(
+            f"'{name}' is a production environment; destroying it drops its database.",
+            hint="Export it first (`odooplane db export`), then pass --force if you mean it.",
+        )
+    with environment_lock(project.state_dir, name, timeout=lock_timeout):
+        state = store.load(name)
+        database = state.database if state else default_db
+        removed: list[str] = []
+        if backend.defined(name):
+            backend.remove(name)
+            removed.append("process")
+        server = server_for(project)
+        for snap in dbs.list_snapshots(server, database):
+            dbs.drop_database(
+                server,
+                snap.snapshot_db,
+                filestore_root=filestore_root,
+                terminate=True,
+                missing_ok=True,
+            )
+            removed.append(f"snapshot {snap.name}")
+        if dbs.drop_database(
+            server,
+            database,
+            filestore_root=filestore_root,
+            protected=is_production,
+            force=force,
+            terminate=True,
+            missing_ok=True,
+        ):
+            removed.append(f"database {database}")
+        leftover = filestore_of(filestore_root, database)
+        if leftover is not None and leftover.exists():
+            import shutil
+
+            shutil.rmtree(leftover)
+        removed.append("filestore")
+        ports.release(project.root, name)
+        if state is not None or store.env_dir(name).exists():
+            store.delete(name)
+            removed.append("state")
+        if not backend.programs():
+            # Nothing left to supervise or to catch mail for: stop the project's daemons.
+            from odooplane.mailcatcher import stop_catcher
+
+            backend.shutdown()
+            stop_catcher(project.state_dir)
+        if state is not None and state.build:
+            with (
+                open_evidence(project) as evidence,
+                evidence.start_deployment(name, git_sha=state.build, kind="destroy") as recorder,
+            ):
+                recorder.note(f"environment '{name}' destroyed", removed=removed)
+        return {"environment": name, "status": "destroyed", "removed": removed}

@@ -1,0 +1,265 @@
+"""Reading environments: status, list, log file, shell/psql commands, ``cron-run``,
+the environment for a branch, and ``env diff``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from odooplane.environments import ports
+from odooplane.environments.builds import require_build, runtime_of, source_of
+from odooplane.environments.context import EnvContext, write_odoo_conf
+from odooplane.environments.health import check_once
+from odooplane.environments.locks import environment_lock, lock_holder
+from odooplane.environments.odoo_run import run_odoo
+from odooplane.environments.state import interrupted_operation
+from odooplane.environments.steps import (
+    allocate_ports,
+    explain,
+    mail_catcher,
+    require_database,
+    require_state,
+)
+from odooplane.errors import CheckFailedError, ConfigError, NotFoundError, RefusedError
+from odooplane.odoo.series import for_series
+from odooplane.project import Project
+
+
+def status(project: Project, name: str, *, check_health: bool = True) -> dict[str, Any]:
+    """The truth about one environment: recorded state, live process, health."""
+    ctx = EnvContext(project, name)
+    state = ctx.store.load(name)
+    base: dict[str, Any] = {
+        "environment": name,
+        "kind": ctx.kind.value,
+        "database": ctx.database,
+        "url": ctx.config.url,
+    }
+    if state is None:
+        return {**base, "status": "absent", "created": False}
+    live = ctx.backend.status(name)
+    op = state.operation
+    interrupted = interrupted_operation(state)
+    if interrupted is not None:
+        effective = "interrupted"
+    elif op is not None:
+        effective = f"{op.op}-in-progress"
+    elif live.running:
+        effective = "running" if live.state == "RUNNING" else live.state.lower()
+    elif state.desired == "running":
+        effective = "down"
+    else:
+        effective = state.status
+    pair = (
+        ports.PortPair(state.http_port, state.gevent_port)
+        if state.http_port and state.gevent_port
+        else None
+    )
+    health = None
+    if check_health and live.running and pair is not None:
+        health = check_once(ctx.local_url(pair), timeout=5).to_dict()
+    holder = lock_holder(project.state_dir, name)
+    return {
+        **base,
+        "created": True,
+        "status": effective,
+        "recorded_status": state.status,
+        "desired": state.desired,
+        "url": ctx.url(pair),
+        "http_port": state.http_port,
+        "gevent_port": state.gevent_port,
+        "workers": ctx.config.workers,
+        "build": state.build_info,
+        "previous_build": state.previous_build,
+        "deployed_at": state.deployed_at,
+        "created_at": state.created_at,
+        "neutralization": state.neutralization,
+        "process": live.to_dict(),
+        "health": health,
+        "operation": op.to_dict() if op else None,
+        "interrupted": interrupted is not None,
+        "lock_holder": holder,
+        "last_deployment": state.last_deployment,
+        "log": str(ctx.log_path),
+        "conf": str(ctx.conf_path),
+    }
+
+
+def list_environments(project: Project) -> list[dict[str, Any]]:
+    """Every configured environment, plus any left in the state folder without config."""
+    from odooplane.environments.state import StateStore
+
+    rows: list[dict[str, Any]] = []
+    for name in project.config.environments:
+        info = status(project, name, check_health=False)
+        rows.append(
+            {
+                "environment": name,
+                "kind": info["kind"],
+                "status": info["status"],
+                "database": info["database"],
+                "url": info.get("url"),
+                "build": (info.get("build") or {}).get("sha"),
+                "branch": (info.get("build") or {}).get("branch"),
+                "deployed_at": info.get("deployed_at"),
+            }
+        )
+    for orphan in StateStore(project.state_dir).names():
+        if orphan not in project.config.environments:
+            rows.append(
+                {
+                    "environment": orphan,
+                    "kind": "?",
+                    "status": "orphaned",
+                    "database": None,
+                    "url": None,
+                    "build": None,
+                    "branch": None,
+                    "deployed_at": None,
+                }
+            )
+    return rows
+
+
+def log_file(project: Project, name: str) -> Path:
+    """Where the output of the environment's process goes (its backend says)."""
+    ctx = EnvContext(project, name)
+    return ctx.backend.log_location(name) or ctx.log_path
+
+
+@dataclass(frozen=True)
+class Command:
+    """A program to run interactively (``shell``, ``psql``)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+def shell_command(project: Project, name: str) -> Command:
+    """``odoo-bin shell`` of the environment's build, on its database."""
+    from odooplane.environments.context import process_env
+
+    ctx = EnvContext(project, name)
+    state = require_state(ctx)
+    if state.build is None:
+        raise RefusedError(f"Environment '{name}' has no build yet.")
+    b = require_build(project, state.build)
+    require_database(ctx, ctx.server())
+    if not ctx.conf_path.is_file():
+        raise NotFoundError(
+            f"{ctx.conf_path} is missing.",
+            hint=f"Start the environment once: `odooplane env start {name}`.",
+        )
+    argv = for_series(b.odoo_series).shell_argv(
+        runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database
+    )
+    return Command(argv=argv, env=process_env(ctx, b), cwd=ctx.dir)
+
+
+def psql_command(project: Project, name: str) -> Command:
+    ctx = EnvContext(project, name)
+    server = ctx.server()
+    require_database(ctx, server)
+    return Command(
+        argv=[str(server.tool("psql")), "-X"], env=server.tool_env(ctx.database), cwd=project.root
+    )
+
+
+def cron_run(
+    project: Project,
+    name: str,
+    cron: str,
+    *,
+    timeout: float = 1800.0,
+    lock_timeout: float | None = None,
+) -> dict[str, Any]:
+    """Run scheduled action ``cron`` (XML id or name) of environment ``name`` now."""
+    from odooplane.environments import cron as cron_mod
+
+    if not cron.strip():
+        raise ConfigError("Name the scheduled action: an XML id (module.name) or its name.")
+    ctx = EnvContext(project, name)
+    with environment_lock(project.state_dir, name, timeout=lock_timeout):
+        state = require_state(ctx)
+        if state.build is None:
+            raise RefusedError(f"Environment '{name}' has no build yet.")
+        b = require_build(project, state.build)
+        server = ctx.server()
+        require_database(ctx, server)
+        if not ctx.conf_path.is_file():
+            pair = allocate_ports(ctx, state)
+            write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
+        argv = for_series(b.odoo_series).shell_argv(
+            runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database
+        )
+        result = run_odoo(
+            ctx,
+            state,
+            argv,
+            b,
+            log_name="cron-run.log",
+            capture=None,
+            timeout=timeout,
+            stdin_text=cron_mod.cron_script(cron),
+        )
+    parsed = cron_mod.parse_result(result.output)
+    if parsed is None:
+        raise CheckFailedError(
+            f"The Odoo shell of '{name}' ended (code {result.code}) without running '{cron}'.",
+            hint=f"Log excerpt:\n{explain(result.output)}",
+        )
+    if parsed.status == "not_found":
+        raise NotFoundError(
+            f"No scheduled action '{cron}' in environment '{name}'.",
+            hint="Give its XML id (e.g. base.autovacuum_job) or its exact name; "
+            "`odooplane env diff` lists the active ones.",
+        )
+    if parsed.status == "ambiguous":
+        names = ", ".join(f"{c['name']} ({c['xmlid'] or c['id']})" for c in parsed.candidates)
+        raise ConfigError(
+            f"'{cron}' matches several scheduled actions: {names}.",
+            hint="Use the XML id to pick one.",
+        )
+    data = {"environment": name, **parsed.to_dict()}
+    if parsed.status == "error":
+        raise CheckFailedError(
+            f"Scheduled action '{(parsed.cron or {}).get('name', cron)}' failed: {parsed.error}",
+            hint=parsed.traceback,
+        )
+    return data
+
+
+def for_branch(project: Project, branch: str) -> dict[str, Any]:
+    from odooplane.environments.branches import environment_for_branch
+
+    return environment_for_branch(project.config, branch).to_dict()
+
+
+def environment_diff(project: Project, a: str, b: str) -> dict[str, Any]:
+    """``env diff``: see :mod:`odooplane.environments.diff`."""
+    from odooplane.environments import diff
+
+    facts = []
+    for name in (a, b):
+        ctx = EnvContext(project, name)
+        state = require_state(ctx)
+        server = ctx.server()
+        require_database(ctx, server)
+        with server.connect(ctx.database) as conn:
+            database = diff.database_facts(conn)
+        info = state.build_info or {}
+        facts.append(
+            diff.environment_facts(
+                name,
+                build={
+                    k: str(info.get(k) or "")
+                    for k in ("sha", "branch", "odoo_revision", "deps_hash")
+                },
+                conf=diff.read_conf_options(ctx.conf_path),
+                env_file=ctx.env_values(),
+                database=database,
+            )
+        )
+    return diff.diff_facts(facts[0], facts[1]).to_dict()

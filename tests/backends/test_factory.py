@@ -1,0 +1,34 @@
+"""Which backend runs an environment: the local supervisord, through the interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odooplane.backends import ProcessBackend, backend_for
+from odooplane.backends.supervisor import SupervisorBackend
+from odooplane.config import ProjectConfig
+from odooplane.project import Project
+
+
+def _project(root: Path) -> Project:
+    config = ProjectConfig(
+        project="acme",
+        odoo={"series": "17.0", "source": "/x"},
+        environments={"production": {"kind": "production", "backend": "local"}},
+    )
+    return Project(root=root, config=config)
+
+
+def test_local_environments_and_orphans_run_under_the_project_supervisord(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    for name in ("production", "removed-from-the-config"):
+        backend = backend_for(project, name)
+        assert isinstance(backend, ProcessBackend) and isinstance(backend, SupervisorBackend)
+        assert backend.kind == "local"
+        assert backend.state_dir == project.state_dir
+        # Reading never starts anything.
+        assert backend.status(name).state == "ABSENT"
+        assert backend.programs() == []
+        assert not backend.is_running()
