@@ -4,7 +4,8 @@ The schema is strict: unknown keys are errors, and every error the loader report
 names ``file:line:column``, the key path, what was expected and how to fix it. The
 parts, in the order a load goes through them:
 
-- :mod:`~odooplane.config.schema`: the pydantic models and the value checks;
+- :mod:`~odooplane.config.values`: names, patterns and the small value types;
+- :mod:`~odooplane.config.schema`: the pydantic models;
 - :mod:`~odooplane.config.yamltree`: ruamel's tree -> plain data + positions;
 - :mod:`~odooplane.config.interpolation`: ``${VAR}`` in string values;
 - :mod:`~odooplane.config.translate`: pydantic's errors -> problems with a fix;
@@ -31,20 +32,8 @@ from odooplane.config.loader import (
     load_config_text,
 )
 from odooplane.config.schema import (
-    DNS_LABEL_RE,
-    ENV_VAR_RE,
-    MAX_IDENTIFIER,
-    MODULE_NAME_RE,
-    OPTION_NAME_RE,
-    SAFE_DB_RE,
-    SAFE_NAME_RE,
-    SERIES_RE,
-    STAGING_DEFAULT_BRANCH,
-    CopyPolicy,
     DatabaseConfig,
-    DataPolicy,
     EnvironmentConfig,
-    EnvironmentKind,
     EvidenceConfig,
     GatesConfig,
     GitSource,
@@ -55,11 +44,25 @@ from odooplane.config.schema import (
     ProjectConfig,
     ProjectRule,
     SecretsConfig,
-    Strict,
     branch_patterns,
-    env_file_escapes,
 )
 from odooplane.config.show import environment_summary, mask_url_password, redacted_dump
+from odooplane.config.values import (
+    DNS_LABEL_RE,
+    ENV_VAR_RE,
+    MAX_IDENTIFIER,
+    MODULE_NAME_RE,
+    OPTION_NAME_RE,
+    SAFE_DB_RE,
+    SAFE_NAME_RE,
+    SERIES_RE,
+    STAGING_DEFAULT_BRANCH,
+    CopyPolicy,
+    DataPolicy,
+    EnvironmentKind,
+    Strict,
+    env_file_escapes,
+)
 from odooplane.config.yamltree import MAX_VALUES
 
 __all__ = [

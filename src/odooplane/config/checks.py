@@ -6,15 +6,14 @@ The loader runs them after validation and reports each with its position.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from odooplane.config.issues import KeyPath, KeyProblem, did_you_mean
-from odooplane.config.schema import (
+from odooplane.config.values import (
     MAX_IDENTIFIER,
     STAGING_DEFAULT_BRANCH,
     CopyPolicy,
     EnvironmentKind,
-    ProjectConfig,
 )
 from odooplane.globs import (
     PRECEDENCE_CATCH_ALL,
@@ -22,6 +21,9 @@ from odooplane.globs import (
     glob_overlap,
     pattern_precedence,
 )
+
+if TYPE_CHECKING:
+    from odooplane.config.schema import ProjectConfig
 
 
 def cross_check(config: ProjectConfig) -> list[KeyProblem]:

@@ -37,8 +37,9 @@ from odooplane.config.issues import (
     KeyProblem,
     format_key_path,
 )
-from odooplane.config.schema import LOADER_CONTEXT, ProjectConfig, env_file_escapes
+from odooplane.config.schema import ProjectConfig
 from odooplane.config.translate import pydantic_problem
+from odooplane.config.values import LOADER_CONTEXT, env_file_escapes
 from odooplane.config.yamltree import MAX_VALUES, Converter, Positions, TooLarge, yaml_type
 from odooplane.envfile import EnvFileError, read_env_file
 from odooplane.errors import ConfigError

@@ -6,16 +6,12 @@ The checks spanning several keys live in :mod:`odooplane.config.checks`; the loa
 
 from __future__ import annotations
 
-import os
 import re
-from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -24,160 +20,34 @@ from pydantic import (
     model_validator,
 )
 
+from odooplane.config.checks import cross_check
+from odooplane.config.issues import format_key_path
+from odooplane.config.values import (
+    BACKENDS,
+    LOADER_CONTEXT,
+    PLANNED_BACKENDS,
+    SAFE_DB_RE,
+    SAFE_NAME_RE,
+    SERIES_RE,
+    STAGING_DEFAULT_BRANCH,
+    URL_LIKE_RE,
+    BranchPattern,
+    DataPolicy,
+    DomainName,
+    EnvironmentKind,
+    EnvName,
+    ModuleName,
+    NonEmptyText,
+    OptionValue,
+    Strict,
+    WholeNumber,
+    check_env_var_name,
+    check_option_name,
+    env_file_escapes,
+    number_as_text,
+    valid_host,
+)
 from odooplane.errors import NotFoundError
-
-# Names that end up as PostgreSQL database names, folder names and DNS labels.
-SAFE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-SAFE_DB_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
-SERIES_RE = re.compile(r"^(1[6-9]|[2-9][0-9])\.0$")
-DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
-OPTION_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_URL_LIKE_RE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
-
-# The branch a staging environment follows when it lists none (Odoo.sh's default).
-STAGING_DEFAULT_BRANCH = "main"
-# PostgreSQL truncates identifiers longer than this, silently: two long names collide.
-MAX_IDENTIFIER = 63
-LOADER_CONTEXT = "odooplane-loader"
-# Where an environment's Odoo can run (odooplane.backends); the planned ones are refused
-# with a sentence saying so.
-BACKENDS = ("local",)
-PLANNED_BACKENDS = ("docker", "kubernetes")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EnvironmentKind(str, Enum):
-    production = "production"
-    staging = "staging"
-    development = "development"
-    preview = "preview"
-
-
-# ---------------------------------------------------------------------------
-# Small value checks shared by the schema
-# ---------------------------------------------------------------------------
-
-
-def _not_bool(value: object) -> object:
-    # pydantic reads `true` as 1 for an int; for a worker count that is a typo, not intent.
-    if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got {str(value).lower()}")
-    return value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
-
-
-def _number_as_text(value: object) -> object:
-    # YAML reads `ref: 17.0` as a float, but it names the branch '17.0'.
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("expected a non-empty text value")
-    return value
-
-
-NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
-
-
-def _check_env_name(value: str) -> str:
-    if not SAFE_NAME_RE.match(value):
-        raise ValueError(
-            f"environment name '{value}' is not a safe identifier: use lowercase letters, "
-            "digits, '_' and '-', starting with a letter, at most 63 characters "
-            "(it becomes part of database, folder and host names)"
-        )
-    return value
-
-
-EnvName = Annotated[str, AfterValidator(_check_env_name)]
-
-
-def _check_branch_pattern(value: str) -> str:
-    if not value:
-        raise ValueError("a branch pattern cannot be empty; use '*' for every branch")
-    if re.search(r"[\s\x00-\x1f\x7f~^:\\]", value) or ".." in value:
-        raise ValueError(
-            f"'{value}' cannot be part of a git branch name (spaces, control characters, "
-            "'~', '^', ':', '\\' and '..' are not allowed)"
-        )
-    if value.startswith(("/", "-")) or value.endswith("/"):
-        raise ValueError(f"'{value}' cannot start with '/' or '-' or end with '/'")
-    return value
-
-
-BranchPattern = Annotated[str, AfterValidator(_check_branch_pattern)]
-
-
-def _check_module_name(value: str) -> str:
-    if not MODULE_NAME_RE.match(value):
-        raise ValueError(
-            f"'{value}' is not an Odoo module name (the addon folder name: letters, digits and '_')"
-        )
-    return value
-
-
-ModuleName = Annotated[str, AfterValidator(_check_module_name)]
-
-
-def _check_option_name(value: str) -> str:
-    if not OPTION_NAME_RE.match(value):
-        raise ValueError(
-            f"'{value}' is not an odoo.conf option name (lowercase letters, digits and '_', "
-            "e.g. limit_time_cpu)"
-        )
-    return value
-
-
-def _scalar_only(value: object) -> object:
-    if value is None or isinstance(value, (list, dict, tuple)):
-        raise ValueError("expected a single value: text, a number or true/false")
-    return value
-
-
-OptionValue = Annotated[str | int | float | bool, BeforeValidator(_scalar_only)]
-
-
-def _check_env_var_name(value: str) -> str:
-    if not ENV_VAR_RE.match(value):
-        raise ValueError(f"'{value}' is not an environment variable name (e.g. STRIPE_KEY)")
-    return value
-
-
-def _check_domain(value: str) -> str:
-    if not _valid_host(value.lower()):
-        raise ValueError(f"'{value}' is not a valid DNS name such as example.com")
-    return value
-
-
-DomainName = Annotated[str, AfterValidator(_check_domain)]
-
-
-def env_file_escapes(value: str) -> bool:
-    """Whether a relative ``env_file`` climbs out of the project folder.
-
-    Absolute paths are a deliberate choice (``/etc/odooplane/production.env`` keeps
-    production secrets off the checkout) and are allowed; a relative path that climbs
-    with ``..`` is almost always a copy-paste from another layout. The check is lexical:
-    symlinks inside the project are the operator's business.
-    """
-    expanded = os.path.expanduser(value)
-    if os.path.isabs(expanded):
-        return False
-    normal = os.path.normpath(expanded)
-    return normal == ".." or normal.startswith(".." + os.sep)
-
 
 # ---------------------------------------------------------------------------
 # Schema
@@ -186,7 +56,7 @@ def env_file_escapes(value: str) -> bool:
 
 class GitSource(Strict):
     git: NonEmptyText = Field(description="git URL of an Odoo source repository")
-    ref: Annotated[NonEmptyText, BeforeValidator(_number_as_text)] = Field(
+    ref: Annotated[NonEmptyText, BeforeValidator(number_as_text)] = Field(
         description="branch, tag or commit to check out"
     )
 
@@ -202,7 +72,7 @@ def _source_kind(value: Any) -> str | None:
 def _check_source_path(value: str) -> str:
     if not value.strip():
         raise ValueError("expected the path of an Odoo source tree")
-    if _URL_LIKE_RE.match(value):
+    if URL_LIKE_RE.match(value):
         raise ValueError(
             f"'{value}' is a git URL, which needs a ref: write "
             f"source: {{git: {value}, ref: '17.0'}}"
@@ -260,31 +130,6 @@ class DatabaseConfig(Strict):
         return value
 
 
-class CopyPolicy(Strict):
-    copy_: str = Field(alias="copy", description="name of the environment to copy")
-
-
-def _data_policy_kind(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "name-policy"
-    if isinstance(value, (dict, CopyPolicy)):
-        return "copy-policy"
-    return None
-
-
-# A discriminated union: pydantic then reports the errors of the one shape the user
-# meant instead of one error per alternative.
-DataPolicy = Annotated[
-    Annotated[Literal["fresh", "demo"], Tag("name-policy")]
-    | Annotated[CopyPolicy, Tag("copy-policy")],
-    Discriminator(
-        _data_policy_kind,
-        custom_error_type="data_policy",
-        custom_error_message="expected fresh, demo or a mapping {copy: ENVIRONMENT}",
-    ),
-]
-
-
 class EnvironmentConfig(Strict):
     kind: EnvironmentKind
     branches: list[BranchPattern] = Field(default_factory=list, description="glob patterns")
@@ -300,7 +145,7 @@ class EnvironmentConfig(Strict):
         default="local", description="where its Odoo runs: local (a supervisord here)"
     )
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
-    odoo_options: dict[Annotated[str, AfterValidator(_check_option_name)], OptionValue] = Field(
+    odoo_options: dict[Annotated[str, AfterValidator(check_option_name)], OptionValue] = Field(
         default_factory=dict
     )
 
@@ -349,7 +194,7 @@ class EnvironmentConfig(Strict):
         if not match:
             raise ValueError(f"'{value}' is not an http(s) URL such as https://erp.example.com")
         host = match.group(2).lower()
-        if host != "localhost" and not _valid_host(host):
+        if host != "localhost" and not valid_host(host):
             raise ValueError(f"'{host}' is not a valid DNS host name")
         return value
 
@@ -358,15 +203,6 @@ class EnvironmentConfig(Strict):
         if self.neutralize is not None:
             return self.neutralize
         return self.kind in (EnvironmentKind.staging, EnvironmentKind.preview)
-
-
-def _valid_host(host: str) -> bool:
-    if re.match(r"^\d{1,3}(\.\d{1,3}){3}$", host):
-        return all(int(part) <= 255 for part in host.split("."))
-    if len(host) > 253:
-        return False
-    labels = host.rstrip(".").split(".")
-    return all(DNS_LABEL_RE.match(label) for label in labels)
 
 
 class EvidenceConfig(Strict):
@@ -424,7 +260,7 @@ class NeutralizationConfig(Strict):
 
 
 class SecretsConfig(Strict):
-    production_only: list[Annotated[str, AfterValidator(_check_env_var_name)]] = Field(
+    production_only: list[Annotated[str, AfterValidator(check_env_var_name)]] = Field(
         default_factory=list,
         description="env-file keys that only production may see",
     )
@@ -456,9 +292,6 @@ class ProjectConfig(Strict):
         # The loader runs these checks itself to give each one its file position.
         if isinstance(info.context, dict) and info.context.get(LOADER_CONTEXT):
             return self
-        from odooplane.config.checks import cross_check
-        from odooplane.config.issues import format_key_path
-
         problems = cross_check(self)
         if problems:
             raise ValueError("; ".join(f"{format_key_path(p.path)}: {p.message}" for p in problems))

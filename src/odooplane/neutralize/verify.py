@@ -36,6 +36,7 @@ from odooplane.neutralize.rules import (
     SECRET_PARAMS,
     allowlisted_cron_ids,
     domain_host,
+    substitute,
     webhook_rule_ids_query,
 )
 from odooplane.neutralize.schema import Column, Cursor, Schema
@@ -724,8 +725,6 @@ def check_partner_emails(ctx: VerifyContext) -> Check:
 
 def check_project_params(ctx: VerifyContext) -> Check:
     title = "The project's parameter overrides are in place"
-    from odooplane.neutralize.rules import substitute
-
     wanted: list[tuple[str, str, str]] = []
     for rule in ctx.settings.rules:
         for key, raw in sorted(rule.params.items()):

@@ -1,0 +1,208 @@
+"""Names, patterns and small value types the odooplane.yaml schema is built from.
+
+Below :mod:`~odooplane.config.schema` and :mod:`~odooplane.config.checks`, so the
+schema can run the checks without either importing the other back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
+
+# Names that end up as PostgreSQL database names, folder names and DNS labels.
+SAFE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+SAFE_DB_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$")
+SERIES_RE = re.compile(r"^(1[6-9]|[2-9][0-9])\.0$")
+DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+OPTION_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+URL_LIKE_RE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
+
+# The branch a staging environment follows when it lists none (Odoo.sh's default).
+STAGING_DEFAULT_BRANCH = "main"
+# PostgreSQL truncates identifiers longer than this, silently: two long names collide.
+MAX_IDENTIFIER = 63
+LOADER_CONTEXT = "odooplane-loader"
+# Where an environment's Odoo can run (odooplane.backends); the planned ones are refused
+# with a sentence saying so.
+BACKENDS = ("local",)
+PLANNED_BACKENDS = ("docker", "kubernetes")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvironmentKind(str, Enum):
+    production = "production"
+    staging = "staging"
+    development = "development"
+    preview = "preview"
+
+
+# ---------------------------------------------------------------------------
+# Small value checks shared by the schema
+# ---------------------------------------------------------------------------
+
+
+def _not_bool(value: object) -> object:
+    # pydantic reads `true` as 1 for an int; for a worker count that is a typo, not intent.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
+
+
+def number_as_text(value: object) -> object:
+    # YAML reads `ref: 17.0` as a float, but it names the branch '17.0'.
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty text value")
+    return value
+
+
+NonEmptyText = Annotated[str, AfterValidator(_non_empty)]
+
+
+def _check_env_name(value: str) -> str:
+    if not SAFE_NAME_RE.match(value):
+        raise ValueError(
+            f"environment name '{value}' is not a safe identifier: use lowercase letters, "
+            "digits, '_' and '-', starting with a letter, at most 63 characters "
+            "(it becomes part of database, folder and host names)"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+
+
+def _check_branch_pattern(value: str) -> str:
+    if not value:
+        raise ValueError("a branch pattern cannot be empty; use '*' for every branch")
+    if re.search(r"[\s\x00-\x1f\x7f~^:\\]", value) or ".." in value:
+        raise ValueError(
+            f"'{value}' cannot be part of a git branch name (spaces, control characters, "
+            "'~', '^', ':', '\\' and '..' are not allowed)"
+        )
+    if value.startswith(("/", "-")) or value.endswith("/"):
+        raise ValueError(f"'{value}' cannot start with '/' or '-' or end with '/'")
+    return value
+
+
+BranchPattern = Annotated[str, AfterValidator(_check_branch_pattern)]
+
+
+def _check_module_name(value: str) -> str:
+    if not MODULE_NAME_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not an Odoo module name (the addon folder name: letters, digits and '_')"
+        )
+    return value
+
+
+ModuleName = Annotated[str, AfterValidator(_check_module_name)]
+
+
+def check_option_name(value: str) -> str:
+    if not OPTION_NAME_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not an odoo.conf option name (lowercase letters, digits and '_', "
+            "e.g. limit_time_cpu)"
+        )
+    return value
+
+
+def _scalar_only(value: object) -> object:
+    if value is None or isinstance(value, (list, dict, tuple)):
+        raise ValueError("expected a single value: text, a number or true/false")
+    return value
+
+
+OptionValue = Annotated[str | int | float | bool, BeforeValidator(_scalar_only)]
+
+
+def check_env_var_name(value: str) -> str:
+    if not ENV_VAR_RE.match(value):
+        raise ValueError(f"'{value}' is not an environment variable name (e.g. STRIPE_KEY)")
+    return value
+
+
+def _check_domain(value: str) -> str:
+    if not valid_host(value.lower()):
+        raise ValueError(f"'{value}' is not a valid DNS name such as example.com")
+    return value
+
+
+DomainName = Annotated[str, AfterValidator(_check_domain)]
+
+
+def env_file_escapes(value: str) -> bool:
+    """Whether a relative ``env_file`` climbs out of the project folder.
+
+    Absolute paths are a deliberate choice (``/etc/odooplane/production.env`` keeps
+    production secrets off the checkout) and are allowed; a relative path that climbs
+    with ``..`` is almost always a copy-paste from another layout. The check is lexical:
+    symlinks inside the project are the operator's business.
+    """
+    expanded = os.path.expanduser(value)
+    if os.path.isabs(expanded):
+        return False
+    normal = os.path.normpath(expanded)
+    return normal == ".." or normal.startswith(".." + os.sep)
+
+
+def valid_host(host: str) -> bool:
+    if re.match(r"^\d{1,3}(\.\d{1,3}){3}$", host):
+        return all(int(part) <= 255 for part in host.split("."))
+    if len(host) > 253:
+        return False
+    labels = host.rstrip(".").split(".")
+    return all(DNS_LABEL_RE.match(label) for label in labels)
+
+
+class CopyPolicy(Strict):
+    copy_: str = Field(alias="copy", description="name of the environment to copy")
+
+
+def _data_policy_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "name-policy"
+    if isinstance(value, (dict, CopyPolicy)):
+        return "copy-policy"
+    return None
+
+
+# A discriminated union: pydantic then reports the errors of the one shape the user
+# meant instead of one error per alternative.
+DataPolicy = Annotated[
+    Annotated[Literal["fresh", "demo"], Tag("name-policy")]
+    | Annotated[CopyPolicy, Tag("copy-policy")],
+    Discriminator(
+        _data_policy_kind,
+        custom_error_type="data_policy",
+        custom_error_message="expected fresh, demo or a mapping {copy: ENVIRONMENT}",
+    ),
+]
