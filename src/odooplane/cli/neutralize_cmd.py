@@ -118,7 +118,7 @@ def _verify(
     junit: Path | None,
     as_json: bool,
 ) -> None:
-    from odooplane.neutralize import verify_database, verify_environment_files
+    from odooplane.neutralize import verify_database, verify_environment
     from odooplane.neutralize.report import NeutralizationFailed
     from odooplane.postgres.project_server import server_for
 
@@ -126,20 +126,19 @@ def _verify(
     target = _target(project, environment, database)
     address = _catcher(project, target, catcher)
     server = server_for(project)
-    report = verify_database(
-        server,
-        target.database,
-        project=project,
-        environment=target.environment,
-        catcher=address,
-        base_url=url,
-    )
     if target.environment is not None:
-        report.checks += verify_environment_files(
+        report = verify_environment(
             project,
             target.environment,
+            server=server,
             catcher=address,
+            base_url=url,
             odoo_conf=_odoo_conf(project, target.environment, odoo_conf),
+        )
+    else:
+        report = verify_database(
+            server, target.database, project=project, environment=None, catcher=address,
+            base_url=url,
         )
     if junit is not None:
         write_atomic(junit, report.to_junit())

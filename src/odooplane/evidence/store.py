@@ -743,6 +743,18 @@ class EvidenceStore:
         stored = self._write([(schema.gate_runs, row)])[0]
         return gate_run_from_row(stored)
 
+    def gate_runs(
+        self, git_sha: str, *, build_id: uuid.UUID | None = None
+    ) -> list[GateRunRecord]:
+        """Gate runs recorded for a commit (and, given, that build), oldest first."""
+        gr = schema.gate_runs
+        query = sa.select(gr).where(gr.c.project == self.project_name, gr.c.git_sha == git_sha)
+        if build_id is not None:
+            query = query.where(gr.c.build_id == build_id)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(gr.c.started_at, gr.c.id)).mappings()
+            return [gate_run_from_row(row) for row in rows]
+
     def record_neutralization(
         self,
         environment: str,

@@ -22,6 +22,7 @@ from odooplane.neutralize.settings import NeutralizeSettings, settings_for
 from odooplane.neutralize.verify import (
     verify_database,
     verify_database_with,
+    verify_environment,
     verify_environment_files,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "settings_for",
     "verify_database",
     "verify_database_with",
+    "verify_environment",
     "verify_environment_files",
 ]

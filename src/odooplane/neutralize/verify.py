@@ -972,3 +972,34 @@ def verify_database(
 
     settings = settings_for(project, environment, catcher=catcher, base_url=base_url)
     return verify_database_with(server, database, settings, project=project)
+
+
+def verify_environment(
+    project: Project,
+    environment: str,
+    *,
+    server: Any,
+    catcher: tuple[str, int] | None = None,
+    base_url: str | None = None,
+    odoo_conf: Path | None = None,
+) -> VerificationReport:
+    """Everything ``odooplane verify ENV`` checks: the environment's database, then its
+    odoo.conf, env file and the production-only secrets it can see."""
+    from odooplane.mailcatcher import catcher_address
+
+    address = catcher or catcher_address(project.state_dir, environment)
+    if odoo_conf is None:
+        candidate = project.state_dir / "environments" / environment / "odoo.conf"
+        odoo_conf = candidate if candidate.is_file() else None
+    report = verify_database(
+        server,
+        project.config.database_name(environment),
+        project=project,
+        environment=environment,
+        catcher=address,
+        base_url=base_url,
+    )
+    report.checks += verify_environment_files(
+        project, environment, catcher=address, odoo_conf=odoo_conf
+    )
+    return report
