@@ -38,6 +38,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("evidence_cmd", "Logs of a deployment, by id or environment."),
     "postmortem": ("evidence_cmd", "Write a Markdown postmortem of a deployment."),
     "dev": ("dev_cmd", "Serve the development environment with hot reload and live reload."),
+    "backup": ("backup_cmd", "Backups: create, list, verify, restore, prune, schedule."),
     "gate": ("gate_cmd", "Gates a build must pass: tests, security, migration, neutralization."),
 }
 
