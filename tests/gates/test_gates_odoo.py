@@ -43,10 +43,13 @@ class TestGtBase(TransactionCase):
         partner = self.env["res.partner"].create({"name": "gate"})
         self.assertEqual(partner.name, "gate")
 """
-FAILING_TEST = PASSING_TEST + """
+FAILING_TEST = (
+    PASSING_TEST
+    + """
     def test_fails_on_purpose(self):
         self.assertEqual(1 + 1, 3, "arithmetic is broken")
 """
+)
 OTHER_TEST = """from odoo.tests.common import TransactionCase
 
 
@@ -156,22 +159,43 @@ def scenario(
         )
         (repo / ".gitignore").write_text(".odooplane/\n")
         addons = repo / "addons"
-        write_addon(addons, "gt_base", extra={"tests/__init__.py": "from . import test_base\n",
-                                              "tests/test_base.py": PASSING_TEST})
         write_addon(
-            addons, "gt_child", depends=("gt_base",),
-            extra={"tests/__init__.py": "from . import test_child\n",
-                   "tests/test_child.py": CHILD_TEST},
+            addons,
+            "gt_base",
+            extra={
+                "tests/__init__.py": "from . import test_base\n",
+                "tests/test_base.py": PASSING_TEST,
+            },
         )
-        write_addon(addons, "gt_other", extra={"tests/__init__.py": "from . import test_other\n",
-                                               "tests/test_other.py": OTHER_TEST})
+        write_addon(
+            addons,
+            "gt_child",
+            depends=("gt_base",),
+            extra={
+                "tests/__init__.py": "from . import test_child\n",
+                "tests/test_child.py": CHILD_TEST,
+            },
+        )
+        write_addon(
+            addons,
+            "gt_other",
+            extra={
+                "tests/__init__.py": "from . import test_other\n",
+                "tests/test_other.py": OTHER_TEST,
+            },
+        )
         project = Project(root=repo, config=load_config(repo / "odooplane.yaml"))
         scenario = Scenario(project=project, repo=repo, server=pg_server)
         scenario.commit("c1")
         production = project.config.database_name("production")
         initialize_database(
-            project, odoo_source, odoo_runtime, pg_server, production,
-            ["gt_base", "gt_child", "gt_other"], demo=False,
+            project,
+            odoo_source,
+            odoo_runtime,
+            pg_server,
+            production,
+            ["gt_base", "gt_child", "gt_other"],
+            demo=False,
         )
         try:
             yield scenario
@@ -229,9 +253,10 @@ def test_failing_test_and_planted_code_fail_their_gates(scenario: Scenario) -> N
     verdicts = gate_verdicts(scenario.project, sha)
     assert verdicts["tests"].status == "failed"
     assert verdicts["security"].status == "failed"
-    assert Path(scenario.repo / verdicts["tests"].artifact_path).exists() or Path(
-        verdicts["tests"].artifact_path or ""
-    ).exists()
+    assert (
+        Path(scenario.repo / verdicts["tests"].artifact_path).exists()
+        or Path(verdicts["tests"].artifact_path or "").exists()
+    )
 
 
 def test_clean_change_passes_and_migration_lists_scripts(scenario: Scenario) -> None:
@@ -295,11 +320,28 @@ def test_raising_migration_script_fails_the_gate_cli(scenario: Scenario, tmp_pat
     junit, summary = tmp_path / "gates.xml", tmp_path / "gates.md"
     done = subprocess.run(
         [
-            sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "gate", "run",
-            "migration", "--ref", sha, "--base", scenario.shas["c1"], "--json",
-            "--junit", str(junit), "--markdown", str(summary),
+            sys.executable,
+            "-m",
+            "odooplane",
+            "-C",
+            str(scenario.repo),
+            "gate",
+            "run",
+            "migration",
+            "--ref",
+            sha,
+            "--base",
+            scenario.shas["c1"],
+            "--json",
+            "--junit",
+            str(junit),
+            "--markdown",
+            str(summary),
         ],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
@@ -324,17 +366,23 @@ def test_neutralization_gate_reads_staging(scenario: Scenario) -> None:
     production = config.database_name("production")
     dbs.clone_database(scenario.server, production, staging, terminate=True)
     neutralize_database(
-        scenario.server, staging, project=scenario.project, environment="staging",
-        odoo_source_path=None, catcher=catcher_address(scenario.project.state_dir, "staging"),
+        scenario.server,
+        staging,
+        project=scenario.project,
+        environment="staging",
+        odoo_source_path=None,
+        catcher=catcher_address(scenario.project.state_dir, "staging"),
     )
-    report = run_gates(scenario.project, ["neutralization"], ref=scenario.shas["c3"],
-                       base=scenario.shas["c1"])
+    report = run_gates(
+        scenario.project, ["neutralization"], ref=scenario.shas["c3"], base=scenario.shas["c1"]
+    )
     result = report.result("neutralization")
     assert result is not None and result.status == "passed", result
     with scenario.server.connect(staging) as conn:
         conn.execute("UPDATE ir_cron SET active = true")
-    report = run_gates(scenario.project, ["neutralization"], ref=scenario.shas["c3"],
-                       base=scenario.shas["c1"])
+    report = run_gates(
+        scenario.project, ["neutralization"], ref=scenario.shas["c3"], base=scenario.shas["c1"]
+    )
     result = report.result("neutralization")
     assert result is not None and result.status == "failed", result
     assert "cron" in result.summary

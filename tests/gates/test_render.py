@@ -24,13 +24,24 @@ def _report() -> GatesReport:
                 seconds=12.5,
                 cases=[
                     Case("sale_x.TestX", "test_ok", "passed", 0.2),
-                    Case("sale_x.TestX", "test_bad", "failed", 0.1, "AssertionError: no",
-                         "Traceback ...\nAssertionError: no"),
+                    Case(
+                        "sale_x.TestX",
+                        "test_bad",
+                        "failed",
+                        0.1,
+                        "AssertionError: no",
+                        "Traceback ...\nAssertionError: no",
+                    ),
                 ],
                 record_id="12345678-aaaa",
             ),
-            GateResult(gate="migration", title="Migration", status="skipped",
-                       summary="no production environment is configured", seconds=0.0),
+            GateResult(
+                gate="migration",
+                title="Migration",
+                status="skipped",
+                summary="no production environment is configured",
+                seconds=0.0,
+            ),
         ],
         seconds=13.0,
     )

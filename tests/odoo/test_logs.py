@@ -3,11 +3,12 @@
 The log lines are written in the exact format of Odoo 17's logger and test result
 (``odoo/netsvc.py`` and ``odoo/tests/result.py``)."""
 
+# ruff: noqa: E501  (Odoo log lines are quoted whole)
 from __future__ import annotations
 
 from odooplane.odoo.logs import parse_records, parse_run
 
-LOG = """\
+RAW = """\
 $ /venv/bin/python odoo-bin -c odoo.conf -d db -i gt_base --test-enable
 2026-12-01 10:00:00,000 100 INFO db odoo.modules.loading: Loading module gt_base (12/13)
 2026-12-01 10:00:00,500 100 INFO db odoo.modules.migration: module gt_base: Running migration [>17.0.1.1.0] pre-migrate
@@ -42,6 +43,8 @@ psycopg2.errors.UndefinedColumn: column "x" does not exist
 2026-12-01 10:00:05,000 100 INFO db odoo.tests.result: 1 failed, 2 error(s) of 4 tests when loading database 'db'
 [exit 1]
 """
+# Odoo ends the first line of every record with a space.
+LOG = "\n".join(line + " " if line[:4].isdigit() else line for line in RAW.splitlines())
 
 
 def test_records_keep_multiline_messages() -> None:

@@ -27,9 +27,7 @@ from odooplane.promotion.backups import BackupInfo, Retention
 
 
 @pytest.fixture
-def project(
-    tmp_path: Path, pg_server: DatabaseServer, prodlike_db: str
-) -> Iterator[Project]:
+def project(tmp_path: Path, pg_server: DatabaseServer, prodlike_db: str) -> Iterator[Project]:
     root = tmp_path / "project"
     root.mkdir()
     staging_db = unique_name("staging")
@@ -128,8 +126,15 @@ def _fake(project: Project, moment: datetime) -> BackupInfo:
     folder = backups.environment_folder(project, "production") / moment.strftime("%Y%m%dT%H%M%S")
     folder.mkdir(parents=True)
     info = BackupInfo(
-        name=folder.name, environment="production", database="x", kind="scheduled",
-        created_at=moment.isoformat(), path=str(folder), sha256="0" * 64, bytes=1, seconds=0.1,
+        name=folder.name,
+        environment="production",
+        database="x",
+        kind="scheduled",
+        created_at=moment.isoformat(),
+        path=str(folder),
+        sha256="0" * 64,
+        bytes=1,
+        seconds=0.1,
     )
     (folder / "backup.json").write_text(json.dumps(info.to_dict()))
     return info
@@ -153,9 +158,7 @@ def test_retention_keeps_daily_weekly_monthly_and_removes_unfinished(project: Pr
     assert plan.unfinished_removed == [unfinished.name]
     assert unfinished.is_dir()  # dry run
     done = backups.prune_backups(project, "production")
-    assert sorted(b.name for b in backups.list_backups(project, "production")) == sorted(
-        done.kept
-    )
+    assert sorted(b.name for b in backups.list_backups(project, "production")) == sorted(done.kept)
     assert not unfinished.exists()
     tight = backups._select(backups.list_backups(project, "production"), Retention(1, 0, 0))
     assert len(tight) == 1

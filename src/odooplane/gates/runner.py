@@ -116,16 +116,17 @@ def run_gates(
             + (f" (base {changes.base[:12]})" if changes.base else " (all addons)")
         )
     lock = threading.Lock()
-    with EvidenceStore.open(project) as store:
 
-        def one(name: str) -> GateResult:
+    def one(name: str) -> GateResult:
+        # One store per thread: a SQLite connection belongs to the thread that made it.
+        with EvidenceStore.open(project) as store:
             return _run_one(
                 store, lock, project, get_gate(name), b, changes, settings, environment, progress
             )
 
-        workers = max(1, min(settings.parallel, len(chosen)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate") as pool:
-            results = list(pool.map(one, chosen))
+    workers = max(1, min(settings.parallel, len(chosen)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate") as pool:
+        results = list(pool.map(one, chosen))
     return GatesReport(
         project=project.config.project,
         git_sha=b.sha,

@@ -38,6 +38,12 @@ _MIGRATION_RE = re.compile(
 _NOT_LOADED_RE = re.compile(r"^Some modules are not loaded.*?: (?P<names>.*)$")
 _NOT_INSTALLABLE_RE = re.compile(r"^module (?P<module>\w+): not installable, skipped$")
 _INVALID_NAMES_RE = re.compile(r"^invalid module names, ignored: (?P<names>.*)$")
+# Odoo's own summaries of test failures already reported one by one.
+_TEST_SUMMARY_RE = re.compile(
+    r"^(Module \w+: \d+ failures, \d+ errors of \d+ tests"
+    r"|At least one test failed when loading the modules\."
+    r"|\d+ failed, \d+ error\(s\) of \d+ tests when loading database .*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class LogRecord:
 
 def parse_records(text: str | Iterable[str]) -> Iterator[LogRecord]:
     """The records of an Odoo log; lines before the first record are ignored."""
-    lines = text.splitlines() if isinstance(text, str) else (line.rstrip("\n") for line in text)
+    # Odoo ends every first line with a space (where its performance counters go).
+    lines = (line.rstrip() for line in (text.splitlines() if isinstance(text, str) else text))
     current: dict[str, Any] | None = None
     extra: list[str] = []
     for number, line in enumerate(lines, start=1):
@@ -240,6 +247,8 @@ def parse_run(text: str | Iterable[str]) -> OdooRun:
         elif match := _INVALID_NAMES_RE.match(first):
             run.not_loaded.extend(re.findall(r"\w+", match.group("names")))
         owner = module or (current_load.module if current_load is not None else None)
+        if _TEST_SUMMARY_RE.match(first):
+            continue
         if record.level in ("ERROR", "CRITICAL"):
             run.errors.append((owner, record.message))
             if current_load is not None:
