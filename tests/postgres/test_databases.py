@@ -209,6 +209,42 @@ def test_restore_puts_back_data_and_filestore(
     assert rows_of(pg_server, source_db) == ["first", "second"]
 
 
+def test_swap_in_snapshot_renames_and_keeps_the_replaced_database(
+    pg_server: DatabaseServer, source_db: str, fs_root: Path
+) -> None:
+    original_files = files_of(fs_root, source_db)
+    dbops.snapshot_database(pg_server, source_db, name="pre-1", filestore_root=fs_root)
+    with pg_server.connect(source_db) as conn:
+        conn.execute("INSERT INTO note (body) VALUES ('written after')")
+    add_attachment(fs_root, source_db, b"attachment after")
+    after_files = files_of(fs_root, source_db)
+    busy = psycopg.connect(pg_server.conninfo(source_db), application_name="odoo-http")
+    try:
+        with pytest.raises(RefusedError, match="odoo-http"):
+            dbops.swap_in_snapshot(
+                pg_server, source_db, "pre-1", keep_as="replaced-1", filestore_root=fs_root
+            )
+        kept = dbops.swap_in_snapshot(
+            pg_server,
+            source_db,
+            "pre-1",
+            keep_as="replaced-1",
+            filestore_root=fs_root,
+            terminate=True,
+        )
+    finally:
+        busy.close()
+    assert rows_of(pg_server, source_db) == ["first", "second"]
+    assert files_of(fs_root, source_db) == original_files
+    snapshots = {s.name: s for s in dbops.list_snapshots(pg_server, source_db)}
+    assert set(snapshots) == {"replaced-1"} and kept.snapshot_db == f"{source_db}__snap__replaced-1"
+    assert snapshots["replaced-1"].created_at is not None
+    assert files_of(fs_root, kept.snapshot_db) == after_files
+    # The kept database is a snapshot like any other: it can be restored.
+    dbops.restore_snapshot(pg_server, source_db, "replaced-1", filestore_root=fs_root)
+    assert rows_of(pg_server, source_db) == ["first", "second", "written after"]
+
+
 def test_restore_refuses_while_in_use_unless_terminating(
     pg_server: DatabaseServer, source_db: str, fs_root: Path
 ) -> None:

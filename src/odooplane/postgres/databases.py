@@ -845,6 +845,70 @@ def restore_snapshot(
     )
 
 
+def swap_in_snapshot(
+    server: DatabaseServer,
+    database: str,
+    snapshot: str,
+    *,
+    keep_as: str,
+    filestore_root: Path | None = None,
+    terminate: bool = False,
+) -> SnapshotInfo:
+    """Put snapshot ``snapshot`` in place of ``database`` by renaming (no copy: instant
+    whatever the size), keeping the database it replaces as the snapshot ``keep_as``.
+
+    Both renames happen in one transaction, then the filestores follow (undone on
+    failure). The replaced database is closed to connections and described like any
+    snapshot; nothing is dropped.
+    """
+    user_database_name(database)
+    kept = snapshot_db_name(database, keep_as)
+    now = datetime.now(timezone.utc)
+    with _maintenance(server) as conn:
+        full = _resolve_snapshot(conn, database, snapshot)
+        _require(conn, server, database)
+        _require_absent(conn, server, kept)
+        _require_no_filestore(filestore_root, kept)
+        ended = _exclusive(
+            conn,
+            [database],
+            terminate=terminate,
+            action=f"swap snapshot '{snapshot}' into '{database}'",
+            statement=lambda: _renames(
+                conn, [(database, kept), (full, database)], filestore_root=filestore_root
+            ),
+        )
+        meta = {
+            "odooplane": "snapshot",
+            "database": database,
+            "name": keep_as,
+            "created_at": now.isoformat(timespec="seconds"),
+            "replaced_by": full,
+            "terminated_sessions": len(ended),
+        }
+        with conn.transaction():
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(db_ident(database)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(db_ident(database))
+            )
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    db_ident(kept), sql.Literal(json.dumps(meta, sort_keys=True))
+                )
+            )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(db_ident(kept))
+            )
+        size = _size(conn, kept)
+    return SnapshotInfo(
+        database=database,
+        name=keep_as,
+        snapshot_db=kept,
+        created_at=str(meta["created_at"]),
+        size=size,
+    )
+
+
 # -- import and export -------------------------------------------------------------------
 
 
