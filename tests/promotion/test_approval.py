@@ -52,7 +52,7 @@ def test_author_may_not_approve_when_forbidden(who: str) -> None:
 def test_only_listed_approvers() -> None:
     approval = NamedApproval("mallory").approve(REQUEST)
     assert approval is not None
-    with pytest.raises(RefusedError, match="promotion.approvers lists bob, carol"):
+    with pytest.raises(RefusedError, match=r"promotion\.approvers lists bob, carol"):
         check_rules(approval, REQUEST, approvers=["carol", "bob"])
     bob = NamedApproval("Bob").approve(REQUEST)
     assert bob is not None

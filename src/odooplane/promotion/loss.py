@@ -86,13 +86,12 @@ def written_since(conn: Any, since: datetime) -> WrittenSince:
         parts = []
         for table in tables:
             extra = sql.SQL(" AND " + _GENERATED[table]) if table in _GENERATED else sql.SQL("")
+            query = sql.SQL("SELECT {name}, count(*) FROM {table} WHERE write_date > %(t)s{extra}")
             parts.append(
-                sql.SQL("SELECT {name}, count(*) FROM {table} WHERE write_date > %(t)s{extra}").format(
-                    name=sql.Literal(table), table=sql.Identifier(table), extra=extra
-                )
+                query.format(name=sql.Literal(table), table=sql.Identifier(table), extra=extra)
             )
-        query = sql.SQL(" UNION ALL ").join(parts)
-        for name, count in conn.execute(query, {"t": moment}).fetchall():
+        union = sql.SQL(" UNION ALL ").join(parts)
+        for name, count in conn.execute(union, {"t": moment}).fetchall():
             if count:
                 counts[str(name)] = int(count)
     return WrittenSince(
