@@ -27,7 +27,7 @@ from odooplane.config import load_config
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.cluster import EmbeddedCluster
 from odooplane.postgres.dumps import dump_custom, restore_custom
-from odooplane.postgres.server import server_for
+from odooplane.postgres.project_server import server_for
 from odooplane.project import Project
 from odooplane.promotion import backups
 

@@ -36,7 +36,7 @@ from odooplane.mailcatcher import stop_catcher
 from odooplane.odoo.process import initialize_database
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.cluster import EmbeddedCluster
-from odooplane.postgres.server import server_for
+from odooplane.postgres.project_server import server_for
 from odooplane.project import Project
 
 HERE = Path(__file__).resolve().parent

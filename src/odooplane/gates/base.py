@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from odooplane.environments.runner import RunResult, run_logged
 from odooplane.errors import OdooplaneError
 from odooplane.gates.model import ChangedAddons, GateOutcome
 from odooplane.gates.settings import GateSettings
 from odooplane.project import Project
+from odooplane.runner import RunResult, run_logged
 
 if TYPE_CHECKING:
     from odooplane.environments.builds import Build
@@ -70,7 +70,7 @@ class GateContext:
     def server(self) -> DatabaseServer:
         with self._server_lock:
             if self._server is None:
-                from odooplane.postgres.server import server_for
+                from odooplane.postgres.project_server import server_for
 
                 self._server = server_for(self.project)
             return self._server

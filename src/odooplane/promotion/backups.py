@@ -220,7 +220,7 @@ def create_backup(
 
 
 def _server(project: Project) -> Any:
-    from odooplane.postgres.server import server_for
+    from odooplane.postgres.project_server import server_for
 
     return server_for(project)
 
@@ -353,7 +353,7 @@ def restore_backup(
     """
     import time
 
-    from odooplane.environments import lifecycle
+    from odooplane.environments import api as lifecycle
     from odooplane.environments.context import EnvContext
     from odooplane.postgres import databases as dbs
 
