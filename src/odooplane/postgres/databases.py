@@ -165,10 +165,14 @@ def _size(conn: psycopg.Connection[Any], name: str) -> int | None:
 
 
 def _sessions(conn: psycopg.Connection[Any], name: str) -> list[Session]:
+    # Client sessions only: an autovacuum worker (no application name) is stopped by
+    # PostgreSQL itself when a DROP or TEMPLATE copy needs the database, and is nobody's
+    # session to report or terminate.
     rows = conn.execute(
         "SELECT pid, coalesce(application_name, ''), coalesce(usename, ''), "
         "client_addr::text, state FROM pg_stat_activity "
-        "WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY pid",
+        "WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend' ORDER BY pid",
         (name,),
     ).fetchall()
     return [Session(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
