@@ -45,3 +45,22 @@ def find_project_root(start: Path) -> Path | None:
         if (candidate / CONFIG_FILENAME).is_file():
             return candidate
     return None
+
+
+# A unix socket path must fit in sockaddr_un (108 bytes with the final NUL).
+MAX_SOCKET_PATH = 100
+
+
+def socket_path(preferred: Path, tag: str) -> Path:
+    """``preferred`` when it fits a unix socket address, else a short per-user stand-in.
+
+    Deep project folders (test runs, CI checkouts) give socket paths longer than the
+    kernel accepts; the stand-in is derived from the preferred path, so it is stable.
+    """
+    if len(str(preferred)) <= MAX_SOCKET_PATH:
+        return preferred
+    import hashlib
+
+    digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:16]
+    runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/odooplane-{os.getuid()}")
+    return runtime / f"{tag}-{digest}.sock"

@@ -239,3 +239,7 @@ def test_dev_options_match_the_real_source(odoo_source: OdooSource) -> None:
         in (odoo_source.path / "odoo" / "service" / "server.py").read_text()
     )
     assert uses_werkzeug == ("werkzeug" in profile.dev_options)
+
+
+def test_gevent_paths_are_the_websocket_on_every_supported_series() -> None:
+    assert {for_series(s).gevent_paths for s in SUPPORTED_SERIES} == {("/websocket",)}

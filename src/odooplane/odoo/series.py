@@ -74,6 +74,12 @@ class SeriesProfile:
     def major(self) -> int:
         return int(self.series.split(".")[0])
 
+    @property
+    def gevent_paths(self) -> tuple[str, ...]:
+        """URL paths a proxy sends to Odoo's gevent port: the bus websocket since 16.0
+        (``/longpolling`` before it, which 16.0 removed)."""
+        return ("/websocket",) if self.major >= 16 else ("/longpolling",)
+
     # -- odoo.conf ----------------------------------------------------------------------
 
     def conf_options(self, options: Mapping[str, object]) -> dict[str, str]:
