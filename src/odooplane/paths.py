@@ -61,6 +61,6 @@ def socket_path(preferred: Path, tag: str) -> Path:
         return preferred
     import hashlib
 
-    digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(str(preferred.parent.resolve()).encode()).hexdigest()[:16]
     runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/odooplane-{os.getuid()}")
     return runtime / f"{tag}-{digest}.sock"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from odooplane.backends.supervisor import SupervisorBackend
-from odooplane.environments.ports import is_port_free
+from odooplane.ports import is_port_free
 from odooplane.routing import Router, RouterSettings
 
 _next_port = [42000]

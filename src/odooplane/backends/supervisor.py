@@ -30,9 +30,7 @@ import filelock
 from odooplane.backends.base import ProcessBackend, ProcessStatus, ProgramSpec
 from odooplane.errors import ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
-
-# A unix socket path must fit in sockaddr_un (108 bytes with the final NUL).
-_MAX_SOCKET_PATH = 100
+from odooplane.paths import socket_path
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -81,13 +79,7 @@ class SupervisorBackend(ProcessBackend):
 
     @property
     def socket_path(self) -> Path:
-        preferred = self.dir / "supervisor.sock"
-        if len(str(preferred)) <= _MAX_SOCKET_PATH:
-            return preferred
-        # Deep project folders: keep the socket in a short per-user folder instead.
-        digest = hashlib.sha256(str(self.dir.resolve()).encode()).hexdigest()[:16]
-        runtime = Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/odooplane-{os.getuid()}")
-        return runtime / f"supervisor-{digest}.sock"
+        return socket_path(self.dir / "supervisor.sock", "supervisor")
 
     def _proxy(self) -> Any:
         return xmlrpc.client.ServerProxy(

@@ -28,6 +28,7 @@ from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import filestore_of
 from odooplane.project import Project
+from odooplane.routing.router import router_for
 
 
 def start(
@@ -198,14 +199,20 @@ def destroy(
 
             shutil.rmtree(leftover)
         removed.append("filestore")
+        router = router_for(project)
+        if router.remove(name):
+            removed.append("route")
         ports.release(project.root, name)
         if state is not None or store.env_dir(name).exists():
             store.delete(name)
             removed.append("state")
-        if not backend.programs():
-            # Nothing left to supervise or to catch mail for: stop the project's daemons.
+        # Programs named "_..." are the project's services (Caddy, the wake handler).
+        environments_left = [p for p in backend.programs() if not p.startswith("_")]
+        if not environments_left and not router.routes():
+            # Nothing left to supervise, route or catch mail for: stop the project's daemons.
             from odooplane.mailcatcher import stop_catcher
 
+            router.stop()
             backend.shutdown()
             stop_catcher(project.state_dir)
         if state is not None and state.build:

@@ -32,7 +32,8 @@ from typing import Any
 
 import filelock
 
-from odooplane.backends.supervisor import ProgramSpec, SupervisorBackend, tail
+from odooplane.backends.base import ProgramSpec
+from odooplane.backends.supervisor import SupervisorBackend, tail
 from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
 from odooplane.fsutil import write_json_atomic
 from odooplane.paths import socket_path
