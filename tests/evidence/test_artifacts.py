@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from fixtures_disk import fill
 from odooplane.errors import ConfigError
 from odooplane.evidence.artifacts import (
     ArtifactLayout,
@@ -67,3 +69,17 @@ def test_compressed_artifacts_read_back_the_same(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         write_artifact(path, "again", Redactor())
     assert read_artifact(tmp_path / "gone.log") is None
+
+
+def test_a_full_disk_stops_the_log_not_the_writer(small_disk: Callable[..., Path]) -> None:
+    disk = small_disk()
+    fill(disk)
+    writer = ArtifactWriter(disk / "logs" / "01-step.log", Redactor(["topsecret"]))
+    for number in range(200):
+        writer.write(f"line {number} topsecret\n")
+    sha, size = writer.close()
+    assert sha is None, "an incomplete file must not get a hash that claims it whole"
+    assert size > 0
+    assert writer.error is not None and "No space left on device" in writer.error
+    assert writer.tail.splitlines()[-1] == "line 199 ***"
+    assert "topsecret" not in writer.tail

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from fixtures_disk import fill
 from odooplane.errors import CheckFailedError, ExternalToolError, NotFoundError, UsageError
 from odooplane.evidence import schema
 from odooplane.evidence.artifacts import sha256_of
+from odooplane.evidence.postmortem import postmortem
 from odooplane.evidence.store import EvidenceStore
 from odooplane.project import Project
 
@@ -353,3 +355,87 @@ def test_identifiers_survive_an_env_value_that_equals_them(
     detail, logs = store.logs("staging")
     assert detail.summary.environment == "staging" and detail.summary.id == rec.id
     assert logs[0].text == "site is ***\n"
+
+
+def test_a_full_artifacts_disk_is_a_warning_with_the_log_tail_kept(
+    make_project: Callable[..., Project],
+    tmp_path: Path,
+    small_disk: Callable[..., Path],
+) -> None:
+    disk = small_disk("artifacts")
+    project = make_project(tmp_path / "full", artifacts=str(disk))
+    with EvidenceStore.open(project) as store:
+        fill(disk)
+        with store.start_deployment("production", git_sha=SHA_A) as rec:
+            with rec.step("update modules") as step:
+                for number in range(100):
+                    step.line(f"loading module {number}")
+            rec.finish("succeeded")
+        detail = store.deployment(rec.id)
+        assert detail.summary.outcome == "succeeded"
+        [step_record] = detail.steps
+        assert step_record.status == "succeeded"
+        assert step_record.artifact_sha256 is None
+        finished = next(e for e in detail.events if e.kind == "step_finished")
+        assert "No space left on device" in (finished.data or {})["artifact_error"]
+        assert (finished.data or {})["output_tail"].endswith("loading module 99\n")
+        assert any("could not be written" in w for w in store.warnings)
+        # A failed step whose log is lost: its postmortem shows the lines kept.
+        with store.start_deployment("production", git_sha=SHA_A) as failed:
+            with failed.step("update modules") as step:
+                step.line("ERROR acme odoo.modules.loading: broken view")
+                step.fail("update failed")
+            failed.finish("rolled_back")
+        text = postmortem(store, str(failed.id), repo=tmp_path)
+        assert "broken view" in text
+
+
+def test_a_full_sqlite_disk_spools_and_delivers_later(
+    make_project: Callable[..., Project], tmp_path: Path, small_disk: Callable[..., Path]
+) -> None:
+    disk = small_disk("store", size="2m")
+    project = make_project(tmp_path / "spooling", f"sqlite:///{disk / 'evidence.sqlite'}")
+    with EvidenceStore.open(project) as store:
+        store.record_build(git_sha=SHA_A, branch="main")  # creates the file
+        fill(disk)
+        # The database cannot grow: records wait in the local spool (on the state
+        # folder's disk), in order, and the deployment goes on.
+        with store.start_deployment("production", git_sha=SHA_A) as rec:
+            with rec.step("switch") as step:
+                step.line("switched")
+            rec.finish("succeeded")
+        assert store.local_spool is not None and store.local_spool.pending_rows() >= 4
+        assert any("delivered by the next command" in w for w in store.warnings)
+    (disk / ".filler").unlink()
+    with EvidenceStore.open(project) as store:
+        assert store.local_spool is not None and store.local_spool.is_empty()
+        assert store.deployment(rec.id).summary.outcome == "succeeded"
+
+
+def test_an_interrupted_deployment_is_closed_once_naming_its_step(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    rec = store.start_deployment("production", git_sha=SHA_A)
+    with rec.step("stop"):
+        pass
+    step = rec.step("update modules")
+    step.__enter__().line("loading...")
+    # The process dies here: no step_finished, no outcome.
+    assert store.deployment(rec.id).summary.outcome == "running"
+    recovery = store.start_deployment("production", git_sha=SHA_A, kind="recover")
+    closed = store.close_interrupted(
+        rec.id, phase="updating", step="update modules", recovered_by=recovery.id
+    )
+    assert closed == ["update modules"]
+    again = store.close_interrupted(rec.id, phase="updating")
+    assert again == []
+    detail = store.deployment(rec.id)
+    assert detail.summary.outcome == "interrupted"
+    assert [s.status for s in detail.steps] == ["succeeded", "interrupted"]
+    assert detail.result["interrupted_step"] == "update modules"
+    assert detail.result["recovered_by"] == str(recovery.id)
+    assert sum(1 for e in detail.events if e.kind == "finished") == 1
+    text = postmortem(store, str(rec.id), repo=tmp_path)
+    assert "No step failed" not in text
+    assert "Step **update modules** was interrupted" in text
+    assert "loading..." in text

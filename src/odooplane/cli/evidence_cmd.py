@@ -24,6 +24,7 @@ _OUTCOME_STYLE = {
     "failed": "red",
     "rolled_back": "yellow",
     "cancelled": "yellow",
+    "interrupted": "red",
     RUNNING: "cyan",
 }
 

@@ -11,15 +11,16 @@ sha256 stay those of the uncompressed text, and readers look for either file.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import re
 import shutil
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import IO
 
 from odooplane.errors import ConfigError
 from odooplane.evidence.redact import Redactor
@@ -94,18 +95,44 @@ class ArtifactWriter:
     """Appends redacted text to a log file, hashing what it writes.
 
     Text is redacted a whole line at a time (a secret split across two writes is still
-    caught); the file is flushed after each line so `odooplane logs --follow` sees it.
+    caught); each line goes straight to the file so `odooplane logs --follow` sees it.
+
+    A log that cannot be written (disk full, folder not writable) never stops the
+    operation it records: the writer stops writing, keeps the error in :attr:`error`
+    and the last lines in :attr:`tail`, and :meth:`close` returns no sha256 (the file on
+    disk is incomplete, so nothing could verify it).
     """
 
+    TAIL_LINES = 60
+
     def __init__(self, path: Path, redactor: Redactor) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._redactor = redactor
-        self._fh: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed in close()
         self._hash = hashlib.sha256()
         self._size = 0
         self._pending = ""
+        self._tail: deque[str] = deque(maxlen=self.TAIL_LINES)
+        self.error: str | None = None
         self.closed = False
+        self._fd: int | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._failed(exc)
+
+    @property
+    def tail(self) -> str:
+        """The last lines given to the writer (kept in memory whatever happened)."""
+        return "".join(self._tail)
+
+    def _failed(self, exc: OSError) -> None:
+        if self.error is None:
+            self.error = f"{self.path}: {exc.strerror or exc}"
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
     def write(self, text: str) -> None:
         if self.closed:
@@ -117,27 +144,42 @@ class ArtifactWriter:
         self._emit(complete + "\n")
 
     def _emit(self, text: str) -> None:
-        data = self._redactor.text(text).encode("utf-8", "replace")
-        self._fh.write(data)
-        self._fh.flush()
+        redacted = self._redactor.text(text)
+        self._tail.extend(redacted.splitlines(keepends=True))
+        data = redacted.encode("utf-8", "replace")
         self._hash.update(data)
         self._size += len(data)
+        if self._fd is None:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            self._failed(exc)
 
-    def close(self) -> tuple[str, int]:
-        """Flush, fsync and close; returns (sha256, size in bytes)."""
+    def close(self) -> tuple[str | None, int]:
+        """Write what is pending, fsync and close; returns (sha256, size in bytes), the
+        sha256 None when the file could not be written whole."""
         if not self.closed:
             if self._pending:
                 self._emit(self._pending)
                 self._pending = ""
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+            if self._fd is not None:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._failed(exc)
+                else:
+                    os.close(self._fd)
+                    self._fd = None
             self.closed = True
-        return self._hash.hexdigest(), self._size
+        return (None if self.error else self._hash.hexdigest()), self._size
 
 
-def write_artifact(path: Path, text: str, redactor: Redactor) -> tuple[str, int]:
-    """Write a whole artifact at once; returns (sha256, size)."""
+def write_artifact(path: Path, text: str, redactor: Redactor) -> tuple[str | None, int]:
+    """Write a whole artifact at once; returns (sha256, size), sha256 None when the file
+    could not be written."""
     if path.exists() or Path(f"{path}.gz").exists():
         raise FileExistsError(path)
     writer = ArtifactWriter(path, redactor)

@@ -55,6 +55,7 @@ class ErrorExcerpt:
     first_line: int  # 1-based line number of the first line shown
     error_line: int | None  # 1-based line of the first error, None if no marker matched
     text: str
+    status: str = "failed"  # of the step: failed, or interrupted (its process died)
 
 
 def changes_between(repo: Path, previous: str | None, current: str) -> ChangeSet:
@@ -94,17 +95,34 @@ def changes_between(repo: Path, previous: str | None, current: str) -> ChangeSet
     return ChangeSet(previous, commits[:MAX_COMMITS], note, truncated)
 
 
+def _kept_tail(detail: DeploymentDetail, step: StepRecord) -> str | None:
+    """The last lines of a step kept in its record when its log could not be written."""
+    for event in detail.events:
+        data = event.data or {}
+        if event.kind == "step_finished" and data.get("index") == step.index:
+            tail = data.get("output_tail")
+            return str(tail) if tail else None
+    return None
+
+
 def error_excerpt(store: EvidenceStore, detail: DeploymentDetail) -> ErrorExcerpt | None:
-    """The log around the first error: in the first failed step, else the last step."""
+    """The log around the first error: in the first failed step, else the step that was
+    interrupted, else the last step (of a deployment that did not succeed)."""
     failed = [s for s in detail.steps if s.status == "failed"]
-    candidates: list[StepRecord] = failed[:1]
+    interrupted = [s for s in detail.steps if s.status in ("interrupted", RUNNING)]
+    candidates: list[StepRecord] = failed[:1] or interrupted[-1:]
     if not candidates and detail.summary.outcome not in ("succeeded", RUNNING):
         candidates = detail.steps[-1:]
     for step in candidates:
         path = store.layout.from_record(step.artifact_path) if step.artifact_path else None
         text = read_artifact(path) if path is not None else None
+        kept = _kept_tail(detail, step)
+        if kept is not None:
+            # The log on disk is incomplete (it could not be written): the record's copy
+            # of its last lines is what is known.
+            text = kept
         if text is None:
-            return ErrorExcerpt(step.name, step.artifact_path, 0, None, "")
+            return ErrorExcerpt(step.name, step.artifact_path, 0, None, "", step.status)
         lines = text.splitlines()
         match_line = None
         for number, line in enumerate(lines):
@@ -124,6 +142,7 @@ def error_excerpt(store: EvidenceStore, detail: DeploymentDetail) -> ErrorExcerp
             first_line=start + 1,
             error_line=None if match_line is None else match_line + 1,
             text="\n".join(shown),
+            status=step.status,
         )
     return None
 
@@ -166,7 +185,12 @@ def _gantt(detail: DeploymentDetail) -> list[str]:
         start = _ms(summary.started_at)
         lines.append(f"    no steps recorded :milestone, m0, {start}, {start}")
     for step in detail.steps:
-        tags = {"failed": "crit, ", "succeeded": "done, ", RUNNING: "active, "}.get(step.status, "")
+        tags = {
+            "failed": "crit, ",
+            "interrupted": "crit, ",
+            "succeeded": "done, ",
+            RUNNING: "active, ",
+        }.get(step.status, "")
         start = _ms(step.started_at)
         end = _ms(step.finished_at) if step.finished_at else start + 1
         # A zero-length bar does not render; give instant steps one millisecond.
@@ -317,11 +341,24 @@ def render(
     add("## First error")
     add("")
     excerpt = error_excerpt(store, detail)
-    if excerpt is None:
+    interrupted_step = detail.result.get("interrupted_step")
+    if excerpt is None and summary.outcome == "interrupted":
+        where = f"step **{interrupted_step}**" if interrupted_step else "a step"
+        add(
+            f"The deployment was interrupted during {where} (phase "
+            f"`{detail.result.get('interrupted_phase') or '?'}`): its process died."
+        )
+    elif excerpt is None:
         add("No step failed.")
     elif not excerpt.text:
-        add(f"Step **{excerpt.step}** failed but its log is gone ({excerpt.path}).")
+        add(f"Step **{excerpt.step}** {excerpt.status} but its log is gone ({excerpt.path}).")
     else:
+        if excerpt.status != "failed":
+            add(
+                f"Step **{excerpt.step}** was interrupted (its process died; phase "
+                f"`{detail.result.get('interrupted_phase') or '?'}`). Its log ends:"
+            )
+            add("")
         where = f"line {excerpt.error_line}" if excerpt.error_line else "the end (no error marker)"
         add(f"From the log of step **{excerpt.step}** (`{excerpt.path}`), around {where}:")
         add("")
@@ -365,6 +402,14 @@ def open_questions(detail: DeploymentDetail, previous: DeploymentSummary | None)
             "No outcome was recorded: is the deployment still running, or did its process "
             "die? Check the host and the last step's log."
         )
+    if summary.outcome == "interrupted":
+        step = detail.result.get("interrupted_step")
+        questions.append(
+            f"Why did the process running the deployment die{f' during {step}' if step else ''}"
+            " (killed, out of memory, host restart)? The recovery record"
+            + (f" `{detail.result['recovered_by']}`" if detail.result.get("recovered_by") else "")
+            + " says what was put back."
+        )
     for step in detail.steps:
         if step.status == "failed":
             reason = f" ({step.error})" if step.error else ""
@@ -372,7 +417,7 @@ def open_questions(detail: DeploymentDetail, previous: DeploymentSummary | None)
                 f"Why did step '{step.name}' fail{reason}, and why did no earlier gate catch it?"
             )
             break
-    if summary.outcome in ("failed", "rolled_back") and not (
+    if summary.outcome in ("failed", "rolled_back", "interrupted") and not (
         detail.result.get("rollback") or detail.rollbacks
     ):
         questions.append(

@@ -31,6 +31,20 @@ if TYPE_CHECKING:
     from odooplane.evidence.store import EvidenceStore
 
 _FINISHED_NS = uuid.UUID("6f6f7073-0000-4000-8000-66696e697368")
+# Events a recovery adds to a deployment whose process died: numbered after anything the
+# dead process may still have in a spool, their ids derived so that a second recovery
+# adds nothing.
+RECOVERY_SEQ = 1_000_000
+_CLOSED_STEP_NS = uuid.UUID("6f6f7073-0000-4000-8000-636c6f736564")
+
+
+def finished_event_id(deployment_id: uuid.UUID) -> uuid.UUID:
+    """The id of a deployment's one "finished" event."""
+    return uuid.uuid5(_FINISHED_NS, str(deployment_id))
+
+
+def closed_step_event_id(deployment_id: uuid.UUID, index: int) -> uuid.UUID:
+    return uuid.uuid5(_CLOSED_STEP_NS, f"{deployment_id}:{index}")
 
 
 def _ms(start: datetime, end: datetime) -> int:
@@ -129,8 +143,24 @@ class OutputCapture:
         self.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         return f"{type(exc).__name__}: {exc}"
 
-    def close(self) -> tuple[str, int]:
-        return self._writer.close()
+    def close(self) -> tuple[str | None, int]:
+        """Close the artifact; a log that could not be written becomes a warning of the
+        store (the operation it records goes on)."""
+        sha, size = self._writer.close()
+        if self._writer.error is not None:
+            self._store.warn(
+                f"The log of step '{self.name}' could not be written ({self._writer.error}); "
+                "its last lines are kept in the record instead."
+            )
+        return sha, size
+
+    @property
+    def artifact_error(self) -> str | None:
+        return self._writer.error
+
+    @property
+    def tail(self) -> str:
+        return self._writer.tail
 
 
 class DeploymentRecorder:
@@ -233,6 +263,10 @@ class DeploymentRecorder:
             error = error or capture.error
             sha, size = capture.close()
             ended = self.store.now()
+            data: dict[str, Any] = {"index": index, "error": error}
+            if capture.artifact_error is not None:
+                data["artifact_error"] = capture.artifact_error
+                data["output_tail"] = capture.tail
             self._event(
                 "step_finished",
                 step=name,
@@ -242,7 +276,7 @@ class DeploymentRecorder:
                 artifact_path=stored_path,
                 artifact_sha256=sha,
                 artifact_bytes=size,
-                data={"index": index, "error": error},
+                data=data,
             )
 
     def record_migration(
@@ -304,7 +338,8 @@ class DeploymentRecorder:
         rollback: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> DeploymentSummary:
-        """Record the outcome (once): succeeded, failed, rolled_back or cancelled.
+        """Record the outcome (once): succeeded, failed, rolled_back, cancelled or
+        interrupted.
 
         ``rollback`` says what was done to undo a failure (e.g. ``{"snapshot": name,
         "restored_sha": sha, "deployment_id": id}``).
@@ -326,14 +361,20 @@ class DeploymentRecorder:
         )
         self._event(
             "finished",
-            event_id=uuid.uuid5(_FINISHED_NS, str(self.id)),
+            event_id=finished_event_id(self.id),
             at=ended,
             status=outcome,
             duration_ms=_ms(self.started_at, ended),
             data=payload,
         )
         self.outcome = outcome
-        write_json_atomic(self.topic_dir / "record.json", self._mirror)
+        try:
+            write_json_atomic(self.topic_dir / "record.json", self._mirror)
+        except OSError as exc:
+            self.store.warn(
+                f"The copy of deployment {self.short_id}'s record beside its logs could not "
+                f"be written ({exc.strerror or exc}); the evidence store holds the record."
+            )
         return DeploymentSummary(
             id=self.id,
             project=self.store.project_name,

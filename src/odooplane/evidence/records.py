@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-Outcome = Literal["succeeded", "failed", "rolled_back", "cancelled"]
-OUTCOMES: tuple[str, ...] = ("succeeded", "failed", "rolled_back", "cancelled")
-StepStatus = Literal["succeeded", "failed", "skipped"]
-STEP_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped")
+# "interrupted": the process running the deployment died; the recovery that followed
+# closed it (and says, in its own record, what it did about it).
+Outcome = Literal["succeeded", "failed", "rolled_back", "cancelled", "interrupted"]
+OUTCOMES: tuple[str, ...] = ("succeeded", "failed", "rolled_back", "cancelled", "interrupted")
+StepStatus = Literal["succeeded", "failed", "skipped", "interrupted"]
+STEP_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped", "interrupted")
 # A deployment with no "finished" event yet: running, or its process died.
 RUNNING = "running"
 

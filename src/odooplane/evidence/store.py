@@ -42,8 +42,16 @@ from odooplane.evidence.engine import (
     create_store_engine,
     resolve_location,
 )
-from odooplane.evidence.recorder import DeploymentRecorder, OutputCapture, _ms
+from odooplane.evidence.recorder import (
+    RECOVERY_SEQ,
+    DeploymentRecorder,
+    OutputCapture,
+    _ms,
+    closed_step_event_id,
+    finished_event_id,
+)
 from odooplane.evidence.records import (
+    OUTCOMES,
     RUNNING,
     BuildRecord,
     DeploymentDetail,
@@ -53,6 +61,7 @@ from odooplane.evidence.records import (
     MigrationRecord,
     NeutralizationRecord,
     StepLog,
+    StepRecord,
     event_from_row,
     gate_run_from_row,
     neutralization_from_row,
@@ -201,6 +210,14 @@ class EvidenceStore:
         self.spool: Spool | None = (
             Spool(self.evidence_dir) if location.backend == "postgresql" else None
         )
+        # SQLite: where rows go when the file cannot be written (disk full), delivered
+        # by the next command that opens the store, or `odooplane evidence sync`.
+        self.local_spool: Spool | None = (
+            Spool(self.evidence_dir) if location.backend != "postgresql" else None
+        )
+        # What could not be recorded as asked (a log not written, a record spooled):
+        # the operation went on; its caller shows these.
+        self.warnings: list[str] = []
         self._ready = False
         self.offline_backoff_seconds = OFFLINE_BACKOFF_SECONDS
         self._offline_until = 0.0
@@ -245,8 +262,10 @@ class EvidenceStore:
             environments=config.environments,
             compress_after_days=settings.compress_after_days,
         )
-        if sync and store.spool is not None and not store.spool.is_empty():
-            store.sync()
+        pending = store.spool or store.local_spool
+        if sync and pending is not None and not pending.is_empty():
+            with contextlib.suppress(ExternalToolError):
+                store.sync()
         return store
 
     def close(self) -> None:
@@ -257,6 +276,12 @@ class EvidenceStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def warn(self, message: str) -> None:
+        """Keep ``message`` for the caller: something was not recorded as asked, and the
+        operation went on."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def now(self) -> datetime:
         moment = self.clock()
@@ -396,6 +421,8 @@ class EvidenceStore:
     def _write(self, rows: Sequence[tuple[sa.Table, Mapping[str, Any]]]) -> list[Row]:
         """Store rows (redacted) in one transaction, or spool them; returns what was kept."""
         clean = [(table, self._clean(table, row)) for table, row in rows]
+        if self.local_spool is not None:
+            return self._write_local(clean)
         if self.spool is None:
             self._insert_now(clean)
             return [row for _, row in clean]
@@ -408,6 +435,33 @@ class EvidenceStore:
                     raise
                 self._went_offline(exc)
         self.spool.append([(table.name, row) for table, row in clean])
+        return [row for _, row in clean]
+
+    def _write_local(self, clean: list[tuple[sa.Table, Row]]) -> list[Row]:
+        """SQLite: insert, or, when the file cannot be written, keep the rows in the local
+        spool (after rows already waiting there, so a deployment precedes its events)."""
+        assert self.local_spool is not None
+        spool = self.local_spool
+        try:
+            if not spool.is_empty():
+                self._ensure_schema()
+                spool.drain(self._deliver)
+            self._insert_now(clean)
+            return [row for _, row in clean]
+        except (ExternalToolError, sa.exc.OperationalError) as exc:
+            reason = exc.message if isinstance(exc, ExternalToolError) else _error_line(exc)
+        try:
+            spool.append([(table.name, row) for table, row in clean])
+        except OSError as exc:
+            raise ExternalToolError(
+                f"Evidence could not be recorded: {reason}; nor spooled in {spool.path} "
+                f"({exc.strerror or exc}).",
+                hint="Free disk space, then run the command again.",
+            ) from None
+        self.warn(
+            f"{reason} The record is kept in {spool.path} and delivered by the next "
+            "command (or `odooplane evidence sync`)."
+        )
         return [row for _, row in clean]
 
     def _went_offline(self, exc: BaseException) -> None:
@@ -444,6 +498,20 @@ class EvidenceStore:
 
     def sync(self) -> SyncResult:
         """Deliver the spool now (``odooplane evidence sync``)."""
+        if self.local_spool is not None:
+            pending = self.local_spool.pending_rows()
+            if pending:
+                try:
+                    self._ensure_schema()
+                    delivered = self.local_spool.drain(self._deliver)
+                except sa.exc.OperationalError as exc:
+                    raise ExternalToolError(
+                        f"The evidence database {self.location.display} could not be "
+                        f"written: {_error_line(exc)}",
+                        hint=f"{pending} record(s) wait in {self.local_spool.path}; free disk "
+                        "space and run `odooplane evidence sync` again.",
+                    ) from None
+                return SyncResult(delivered=delivered, pending=0, reachable=True)
         if self.spool is None:
             return SyncResult(delivered=0, pending=0, reachable=True)
         pending = self.spool.pending_rows()
@@ -610,7 +678,13 @@ class EvidenceStore:
             rows.append((schema.environments, env_row))
         rows.append((schema.deployments, row))
         stored = self._write(rows)[-1]
-        topic_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
+        try:
+            topic_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.warn(
+                f"The logs folder {topic_dir} could not be created ({exc.strerror or exc}); "
+                "step logs are kept in the records instead."
+            )
         return DeploymentRecorder(
             self,
             deployment_id=deployment_id,
@@ -620,6 +694,95 @@ class EvidenceStore:
             topic_dir=topic_dir,
             row=stored,
         )
+
+    def close_interrupted(
+        self,
+        deployment_id: uuid.UUID | str,
+        *,
+        outcome: str = "interrupted",
+        phase: str | None = None,
+        step: str | None = None,
+        recovered_by: uuid.UUID | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Give a deployment whose process died its outcome (idempotent).
+
+        Its steps left open end ``interrupted``; the ``finished`` event carries
+        ``outcome`` (``interrupted``, or ``succeeded`` when the recovery found the new
+        build serving and finished the deployment), the journal's ``phase`` and the step
+        that was running. A deployment that already has an outcome keeps it. Returns the
+        names of the steps closed. When the store cannot be read (a PostgreSQL store
+        offline), only the outcome is written (spooled), naming ``step`` from the journal.
+        """
+        if outcome not in OUTCOMES:
+            raise UsageError(f"'{outcome}' is not a deployment outcome.")
+        dep_id = uuid.UUID(str(deployment_id))
+        now = self.now()
+        started_at: datetime | None = None
+        open_steps: list[StepRecord] = []
+        try:
+            detail = self.deployment(dep_id)
+        except ExternalToolError:
+            detail = None
+        except NotFoundError:
+            # Its start was never recorded (the store failed then): nothing to close.
+            return []
+        if detail is not None:
+            if detail.summary.outcome != RUNNING:
+                return []
+            started_at = detail.summary.started_at
+            open_steps = [s for s in detail.steps if s.status == RUNNING]
+        interrupted = open_steps[-1].name if open_steps else step
+        rows: list[tuple[sa.Table, Mapping[str, Any]]] = []
+        for number, record in enumerate(open_steps):
+            rows.append(
+                (
+                    schema.deployment_events,
+                    {
+                        "id": closed_step_event_id(dep_id, record.index),
+                        "deployment_id": dep_id,
+                        "seq": RECOVERY_SEQ + number,
+                        "at": now,
+                        "kind": "step_finished",
+                        "step": record.name,
+                        "status": "interrupted",
+                        "duration_ms": _ms(record.started_at, now),
+                        "artifact_path": record.artifact_path,
+                        "data": {
+                            "index": record.index,
+                            "error": "interrupted: the process running it died",
+                        },
+                    },
+                )
+            )
+        payload: dict[str, Any] = dict(data or {})
+        payload.update(
+            {
+                "interrupted_phase": phase,
+                "interrupted_step": interrupted,
+                "recovered_by": str(recovered_by) if recovered_by else None,
+            }
+        )
+        if outcome == "interrupted":
+            where = f" during step '{interrupted}'" if interrupted else ""
+            payload.setdefault("error", f"interrupted{where} (phase {phase or '?'})")
+        rows.append(
+            (
+                schema.deployment_events,
+                {
+                    "id": finished_event_id(dep_id),
+                    "deployment_id": dep_id,
+                    "seq": RECOVERY_SEQ + len(open_steps) + 1,
+                    "at": now,
+                    "kind": "finished",
+                    "status": outcome,
+                    "duration_ms": _ms(started_at, now) if started_at else None,
+                    "data": payload,
+                },
+            )
+        )
+        self._write(rows)
+        return [s.name for s in open_steps]
 
     def _previous_success(self, environment: str) -> uuid.UUID | None:
         if time.monotonic() < self._offline_until:
@@ -743,9 +906,7 @@ class EvidenceStore:
         stored = self._write([(schema.gate_runs, row)])[0]
         return gate_run_from_row(stored)
 
-    def gate_runs(
-        self, git_sha: str, *, build_id: uuid.UUID | None = None
-    ) -> list[GateRunRecord]:
+    def gate_runs(self, git_sha: str, *, build_id: uuid.UUID | None = None) -> list[GateRunRecord]:
         """Gate runs recorded for a commit (and, given, that build), oldest first."""
         gr = schema.gate_runs
         query = sa.select(gr).where(gr.c.project == self.project_name, gr.c.git_sha == git_sha)
@@ -1009,7 +1170,8 @@ class EvidenceStore:
             sleep(poll_seconds)
 
     def status(self) -> StoreStatus:
-        spooled = self.spool.pending_rows() if self.spool is not None else 0
+        waiting = self.spool or self.local_spool
+        spooled = waiting.pending_rows() if waiting is not None else 0
         try:
             revision = self.revision()
             reachable, error = True, None
