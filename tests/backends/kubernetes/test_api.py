@@ -53,9 +53,7 @@ def test_errors_are_sentences(kube: KubeClient, kube_namespace: str) -> None:
 
 
 def test_unreachable_server_says_where(tmp_path: Path, kube: KubeClient) -> None:
-    text = Path(kube.access.source).read_text().replace(
-        kube.access.server, "https://127.0.0.1:9"
-    )
+    text = Path(kube.access.source).read_text().replace(kube.access.server, "https://127.0.0.1:9")
     path = tmp_path / "kubeconfig"
     path.write_text(text)
     client = KubeClient(load_kubeconfig(path), timeout=5)
