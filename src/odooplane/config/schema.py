@@ -7,7 +7,7 @@ The checks spanning several keys live in :mod:`odooplane.config.checks`; the loa
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +24,7 @@ from odooplane.config.checks import cross_check
 from odooplane.config.issues import format_key_path
 from odooplane.config.values import (
     BACKENDS,
+    DNS_LABEL_RE,
     LOADER_CONTEXT,
     PLANNED_BACKENDS,
     SAFE_DB_RE,
@@ -39,12 +40,14 @@ from odooplane.config.values import (
     ModuleName,
     NonEmptyText,
     OptionValue,
+    Quantity,
     Strict,
     WholeNumber,
     check_env_var_name,
     check_option_name,
     env_file_escapes,
     number_as_text,
+    quantity_value,
     valid_host,
 )
 from odooplane.errors import NotFoundError
@@ -130,6 +133,82 @@ class DatabaseConfig(Strict):
         return value
 
 
+ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+
+
+def _default_requests() -> dict[ResourceName, str]:
+    return {"cpu": "250m", "memory": "512Mi"}
+
+
+def _default_limits() -> dict[ResourceName, str]:
+    return {"memory": "2Gi"}
+
+
+class ResourcesConfig(Strict):
+    """Requests and limits of an environment's Odoo container (Kubernetes backend)."""
+
+    requests: dict[ResourceName, Quantity] = Field(default_factory=_default_requests)
+    limits: dict[ResourceName, Quantity] = Field(default_factory=_default_limits)
+
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> ResourcesConfig:
+        for name, request in self.requests.items():
+            limit = self.limits.get(name)
+            if limit is not None and quantity_value(request) > quantity_value(limit):
+                raise ValueError(
+                    f"the {name} request {request} is above its limit {limit}; Kubernetes "
+                    "refuses such a pod"
+                )
+        return self
+
+
+class KubernetesConfig(Strict):
+    """Where and how environments with ``backend: kubernetes`` run (and what
+    ``odooplane export kubernetes`` writes)."""
+
+    kubeconfig: str | None = Field(
+        default=None,
+        description="default: $KUBECONFIG, else ~/.kube/config; in a pod, its service account",
+    )
+    context: str | None = Field(default=None, description="default: the current context")
+    namespace: str | None = Field(default=None, description="default: the project name")
+    ingress_class: str | None = None
+    ingress_annotations: dict[str, str] = Field(default_factory=dict)
+    tls_secret: str | None = Field(default=None, description="Secret of the Ingress's TLS")
+    storage_class: str | None = Field(default=None, description="default: the cluster's")
+    filestore_size: Quantity = "10Gi"
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    image_registry: str | None = Field(
+        default=None,
+        description="registry the build images are pushed to; none: the "
+        "nodes' engine already holds them",
+    )
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    gc_schedule: str | None = Field(
+        default=None, description="cron schedule of a CronJob running `preview gc`"
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a namespace name: lowercase letters, digits and '-', at "
+                "most 63 characters"
+            )
+        return value
+
+    @field_validator("gc_schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5 and not value.startswith("@"):
+            raise ValueError(
+                f"'{value}' is not a cron schedule: five fields, such as '*/30 * * * *'"
+            )
+        return value
+
+
 class EnvironmentConfig(Strict):
     kind: EnvironmentKind
     branches: list[BranchPattern] = Field(default_factory=list, description="glob patterns")
@@ -145,6 +224,9 @@ class EnvironmentConfig(Strict):
         default="local", description="where its Odoo runs: local (a supervisord here)"
     )
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
+    resources: ResourcesConfig | None = Field(
+        default=None, description="default: kubernetes.resources"
+    )
     odoo_options: dict[Annotated[str, AfterValidator(check_option_name)], OptionValue] = Field(
         default_factory=dict
     )
@@ -276,6 +358,7 @@ class ProjectConfig(Strict):
     previews: PreviewsConfig = Field(default_factory=PreviewsConfig)
     neutralization: NeutralizationConfig = Field(default_factory=NeutralizationConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
 
     @field_validator("project")
     @classmethod

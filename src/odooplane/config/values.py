@@ -29,6 +29,8 @@ DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
 OPTION_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Kubernetes quantities: 250m, 0.5, 512Mi, 10Gi...
+QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 URL_LIKE_RE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 
 # The branch a staging environment follows when it lists none (Odoo.sh's default).
@@ -206,3 +208,44 @@ DataPolicy = Annotated[
         custom_error_message="expected fresh, demo or a mapping {copy: ENVIRONMENT}",
     ),
 ]
+
+
+_QUANTITY_FACTORS = {
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_value(text: str) -> float:
+    """A Kubernetes quantity as a number (``500m`` -> 0.5, ``1Gi`` -> 1073741824)."""
+    match = QUANTITY_RE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a quantity")
+    return float(match.group(1)) * _QUANTITY_FACTORS[match.group(3) or ""]
+
+
+def _check_quantity(value: object) -> object:
+    # YAML reads `cpu: 1` and `cpu: 0.5` as numbers; Kubernetes writes them as text.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = f"{value:g}"
+    if not isinstance(value, str) or not QUANTITY_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a Kubernetes quantity: write cpu like 500m or 2, memory and "
+            "sizes like 512Mi or 10Gi"
+        )
+    return value
+
+
+Quantity = Annotated[str, BeforeValidator(_check_quantity)]
