@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fixtures_postgres", "fixtures_odoo", "fixtures_disk", "fixtures_kubernetes"]
+pytest_plugins = [
+    "fixtures_postgres",
+    "fixtures_odoo",
+    "fixtures_disk",
+    "fixtures_kubernetes",
+    "fixtures_docker",
+]
 
 # One cache for the whole test session, outside the user's: Python runtimes built for
 # the real-Odoo tier take a minute, so every test that needs one shares it.

@@ -1,0 +1,1 @@
+"""Containers: the Docker engine, an image per build, Compose export."""
