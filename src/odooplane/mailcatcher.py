@@ -367,6 +367,18 @@ def ensure_catcher(
     return address
 
 
+def listen_also_on(state_dir: Path, address: str) -> CatcherStatus:
+    """Make the catcher listen on ``address`` too (the gateway of a container network,
+    for containers whose 127.0.0.1 is their own); restarts it once when it must."""
+    status = catcher_status(state_dir)
+    hosts = (status.host or DEFAULT_HOST).split(",") if status.running else [DEFAULT_HOST]
+    if status.running and address in hosts:
+        return status
+    if status.running:
+        stop_catcher(state_dir)
+    return start_catcher(state_dir, host=",".join([*hosts, address]))
+
+
 def stop_catcher(state_dir: Path) -> CatcherStatus:
     """Stop the daemon (SIGTERM, then SIGKILL after a grace period); idempotent."""
     info = read_json(_daemon_file(state_dir), default=None)
@@ -448,7 +460,8 @@ async def _serve(state_dir: Path, host: str) -> None:
             try:
                 server = await loop.create_server(
                     _smtp_factory(_Handler(env, MailStore(mail_dir(state_dir, env)))),
-                    host=host,
+                    # One address, or several separated by commas (listen_also_on).
+                    host=host.split(","),
                     port=port,
                     reuse_address=True,
                 )

@@ -301,15 +301,16 @@ def test_bad_values_in_sections(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("docker", "the 'docker' backend is not available yet; only 'local'"),
         ("kubernetes", "the 'kubernetes' backend is not available yet; only 'local'"),
-        ("vm", "'vm' is not a backend; the one available is 'local'"),
+        ("vm", "'vm' is not a backend; the available ones are local, docker"),
     ],
 )
-def test_backends_other_than_local_are_refused(tmp_path: Path, value: str, message: str) -> None:
+def test_unavailable_backends_are_refused(tmp_path: Path, value: str, message: str) -> None:
     text = VALID.replace("    kind: production\n", f"    kind: production\n    backend: {value}\n")
     issue = one_issue(write(tmp_path, text))
     assert issue.path == "environments.production.backend"
     assert message in issue.message
     assert "backend: local" in issue.fix
     assert load_config(write(tmp_path, VALID)).environments["production"].backend == "local"
+    docker = VALID.replace("    kind: production\n", "    kind: production\n    backend: docker\n")
+    assert load_config(write(tmp_path, docker)).environments["production"].backend == "docker"

@@ -11,7 +11,7 @@ later in containers or on Kubernetes. The lifecycle hands it a :class:`ProgramSp
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +34,18 @@ class ProgramSpec:
     start_seconds: int = 3
     log_max_bytes: str = "20MB"
     log_backups: int = 3
+    # The build (its git SHA) the process runs: a backend running images needs it.
+    build: str | None = None
+
+
+@dataclass(frozen=True)
+class OneOff:
+    """A one-off command (database init, module update, shell) as a backend runs it;
+    ``handle`` names what :meth:`ProcessBackend.discard` removes if it is cut short."""
+
+    argv: list[str]
+    env: dict[str, str]
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,23 @@ class ProcessBackend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop every program and whatever the backend itself runs (its daemon)."""
+
+    def one_off(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        build: str,
+        interactive: bool = False,
+    ) -> OneOff:
+        """How a one-off Odoo command of environment ``name`` (given for this machine:
+        its paths, its runtime) runs on this backend; here, as given."""
+        return OneOff(list(argv), dict(env))
+
+    def discard(self, handle: str | None) -> None:
+        """Clean up after a one-off command that was cut short (a timeout)."""
+        del handle  # a local process ends with its client: nothing is left behind
 
     @abc.abstractmethod
     def log_location(self, name: str) -> Path | None:

@@ -22,8 +22,12 @@ def backend_for(project: Project, env_name: str) -> ProcessBackend:
     kind = env.backend if env is not None else "local"
     if kind == "local":
         return SupervisorBackend(project.state_dir)
+    if kind == "docker":
+        from odooplane.backends.docker import DockerBackend
+
+        return DockerBackend(project)
     raise ConfigError(
         f"Environment '{env_name}' wants backend '{kind}', which this version of odooplane "
         "does not have.",
-        hint="Use backend: local.",
+        hint="Use backend: local or backend: docker.",
     )

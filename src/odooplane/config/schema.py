@@ -43,6 +43,7 @@ from odooplane.config.values import (
     Quantity,
     Strict,
     WholeNumber,
+    check_debian_package,
     check_env_var_name,
     check_option_name,
     env_file_escapes,
@@ -209,6 +210,28 @@ class KubernetesConfig(Strict):
         return value
 
 
+class DockerConfig(Strict):
+    """How environments with ``backend: docker`` run, and what ``odooplane export
+    compose`` writes."""
+
+    base_image: str = Field(
+        default="odooplane/debian:bookworm",
+        description="the image the build images start from (Debian bookworm or alike)",
+    )
+    extra_packages: list[Annotated[str, AfterValidator(check_debian_package)]] = Field(
+        default_factory=list,
+        description="Debian packages added to the runtime layer (e.g. wkhtmltopdf)",
+    )
+    memory: str | None = Field(default=None, description="memory limit of each container")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", value):
+            raise ValueError(f"'{value}' is not a memory size: a number with b, k, m or g")
+        return value
+
+
 class EnvironmentConfig(Strict):
     kind: EnvironmentKind
     branches: list[BranchPattern] = Field(default_factory=list, description="glob patterns")
@@ -221,7 +244,8 @@ class EnvironmentConfig(Strict):
     )
     workers: Annotated[WholeNumber, Field(ge=0, le=64)] = 0
     backend: str = Field(
-        default="local", description="where its Odoo runs: local (a supervisord here)"
+        default="local",
+        description="where its Odoo runs: local (a supervisord here) or docker (a container)",
     )
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
     resources: ResourcesConfig | None = Field(
@@ -247,10 +271,12 @@ class EnvironmentConfig(Strict):
         if value in PLANNED_BACKENDS:
             raise ValueError(
                 f"the '{value}' backend is not available yet; only 'local' (a supervisord "
-                "on this machine) is"
+                "on this machine) and 'docker' (a container per environment) are"
             )
         if value not in BACKENDS:
-            raise ValueError(f"'{value}' is not a backend; the one available is 'local'")
+            raise ValueError(
+                f"'{value}' is not a backend; the available ones are {', '.join(BACKENDS)}"
+            )
         return value
 
     @field_validator("env_file")
@@ -359,6 +385,7 @@ class ProjectConfig(Strict):
     neutralization: NeutralizationConfig = Field(default_factory=NeutralizationConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    docker: DockerConfig = Field(default_factory=DockerConfig)
 
     @field_validator("project")
     @classmethod

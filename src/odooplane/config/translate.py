@@ -173,12 +173,14 @@ def pydantic_problem(
         parent = path[:-1]
         allowed = _allowed_keys(parent)
         name = str(leaf)
-        guess = did_you_mean(name, allowed)
+        homes = [h for h in _field_homes().get(name, []) if h != format_key_path(path)]
+        # A key spelt right but put in the wrong place is misplaced, not misspelt (a
+        # top-level `workers:` is not a typo of `docker:`).
+        guess = None if homes else did_you_mean(name, allowed)
         if guess:
             return KeyProblem(
                 path, f"unknown key '{name}'; did you mean '{guess}'?", "Rename it.", at="key"
             )
-        homes = [h for h in _field_homes().get(name, []) if h != format_key_path(path)]
         hint = f" '{name}' belongs under {' or '.join(homes)}." if homes else ""
         where = format_key_path(parent) or "the top level"
         return KeyProblem(

@@ -40,8 +40,8 @@ MAX_IDENTIFIER = 63
 LOADER_CONTEXT = "odooplane-loader"
 # Where an environment's Odoo can run (odooplane.backends); the planned ones are refused
 # with a sentence saying so.
-BACKENDS = ("local",)
-PLANNED_BACKENDS = ("docker", "kubernetes")
+BACKENDS = ("local", "docker")
+PLANNED_BACKENDS = ("kubernetes",)
 
 
 class Strict(BaseModel):
@@ -149,6 +149,12 @@ OptionValue = Annotated[str | int | float | bool, BeforeValidator(_scalar_only)]
 def check_env_var_name(value: str) -> str:
     if not ENV_VAR_RE.match(value):
         raise ValueError(f"'{value}' is not an environment variable name (e.g. STRIPE_KEY)")
+    return value
+
+
+def check_debian_package(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", value):
+        raise ValueError(f"'{value}' is not a Debian package name (e.g. wkhtmltopdf)")
     return value
 
 

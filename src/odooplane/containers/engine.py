@@ -123,7 +123,8 @@ class Docker:
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or docker_binary()
 
-    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of a ``docker`` command."""
         env = dict(os.environ)
         env["DOCKER_BUILDKIT"] = "0"
         # The classic builder's deprecation notice is not an error worth showing.
@@ -149,7 +150,7 @@ class Docker:
                 text=True,
                 timeout=timeout,
                 input=input_text,
-                env=self._env(env),
+                env=self.env(env),
             )
         except subprocess.TimeoutExpired:
             raise ExternalToolError(
@@ -233,7 +234,7 @@ class Docker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=self._env(),
+                env=self.env(),
             )
             assert proc.stdin is not None and proc.stdout is not None
             failure: list[BaseException] = []

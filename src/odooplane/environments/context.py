@@ -232,4 +232,5 @@ def program_spec(ctx: EnvContext, build: Build) -> ProgramSpec:
         # Odoo finishes its requests on SIGTERM; workers may need the longest request.
         stop_wait_seconds=60 if ctx.config.workers else 30,
         start_seconds=3,
+        build=build.sha,
     )

@@ -155,7 +155,8 @@ def shell_command(project: Project, name: str) -> Command:
     argv = for_series(b.odoo_series).shell_argv(
         runtime_of(b), source_of(b), ctx.conf_path, database=ctx.database
     )
-    return Command(argv=argv, env=process_env(ctx, b), cwd=ctx.dir)
+    once = ctx.backend.one_off(name, argv, process_env(ctx, b), build=b.sha, interactive=True)
+    return Command(argv=once.argv, env=once.env, cwd=ctx.dir)
 
 
 def psql_command(project: Project, name: str) -> Command:

@@ -46,9 +46,11 @@ def run_odoo(
         if capture is not None:
             capture.write(line)
 
-    return run_logged(
-        argv,
-        env=process_env(ctx, b),
+    backend = ctx.backend
+    once = backend.one_off(ctx.name, argv, process_env(ctx, b), build=b.sha)
+    result = run_logged(
+        once.argv,
+        env=once.env,
         cwd=ctx.dir,
         log_path=ctx.dir / "logs" / log_name,
         timeout=timeout,
@@ -56,6 +58,9 @@ def run_odoo(
         sink=sink,
         stdin_text=stdin_text,
     )
+    if result.timed_out:
+        backend.discard(once.handle)
+    return result
 
 
 def module_rows(server: DatabaseServer, database: str) -> dict[str, checksums.ModuleRow]:
