@@ -64,3 +64,27 @@ def base_image() -> str:
     if done.returncode != 0:
         pytest.skip(f"the image {BASE_IMAGE} is not in the Docker engine (run .ci/setup-docker)")
     return BASE_IMAGE
+
+
+PROBE_IMAGE = "odooplane.local/k8s-probe:1"
+
+
+@pytest.fixture(scope="session")
+def probe_image(base_image: str) -> str:
+    """A small image with Python, for pods that must answer HTTP (built once per engine)."""
+    if subprocess.run(["docker", "image", "inspect", PROBE_IMAGE], capture_output=True).returncode:
+        dockerfile = (
+            f"FROM {base_image}\n"
+            "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            "python3-minimal >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+        )
+        done = subprocess.run(
+            ["docker", "build", "-q", "-t", PROBE_IMAGE, "-"],
+            input=dockerfile,
+            text=True,
+            capture_output=True,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
+        if done.returncode:
+            pytest.skip(f"could not build {PROBE_IMAGE}: {done.stderr.strip()[-300:]}")
+    return PROBE_IMAGE

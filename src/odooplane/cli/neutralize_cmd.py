@@ -137,7 +137,11 @@ def _verify(
         )
     else:
         report = verify_database(
-            server, target.database, project=project, environment=None, catcher=address,
+            server,
+            target.database,
+            project=project,
+            environment=None,
+            catcher=address,
             base_url=url,
         )
     if junit is not None:

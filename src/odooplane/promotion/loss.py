@@ -48,9 +48,7 @@ class WrittenSince:
     since: str
     total: int
     tables: dict[str, int] = field(default_factory=dict)
-    note: str = (
-        "rows created or changed since then, by write_date; deleted rows cannot be counted"
-    )
+    note: str = "rows created or changed since then, by write_date; deleted rows cannot be counted"
 
     def top(self, count: int = 8) -> list[tuple[str, int]]:
         return sorted(self.tables.items(), key=lambda kv: (-kv[1], kv[0]))[:count]
