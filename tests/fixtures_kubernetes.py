@@ -47,9 +47,10 @@ def kube() -> KubeClient:
 def kube_namespace(kube: KubeClient) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:10]}"
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    # Before 1.24 a pod mounting the account's token waits for its token secret too.
     kube.wait_for(
-        "the default service account",
-        lambda: kube.get("ServiceAccount", "default", name),
+        "the default service account and its token",
+        lambda: (kube.get("ServiceAccount", "default", name) or {}).get("secrets"),
         timeout=60,
     )
     yield name

@@ -128,13 +128,18 @@ def conf_options(
     ctx: EnvContext,
     build: Build,
     ports: PortPair,
-    server: DatabaseServer,
+    server: DatabaseServer | None,
     *,
     catcher: tuple[str, int] | None,
 ) -> dict[str, Any]:
-    """Every odoo.conf option of ``ctx`` running ``build`` (before series spelling)."""
+    """Every odoo.conf option of ``ctx`` running ``build`` (before series spelling).
+
+    Without ``server`` no ``db_*`` option is written: Odoo then connects with the libpq
+    variables of its process (PGHOST, PGUSER, PGPASSWORD...), as in a container whose
+    credentials come from a secret.
+    """
     options: dict[str, Any] = {
-        **server.odoo_options(),
+        **(server.odoo_options() if server is not None else {}),
         "admin_passwd": ctx.admin_password(),
         "http_port": ports.http,
         "gevent_port": ports.gevent,

@@ -48,7 +48,7 @@ from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 
-def _default_ref(ctx: EnvContext) -> str:
+def default_ref(ctx: EnvContext) -> str:
     """What a new environment runs when no ref is given: its literal branch if it has
     one (staging: main), else the project's HEAD."""
     from odooplane import gitrepo
@@ -144,7 +144,7 @@ def create(
                     hint=f"Create it first: `odooplane env create {ctx.copy_source}`.",
                 )
             require_database(source_ctx, server)
-        wanted_ref = ref or (source_state.build if source_state else None) or _default_ref(ctx)
+        wanted_ref = ref or (source_state.build if source_state else None) or default_ref(ctx)
         say(progress, f"building {wanted_ref}...")
         b = build(project, wanted_ref, progress=progress is not None, record=False)
         state = EnvState(name=name, kind=ctx.kind.value, database=ctx.database, status="new")

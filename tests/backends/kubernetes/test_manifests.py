@@ -93,7 +93,7 @@ def test_deployment_runs_non_root_with_probes_and_resources() -> None:
     }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/web/health", "port": "http"}
-    assert container["command"] == [
+    assert container["args"] == [
         "/opt/venv/bin/python",
         "/opt/odoo/odoo-bin",
         "-c",
@@ -109,11 +109,8 @@ def test_secrets_stay_in_secrets() -> None:
     assert "s3cret" not in not_secrets and "pw" not in not_secrets.replace("pwd", "")
     db = next(o for o in objects if o["metadata"]["name"].endswith("-db"))
     assert base64.b64decode(db["data"]["PGPASSWORD"]) == b"pw"
-    env = m.deployment(spec(), SETTINGS, IMAGE)["spec"]["template"]["spec"]["containers"][0]
-    assert {
-        "name": "PGPASSWORD",
-        "valueFrom": {"secretKeyRef": {"name": "acme-erp-production-db", "key": "PGPASSWORD"}},
-    } in env["env"]
+    container = m.deployment(spec(), SETTINGS, IMAGE)["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "acme-erp-production-db"}}]
 
 
 def test_env_file_becomes_a_secret_read_by_the_pods() -> None:
@@ -125,11 +122,11 @@ def test_env_file_becomes_a_secret_read_by_the_pods() -> None:
         "acme-erp-production-env",
     ]
     container = m.deployment(with_env, SETTINGS, IMAGE)["spec"]["template"]["spec"]["containers"][0]
-    assert container["envFrom"] == [{"secretRef": {"name": "acme-erp-production-env"}}]
-    assert (
-        "envFrom"
-        not in m.deployment(spec(), SETTINGS, IMAGE)["spec"]["template"]["spec"]["containers"][0]
-    )
+    # The database secret comes last: an env file cannot redirect the database.
+    assert container["envFrom"] == [
+        {"secretRef": {"name": "acme-erp-production-env"}},
+        {"secretRef": {"name": "acme-erp-production-db"}},
+    ]
 
 
 def test_a_changed_secret_rolls_the_pods() -> None:

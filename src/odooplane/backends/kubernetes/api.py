@@ -354,8 +354,9 @@ class KubeClient:
             item.setdefault("apiVersion", api_version)
         return items
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply of ``obj`` (created or updated, fields odooplane owns)."""
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply of ``obj`` (created or updated, fields odooplane owns);
+        ``dry_run`` has the server check it, admission included, and keep nothing."""
         kind = str(obj["kind"])
         meta = obj.get("metadata") or {}
         body = dict(obj)
@@ -364,7 +365,11 @@ class KubeClient:
             self.request(
                 "PATCH",
                 self.path(kind, meta["name"], meta.get("namespace")),
-                query={"fieldManager": FIELD_MANAGER, "force": True},
+                query={
+                    "fieldManager": FIELD_MANAGER,
+                    "force": True,
+                    "dryRun": "All" if dry_run else None,
+                },
                 body=body,
                 content_type=APPLY_CONTENT_TYPE,
             )

@@ -279,19 +279,17 @@ def _container_security() -> dict[str, Any]:
 
 
 def _env(spec: EnvironmentSpec) -> list[dict[str, Any]]:
-    name = secret_names(spec)["db"]
-    env = [
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": name, "key": key}}}
-        for key in sorted(spec.db_env)
-    ]
-    env.append({"name": "ODOOPLANE_ENVIRONMENT", "value": spec.environment})
-    return env
+    return [{"name": "ODOOPLANE_ENVIRONMENT", "value": spec.environment}]
 
 
 def _env_from(spec: EnvironmentSpec) -> list[dict[str, Any]]:
-    if not spec.env_vars:
-        return []
-    return [{"secretRef": {"name": secret_names(spec)["env"]}}]
+    names = secret_names(spec)
+    sources: list[dict[str, Any]] = []
+    if spec.env_vars:
+        sources.append({"secretRef": {"name": names["env"]}})
+    # Last, so an env file cannot point the environment at another database server.
+    sources.append({"secretRef": {"name": names["db"]}})
+    return sources
 
 
 def _volumes(spec: EnvironmentSpec) -> list[dict[str, Any]]:
@@ -342,9 +340,11 @@ def deployment(
         "name": "odoo",
         "image": image.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": list(argv or server_argv(image)),
+        # args, not command: the image's entrypoint (tini, then odooplane's) stays PID 1.
+        "args": list(argv or server_argv(image)),
         "ports": ports,
         "env": _env(spec),
+        "envFrom": _env_from(spec),
         "volumeMounts": _mounts(image),
         "resources": settings.resources.to_dict(),
         "securityContext": _container_security(),
@@ -354,9 +354,6 @@ def deployment(
         "readinessProbe": _probe("/web/health", period=10, timeout=5, failures=3),
         "livenessProbe": _probe("/web/health", period=30, timeout=10, failures=5),
     }
-    env_from = _env_from(spec)
-    if env_from:
-        container["envFrom"] = env_from
     annotations = {ANNOTATION_STATE: json.dumps(dict(spec.state), sort_keys=True)}
     return {
         "apiVersion": "apps/v1",
@@ -471,15 +468,13 @@ def task_job(
         "name": "odoo",
         "image": image.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": list(argv),
+        "args": list(argv),
         "env": _env(spec),
+        "envFrom": _env_from(spec),
         "volumeMounts": _mounts(image),
         "resources": (settings.task_resources or settings.resources).to_dict(),
         "securityContext": _container_security(),
     }
-    env_from = _env_from(spec)
-    if env_from:
-        container["envFrom"] = env_from
     meta = _meta(spec, settings, name, task, annotations)
     meta["labels"] = job_labels
     return {
