@@ -32,14 +32,21 @@ class Project:
         return self.odoo_data_dir / "filestore" / database
 
     def environment(self, name: str) -> EnvironmentConfig:
-        try:
-            return self.config.environments[name]
-        except KeyError:
-            known = ", ".join(sorted(self.config.environments)) or "none"
-            raise NotFoundError(
-                f"No environment named '{name}' in {self.config_path}.",
-                hint=f"Known environments: {known}.",
-            ) from None
+        found = self.config.environments.get(name)
+        if found is not None:
+            return found
+        # Pull-request environments are not in odooplane.yaml: their definition comes
+        # from the previews section and their record in the state folder.
+        from odooplane.previews.records import preview_environment
+
+        preview = preview_environment(self, name)
+        if preview is not None:
+            return preview
+        known = ", ".join(sorted(self.config.environments)) or "none"
+        raise NotFoundError(
+            f"No environment named '{name}' in {self.config_path}.",
+            hint=f"Known environments: {known}.",
+        )
 
 
 def load_project(start: Path) -> Project:

@@ -469,12 +469,14 @@ gates:
   required: []
   timeout_minutes: 30
 
-# Previews: one environment per pull request, named pr-<number>-<slug>.
-# Not yet active: validated now, acted upon by a later release.
+# Previews: one environment per pull request, named pr-<number>-<slug>, a copy of
+# a neutralized snapshot of staging (or demo data), stopped when idle (docs/previews.md).
 previews:
   enabled: false
-  data: demo
+  # domain: previews.example.com   # a DNS wildcard *.previews.example.com -> this machine
   ttl_hours: 72
+  idle_minutes: 30
+  max_running: 5
 
 # Neutralization of copies of production (staging, previews): Odoo's own
 # neutralize.sql, then odooplane's rules, then a verification.

@@ -41,6 +41,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("dev_cmd", "Serve the development environment with hot reload and live reload."),
     "backup": ("backup_cmd", "Backups: create, list, verify, restore, prune, schedule."),
     "gate": ("gate_cmd", "Gates a build must pass: tests, security, migration, neutralization."),
+    "preview": ("preview_cmd", "Preview environments: one per pull request, scale to zero."),
     "routing": ("routing_cmd", "The front door: Caddy, routes, hostnames, maintenance pages."),
 }
 

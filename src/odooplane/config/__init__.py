@@ -45,6 +45,7 @@ from odooplane.config.schema import (
     ProjectConfig,
     ProjectRule,
     ResourcesConfig,
+    RoutingConfig,
     SecretsConfig,
     branch_patterns,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "ProjectConfig",
     "ProjectRule",
     "ResourcesConfig",
+    "RoutingConfig",
     "SecretsConfig",
     "Strict",
     "branch_patterns",

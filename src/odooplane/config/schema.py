@@ -338,12 +338,34 @@ class GatesConfig(Strict):
 
 
 class PreviewsConfig(Strict):
-    """Validated now, acted upon by the previews issue (not yet active)."""
+    """Pull-request environments (docs/previews.md)."""
 
     enabled: bool = False
-    data: DataPolicy = "demo"
+    data: DataPolicy | None = Field(
+        default=None,
+        description="{copy: staging} (a neutralized base snapshot of it) or demo; "
+        "default: staging when a staging environment exists, else demo",
+    )
     domain: DomainName | None = None
     ttl_hours: Annotated[WholeNumber, Field(ge=1)] = 72
+    idle_minutes: Annotated[WholeNumber, Field(ge=0)] = Field(
+        default=30, description="stop a preview nobody requested for this long (0: never)"
+    )
+    max_running: Annotated[WholeNumber, Field(ge=1, le=500)] = 5
+    max_deployed: Annotated[WholeNumber, Field(ge=1, le=5000)] = 20
+    closed_grace_minutes: Annotated[WholeNumber, Field(ge=0)] = 60
+    workers: Annotated[WholeNumber, Field(ge=0, le=16)] = 0
+    modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
+
+
+class RoutingConfig(Strict):
+    """The front door: the project's Caddy (docs/routing.md)."""
+
+    caddy: str | None = Field(default=None, description="Caddy binary (default: on PATH)")
+    listen: str = Field(default="", description="address of the hostname listener; '' = all")
+    http_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 80
+    https_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 443
+    tls: Literal["auto", "internal", "off"] = "auto"
 
 
 class ProjectRule(Strict):
@@ -382,6 +404,7 @@ class ProjectConfig(Strict):
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
     previews: PreviewsConfig = Field(default_factory=PreviewsConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     neutralization: NeutralizationConfig = Field(default_factory=NeutralizationConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
@@ -408,7 +431,8 @@ class ProjectConfig(Strict):
         return self
 
     def database_name(self, env: str) -> str:
-        configured = self.environments[env].database
+        found = self.environments.get(env)
+        configured = found.database if found is not None else None
         return configured or f"{self.project}_{env}".replace("-", "_")
 
 

@@ -8,12 +8,13 @@ import time
 import uuid
 from pathlib import Path
 
+from odooplane.config import EnvironmentKind
 from odooplane.environments import ports
 from odooplane.environments.builds import Build, build, record_build, runtime_of, source_of
 from odooplane.environments.context import EnvContext, write_odoo_conf
 from odooplane.environments.launch import launch, stop_process
 from odooplane.environments.locks import current_command, environment_lock
-from odooplane.environments.neutralize_step import neutralize_step
+from odooplane.environments.neutralize_step import identity_step, neutralize_step
 from odooplane.environments.odoo_run import (
     apply_plan,
     module_rows,
@@ -321,6 +322,21 @@ def _update_copied(
         outcome.neutralization = state.neutralization
 
 
+def _verified_neutral_copy(source: EnvContext) -> bool:
+    """``source`` is itself a neutralized copy whose last verification passed and which
+    no module update touched since (the preview base: never started, never deployed)."""
+    if source.kind is not EnvironmentKind.preview or not source.config.neutralized:
+        return False
+    state = source.store.load(source.name)
+    return bool(
+        state is not None
+        and state.neutralization is not None
+        and state.neutralization.get("status") == "verified"
+        and state.status in ("ready", "stopped")
+        and state.desired == "stopped"
+    )
+
+
 def _create_copy(
     ctx: EnvContext,
     state: EnvState,
@@ -344,7 +360,15 @@ def _create_copy(
             filestore_of(ctx.filestore_root, ctx.database),
         )
         capture.line(f"filestore: {copied.method}, {copied.files} files, {copied.bytes} bytes")
-    if ctx.config.neutralized:
+    if ctx.config.neutralized and _verified_neutral_copy(source):
+        # A clone of a verified neutralized copy (a preview of the preview base) only
+        # needs its own identity, then the same verification.
+        ctx.store.phase(state, "neutralizing")
+        state.neutralization = identity_step(
+            ctx, server, pair, run, source_database=source.database
+        )
+        outcome.neutralization = state.neutralization
+    elif ctx.config.neutralized:
         ctx.store.phase(state, "neutralizing")
         state.neutralization = neutralize_step(
             ctx, server, b, pair, run, source_database=source.database

@@ -3,6 +3,7 @@ start of a neutralized environment."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from odooplane.environments.steps import (
     mail_catcher,
     open_evidence,
 )
+from odooplane.fsutil import write_atomic
 from odooplane.mailcatcher import ensure_catcher
 from odooplane.postgres.server import DatabaseServer
 
@@ -75,6 +77,70 @@ def neutralize_step(
         "at": now_iso(),
         "changed": data.get("changed"),
         "checks": verification.get("summary"),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+LOGIN_FILE = "login.json"
+
+
+def identity_step(
+    ctx: EnvContext,
+    server: DatabaseServer,
+    pair: ports.PortPair,
+    run: RecordedRun,
+    *,
+    source_database: str,
+) -> dict[str, Any]:
+    """A clone of a verified neutralized copy: its own identity, then verification
+    (fail-closed). The admin login it gets is kept in ``login.json`` (0600)."""
+    from odooplane.neutralize import verify_database
+    from odooplane.neutralize.identity import personalize_copy
+
+    catcher = mail_catcher(ctx)
+    assert catcher is not None
+    started = time.monotonic()
+    with run.step("identity and verification") as capture:
+        identity = personalize_copy(
+            server,
+            ctx.database,
+            environment=ctx.name,
+            base_url=ctx.url(pair),
+            catcher=catcher,
+        )
+        write_atomic(
+            ctx.dir / LOGIN_FILE,
+            json.dumps({"login": identity.login, "password": identity.password}) + "\n",
+            mode=0o600,
+        )
+        report = verify_database(
+            server,
+            ctx.database,
+            project=ctx.project,
+            environment=ctx.name,
+            catcher=catcher,
+            base_url=ctx.url(pair),
+        )
+        data = {"rules": ["identity"], "verification": report.to_dict(), "changed": 5}
+        capture.line(f"own identity for {identity.base_url}; verification {report.summary()}")
+        if not report.ok:
+            failed = [c.id for c in report.failures]
+            _record_neutralization(ctx, "failed", data, started, source_database)
+            message = (
+                f"The copy '{ctx.database}' of a neutralized base does not verify "
+                f"({', '.join(failed)})."
+            )
+            record = {"status": "failed", "at": now_iso(), "error": message, "failures": failed}
+            raise NeutralizationRefused(
+                message, record=record, hint="Refresh the base: `odooplane preview refresh-base`."
+            )
+        _record_neutralization(ctx, "succeeded", data, started, source_database)
+    return {
+        "status": "verified",
+        "at": now_iso(),
+        "changed": "identity",
+        "checks": report.summary(),
+        "base": source_database,
         "seconds": round(time.monotonic() - started, 2),
     }
 

@@ -494,4 +494,11 @@ def router_for(project: Project) -> Router:
 
 
 def settings_for(project: Project) -> RouterSettings:
-    return RouterSettings()
+    routing = project.config.routing
+    return RouterSettings(
+        caddy=routing.caddy,
+        listen=routing.listen,
+        http_port=routing.http_port,
+        https_port=routing.https_port,
+        tls=routing.tls,
+    )

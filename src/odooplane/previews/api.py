@@ -1,0 +1,639 @@
+"""Preview environments: up, down, list, pin, close, wake, idle stop, gc.
+
+A preview is an ordinary environment (kind ``preview``) created, deployed, started,
+stopped and destroyed by :mod:`odooplane.environments`, so it gets everything other
+environments get (locks, journal, evidence, snapshots and rollback, verification before
+every start). This module adds what is particular to pull requests: a stable name per
+pull request, its URL and route, the preview base, scale to zero and garbage collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import filelock
+
+from odooplane.environments import api as envs
+from odooplane.environments import ports
+from odooplane.environments.branches import preview_name
+from odooplane.environments.builds import build
+from odooplane.environments.context import EnvContext
+from odooplane.environments.neutralize_step import LOGIN_FILE
+from odooplane.environments.state import StateStore, now_iso
+from odooplane.environments.steps import open_evidence
+from odooplane.errors import NotFoundError, OdooplaneError, RefusedError, UsageError
+from odooplane.fsutil import read_json
+from odooplane.odoo.series import for_series
+from odooplane.previews.records import (
+    BASE_NAME,
+    PreviewRecord,
+    PreviewStore,
+    data_mode,
+    staging_source,
+)
+from odooplane.project import Project
+from odooplane.routing import Router, Upstream, router_for
+from odooplane.routing.hosts import url_for
+
+Progress = Callable[[str], None]
+NO_BUILD_SHA = "0000000"
+
+
+def _say(progress: Progress | None, text: str) -> None:
+    if progress is not None:
+        progress(text)
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class PreviewInfo:
+    """One preview as ``preview up``/``list`` report it (stable JSON, docs/previews.md)."""
+
+    environment: str
+    pr: int
+    branch: str
+    title: str | None
+    url: str
+    status: str  # running | stopped | failed | refused | creating | missing
+    build: str | None
+    data: str
+    pinned: bool
+    created_at: str
+    age_hours: float
+    last_request: str | None
+    closed_at: str | None
+    login: str | None = None
+    password: str | None = None
+    action: str | None = None  # up only: created | updated | unchanged | rebuilt | woken
+    seconds: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GcAction:
+    environment: str
+    action: str  # removed | stopped
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GcReport:
+    actions: list[GcAction] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"actions": [a.to_dict() for a in self.actions], "kept": self.kept}
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def _require_enabled(project: Project) -> None:
+    if not project.config.previews.enabled:
+        raise RefusedError(
+            f"Previews are not enabled in {project.config_path}.",
+            hint="Set previews.enabled: true (see docs/previews.md).",
+        )
+
+
+@contextlib.contextmanager
+def _previews_lock(project: Project) -> Iterator[None]:
+    """Decisions over several previews (capacity, gc, naming) are taken one at a time."""
+    folder = PreviewStore(project.state_dir).dir
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / ".lock"))
+    try:
+        lock.acquire(timeout=900)
+    except filelock.Timeout:
+        raise RefusedError("Another preview command has been running for 15 minutes.") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def wake_command(project: Project, name: str) -> list[str]:
+    return [sys.executable, "-m", "odooplane", "-C", str(project.root), "preview", "wake", name]
+
+
+def _login(project: Project, name: str) -> dict[str, str]:
+    data = read_json(StateStore(project.state_dir).env_dir(name) / LOGIN_FILE, default=None)
+    return data if isinstance(data, dict) else {}
+
+
+def _route(project: Project, router: Router, record: PreviewRecord) -> None:
+    """Route the preview's hostname and port to its running Odoo."""
+    state = StateStore(project.state_dir).load(record.name)
+    if state is None or not state.http_port:
+        raise NotFoundError(f"Preview '{record.name}' has no environment state.")
+    series = project.config.odoo.series
+    workers = project.config.previews.workers
+    router.route(
+        record.name,
+        listen_port=record.public_port,
+        hostnames=[record.hostname] if record.hostname else [],
+        upstream=Upstream(
+            state.http_port,
+            state.gevent_port if workers else None,
+            websocket_paths=for_series(series).gevent_paths,
+        ),
+        wake_command=wake_command(project, record.name),
+    )
+
+
+def _info(
+    project: Project, record: PreviewRecord, router: Router, *, with_password: bool = False
+) -> PreviewInfo:
+    state = StateStore(project.state_dir).load(record.name)
+    if state is None:
+        status = "missing"
+    elif state.operation is not None and state.operation.op == "create":
+        status = "creating"
+    elif state.status in ("failed", "refused"):
+        status = state.status
+    else:
+        live = EnvContext(project, record.name).backend.status(record.name)
+        status = "running" if live.running else "stopped"
+    created = _parse(record.created_at) or _now()
+    last = router.last_request(record.name)
+    login = _login(project, record.name)
+    return PreviewInfo(
+        environment=record.name,
+        pr=record.pr,
+        branch=record.branch,
+        title=record.title,
+        url=record.url,
+        status=status,
+        build=state.build if state else record.build,
+        data=record.data,
+        pinned=record.pinned,
+        created_at=record.created_at,
+        age_hours=round((_now() - created).total_seconds() / 3600, 2),
+        last_request=last.isoformat(timespec="seconds") if last else None,
+        closed_at=record.closed_at,
+        login=login.get("login") or ("admin" if record.data != "staging" else None),
+        password=login.get("password") if with_password else None,
+    )
+
+
+def _find(project: Project, pr: int | None = None, name: str | None = None) -> PreviewRecord:
+    store = PreviewStore(project.state_dir)
+    record = store.by_pr(pr) if pr is not None else store.load(name or "")
+    if record is None:
+        what = f"pull request #{pr}" if pr is not None else f"'{name}'"
+        raise NotFoundError(
+            f"No preview for {what}.", hint="`odooplane preview list` shows the previews."
+        )
+    return record
+
+
+def _new_record(
+    project: Project, router: Router, pr: int, branch: str, title: str | None, ref: str
+) -> PreviewRecord:
+    name = preview_name(pr, branch)
+    domain = project.config.previews.domain
+    hostname = f"{name}.{domain}".lower() if domain else None
+    public = ports.allocate(project.root, f"{name}.public")
+    settings = router.settings
+    url = (
+        url_for(hostname, https=settings.front_https, port=settings.front_port)
+        if hostname
+        else url_for(settings.public_host, https=False, port=public.http)
+    )
+    stamp = now_iso()
+    return PreviewRecord(
+        name=name,
+        pr=pr,
+        branch=branch,
+        title=title,
+        ref=ref,
+        data=data_mode(project.config),
+        url=url,
+        hostname=hostname,
+        public_port=public.http,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+
+# -- the base ---------------------------------------------------------------------------------
+
+
+def ensure_base(
+    project: Project, *, refresh: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The neutralized base snapshot of staging previews are cloned from: made (cloned,
+    neutralized, verified) when missing or when ``refresh`` asks, else reused."""
+    source = staging_source(project.config)
+    if source is None:
+        raise RefusedError(
+            "Previews are not copies of staging here (previews.data), so there is no base.",
+        )
+    store = PreviewStore(project.state_dir)
+    states = StateStore(project.state_dir)
+    source_state = states.load(source)
+    if source_state is None or source_state.build is None:
+        raise RefusedError(
+            f"Previews copy '{source}', which has not been created yet.",
+            hint=f"Create it first: `odooplane env create {source}`.",
+        )
+    current = states.load(BASE_NAME)
+    info = store.base_info()
+    fresh = (
+        current is not None
+        and info is not None
+        and current.neutralization is not None
+        and current.neutralization.get("status") == "verified"
+        and current.status in ("ready", "stopped")
+    )
+    if fresh and not refresh:
+        return {**(info or {}), "reused": True}
+    if current is not None:
+        _say(progress, "removing the previous preview base...")
+        envs.destroy(project, BASE_NAME)
+    info = {"source": source, "source_build": source_state.build, "created_at": now_iso()}
+    store.save_base_info(info)
+    _say(progress, f"making the preview base: a neutralized copy of {source}...")
+    try:
+        outcome = envs.create(project, BASE_NAME, start=False, progress=progress)
+    except OdooplaneError:
+        with contextlib.suppress(OdooplaneError):
+            envs.destroy(project, BASE_NAME)
+        store.delete_base_info()
+        raise
+    info["neutralization"] = outcome.neutralization
+    info["seconds"] = outcome.seconds
+    store.save_base_info(info)
+    return {**info, "reused": False}
+
+
+# -- up, down -----------------------------------------------------------------------------
+
+
+def up(
+    project: Project,
+    *,
+    pr: int,
+    branch: str,
+    title: str | None = None,
+    ref: str | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> PreviewInfo:
+    """Create the preview of pull request ``pr``, or update it in place to ``ref``."""
+    _require_enabled(project)
+    if not branch or branch.startswith("-"):
+        raise UsageError(f"'{branch}' is not a branch name.")
+    started = time.monotonic()
+    router = router_for(project)
+    wanted = ref or branch
+    store = PreviewStore(project.state_dir)
+    with _previews_lock(project):
+        record = store.by_pr(pr)
+        action = "updated"
+        steps: list[Any] = []
+        if record is None:
+            record = _new_record(project, router, pr, branch, title, wanted)
+            store.save(record)
+            action = "created"
+        record.ref, record.updated_at, record.closed_at = wanted, now_iso(), None
+        if title:
+            record.title = title
+        store.save(record)
+        state = StateStore(project.state_dir).load(record.name)
+        if state is not None and (
+            rebuild or state.build is None or state.status in ("failed", "refused")
+        ):
+            _say(progress, f"starting {record.name} over from the base...")
+            envs.destroy(project, record.name)
+            state = None
+            action = "rebuilt" if action != "created" else action
+        _make_room(project, router, exclude=record.name, progress=progress)
+    if state is None:
+        if record.data == "staging":
+            ensure_base(project, progress=progress)
+        _say(progress, f"creating {record.name} from {wanted}...")
+        outcome = envs.create(project, record.name, ref=wanted, progress=progress)
+        record.build = (outcome.build or {}).get("sha")
+        steps = outcome.steps
+    else:
+        b = build(project, wanted, progress=False, record=False)
+        live = EnvContext(project, record.name).backend.status(record.name)
+        if b.sha == state.build:
+            action = "unchanged"
+            if not live.running:
+                envs.start(project, record.name, progress=progress)
+                action = "woken"
+        else:
+            _say(progress, f"updating {record.name} to {b.short}...")
+            if router.get(record.name) is not None:
+                router.maintenance(
+                    record.name, True, retry_after=10, message=f"Deploying {b.short}."
+                )
+            try:
+                steps = envs.deploy(project, record.name, wanted, progress=progress).steps
+            finally:
+                route = router.get(record.name)
+                if route is not None and route.upstream is not None:
+                    router.maintenance(record.name, False)
+        record.build = b.sha
+    record.stopped_at = record.stopped_reason = None
+    store.save(record)
+    _route(project, router, record)
+    info = _info(project, record, router, with_password=True)
+    info.action = action
+    info.seconds = round(time.monotonic() - started, 2)
+    info.details = {"steps": [asdict(s) for s in steps]}
+    return info
+
+
+def _record_removal(
+    project: Project, name: str, build_sha: str | None, reason: str, removed: list[str]
+) -> None:
+    with (
+        open_evidence(project) as evidence,
+        evidence.start_deployment(
+            name, git_sha=build_sha or NO_BUILD_SHA, kind="preview-removal"
+        ) as recorder,
+    ):
+        recorder.note(f"preview '{name}' removed: {reason}", reason=reason, removed=removed)
+
+
+def _remove(project: Project, router: Router, name: str, reason: str) -> list[str]:
+    store = PreviewStore(project.state_dir)
+    record = store.load(name)
+    state = StateStore(project.state_dir).load(name)
+    removed: list[str] = []
+    if state is not None or record is not None:
+        with contextlib.suppress(NotFoundError):
+            result = envs.destroy(project, name)
+            removed += list(result.get("removed", []))
+    if router.remove(name):
+        removed.append("route")
+    ports.release(project.root, f"{name}.public")
+    if record is not None:
+        store.delete(name)
+        removed.append("preview record")
+    build_sha = (state.build if state else None) or (record.build if record else None)
+    _record_removal(project, name, build_sha, reason, removed)
+    return removed
+
+
+def down(project: Project, *, pr: int, reason: str = "preview down") -> dict[str, Any]:
+    """Stop the preview of ``pr`` and drop its database, filestore, route and record."""
+    record = _find(project, pr=pr)
+    with _previews_lock(project):
+        removed = _remove(project, router_for(project), record.name, reason)
+    return {
+        "environment": record.name,
+        "pr": pr,
+        "status": "removed",
+        "reason": reason,
+        "removed": removed,
+    }
+
+
+def close(project: Project, *, prs: list[int]) -> list[dict[str, Any]]:
+    """Record that pull requests closed: ``gc`` removes their previews an hour later
+    (``previews.closed_grace_minutes``)."""
+    store = PreviewStore(project.state_dir)
+    result: list[dict[str, Any]] = []
+    for number in prs:
+        record = store.by_pr(number)
+        if record is None:
+            result.append({"pr": number, "environment": None, "closed_at": None})
+            continue
+        record.closed_at = record.closed_at or now_iso()
+        store.save(record)
+        result.append({"pr": number, "environment": record.name, "closed_at": record.closed_at})
+    return result
+
+
+def pin(project: Project, *, pr: int, pinned: bool) -> PreviewInfo:
+    """A pinned preview is never removed for its age or to make room (closing still does)."""
+    record = _find(project, pr=pr)
+    record.pinned = pinned
+    PreviewStore(project.state_dir).save(record)
+    return _info(project, record, router_for(project))
+
+
+def list_previews(project: Project) -> list[PreviewInfo]:
+    router = router_for(project)
+    return [_info(project, r, router) for r in PreviewStore(project.state_dir).all()]
+
+
+def show(project: Project, *, pr: int) -> PreviewInfo:
+    """One preview with its login and password (for the pull request's comment)."""
+    return _info(project, _find(project, pr=pr), router_for(project), with_password=True)
+
+
+# -- scale to zero ----------------------------------------------------------------------------
+
+
+def _running(project: Project, records: list[PreviewRecord]) -> list[PreviewRecord]:
+    found = []
+    for record in records:
+        ctx_state = StateStore(project.state_dir).load(record.name)
+        if ctx_state is None:
+            continue
+        if EnvContext(project, record.name).backend.status(record.name).running:
+            found.append(record)
+    return found
+
+
+def _last_activity(router: Router, record: PreviewRecord) -> datetime:
+    stamps = [
+        router.last_request(record.name),
+        _parse(record.woken_at),
+        _parse(record.updated_at),
+        _parse(record.created_at),
+    ]
+    return max(s for s in stamps if s is not None)
+
+
+def stop_idle(project: Project, router: Router, record: PreviewRecord, reason: str) -> None:
+    """Stop the preview's Odoo (its database stays); its next request wakes it."""
+    router.waking(record.name, wake_command(project, record.name))
+    envs.stop(project, record.name)
+    record.stopped_at, record.stopped_reason = now_iso(), reason
+    PreviewStore(project.state_dir).save(record)
+
+
+def _make_room(
+    project: Project, router: Router, *, exclude: str, progress: Progress | None
+) -> list[GcAction]:
+    """At most ``max_running`` previews run: stop the longest idle to make room for one."""
+    limit = project.config.previews.max_running
+    others = [r for r in PreviewStore(project.state_dir).all() if r.name != exclude]
+    running = sorted(_running(project, others), key=lambda r: _last_activity(router, r))
+    actions = []
+    while len(running) >= limit:
+        victim = running.pop(0)
+        reason = f"at most {limit} previews run at once; it was the longest idle"
+        _say(progress, f"stopping {victim.name}: {reason}")
+        stop_idle(project, router, victim, reason)
+        actions.append(GcAction(victim.name, "stopped", reason))
+    return actions
+
+
+def wake(project: Project, name: str, *, progress: Progress | None = None) -> PreviewInfo:
+    """Start a stopped preview (the wake handler runs this) and route to it again."""
+    router = router_for(project)
+    record = _find(project, name=name)
+    with _previews_lock(project):
+        _make_room(project, router, exclude=name, progress=progress)
+    started = time.monotonic()
+    envs.start(project, name, progress=progress)
+    record.woken_at, record.stopped_at, record.stopped_reason = now_iso(), None, None
+    PreviewStore(project.state_dir).save(record)
+    _route(project, router, record)
+    info = _info(project, record, router)
+    info.action, info.seconds = "woken", round(time.monotonic() - started, 2)
+    return info
+
+
+# -- garbage collection ------------------------------------------------------------------------
+
+
+def gc(
+    project: Project,
+    *,
+    closed: list[int] | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> GcReport:
+    """Remove what should go, stop what is idle; idempotent, safe to run every minute.
+
+    Removed: previews whose pull request closed more than ``closed_grace_minutes`` ago,
+    unpinned previews older than ``ttl_hours``, orphans (a database, route, process or
+    state of a ``pr-*`` environment with no preview record), and the oldest unpinned
+    beyond ``max_deployed``. Stopped: previews idle for ``idle_minutes``, and the longest
+    idle beyond ``max_running``. Every removal is recorded with its reason.
+    """
+    if closed:
+        close(project, prs=closed)
+    config = project.config.previews
+    moment = now or _now()
+    router = router_for(project)
+    store = PreviewStore(project.state_dir)
+    report = GcReport()
+
+    def remove(name: str, reason: str) -> None:
+        _say(progress, f"removing {name}: {reason}")
+        _remove(project, router, name, reason)
+        report.actions.append(GcAction(name, "removed", reason))
+
+    with _previews_lock(project):
+        for record in store.all():
+            closed_at = _parse(record.closed_at)
+            created = _parse(record.created_at) or moment
+            if closed_at and moment - closed_at >= timedelta(minutes=config.closed_grace_minutes):
+                remove(record.name, f"its pull request #{record.pr} closed at {record.closed_at}")
+            elif not record.pinned and moment - created >= timedelta(hours=config.ttl_hours):
+                remove(record.name, f"older than previews.ttl_hours ({config.ttl_hours} h)")
+        for name in _orphans(project, router):
+            remove(name, "orphan: a database, route, process or state with no preview record")
+        deployed = sorted(store.all(), key=lambda r: r.created_at)
+        unpinned = [r for r in deployed if not r.pinned]
+        while len(deployed) > config.max_deployed and unpinned:
+            victim = unpinned.pop(0)
+            deployed.remove(victim)
+            remove(
+                victim.name,
+                f"more than previews.max_deployed ({config.max_deployed}); "
+                "it was the oldest unpinned",
+            )
+        records = store.all()
+        running = _running(project, records)
+        if config.idle_minutes:
+            for record in list(running):
+                idle = moment - _last_activity(router, record)
+                if idle >= timedelta(minutes=config.idle_minutes):
+                    reason = f"no request for {int(idle.total_seconds() // 60)} min"
+                    _say(progress, f"stopping {record.name}: {reason}")
+                    stop_idle(project, router, record, reason)
+                    report.actions.append(GcAction(record.name, "stopped", reason))
+                    running.remove(record)
+        running.sort(key=lambda r: _last_activity(router, r))
+        while len(running) > config.max_running:
+            victim = running.pop(0)
+            reason = f"more than previews.max_running ({config.max_running}) ran"
+            stop_idle(project, router, victim, reason)
+            report.actions.append(GcAction(victim.name, "stopped", reason))
+        report.kept = [r.name for r in store.all()]
+    return report
+
+
+def _orphans(project: Project, router: Router) -> list[str]:
+    """``pr-*`` environments something still holds (state, route, process, database)
+    although no preview record owns them."""
+    from odooplane.backends.supervisor import SupervisorBackend
+    from odooplane.postgres import databases as dbs
+    from odooplane.postgres.project_server import server_for
+
+    known = {r.name for r in PreviewStore(project.state_dir).all()}
+    names: set[str] = set()
+    names |= {n for n in StateStore(project.state_dir).names() if n.startswith("pr-")}
+    names |= {r.env for r in router.routes() if r.env.startswith("pr-")}
+    names |= {p for p in SupervisorBackend(project.state_dir).programs() if p.startswith("pr-")}
+    prefix = f"{project.config.project}_pr_".replace("-", "_")
+    orphans = sorted(names - known)
+    try:
+        databases = dbs.list_databases(server_for(project))
+    except OdooplaneError:
+        databases = []
+    taken = {project.config.database_name(n) for n in known | names}
+    for db in databases:
+        if db.name.startswith(prefix) and db.snapshot is None and db.name not in taken:
+            _drop_orphan_database(project, db.name)
+    return orphans
+
+
+def _drop_orphan_database(project: Project, database: str) -> None:
+    from odooplane.postgres import databases as dbs
+    from odooplane.postgres.project_server import server_for
+
+    dbs.drop_database(
+        server_for(project),
+        database,
+        filestore_root=project.odoo_data_dir / "filestore",
+        terminate=True,
+        missing_ok=True,
+    )
+    _record_removal(
+        project,
+        database,
+        None,
+        "orphan database with no preview record",
+        [f"database {database}", "filestore"],
+    )
+
+
+def info_json(infos: list[PreviewInfo]) -> str:
+    return json.dumps([i.to_dict() for i in infos], indent=2, sort_keys=True)
