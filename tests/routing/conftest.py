@@ -53,8 +53,10 @@ def make_router(tmp_path: Path, caddy_bin: str) -> Iterator[Callable[..., Router
 
     yield make
     for router in made:
-        router.stop()
-        SupervisorBackend(router.state_dir).shutdown()
+        try:
+            router.stop()
+        finally:
+            SupervisorBackend(router.state_dir).shutdown()
 
 
 class Upstream:
