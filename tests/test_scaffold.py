@@ -85,6 +85,7 @@ def test_init_finds_nested_addons_and_submodules(project_repo: Path) -> None:
     text = result.config_path.read_text()
     previews_block = text.split("# Previews:", 1)[1].split("\n\n", 1)[0]
     assert "Not yet active" not in previews_block and "enabled: false" in previews_block
+    assert "Not yet active" not in text
     assert "# Gates:" in text and "# Previews:" in text
     assert (project_repo / ".gitignore").read_text().splitlines()[-1] == ".odooplane/"
 

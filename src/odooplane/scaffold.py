@@ -463,8 +463,8 @@ environments:
 evidence:
   url: sqlite
 
-# Gates: checks a build must pass on staging before promotion.
-# Not yet active: validated now, enforced by a later release.
+# Gates: checks a build must pass on staging before promotion
+# (tests, security, migration, neutralization); `odooplane gate run`.
 gates:
   required: []
   timeout_minutes: 30

@@ -40,6 +40,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export_cmd", "Write environments as Kubernetes manifests for GitOps."),
     "dev": ("dev_cmd", "Serve the development environment with hot reload and live reload."),
     "backup": ("backup_cmd", "Backups: create, list, verify, restore, prune, schedule."),
+    "promote": ("promote_cmd", "Promote staging's build to production: gates, approval, deploy."),
+    "rollback": ("promote_cmd", "Roll an environment back to its previous deployment."),
     "gate": ("gate_cmd", "Gates a build must pass: tests, security, migration, neutralization."),
     "preview": ("preview_cmd", "Preview environments: one per pull request, scale to zero."),
     "routing": ("routing_cmd", "The front door: Caddy, routes, hostnames, maintenance pages."),

@@ -330,11 +330,59 @@ class EvidenceConfig(Strict):
         return value
 
 
-class GatesConfig(Strict):
-    """Validated now, acted upon by the gates issue (not yet active)."""
+GateName = Literal["tests", "security", "migration", "neutralization"]
+Level = Literal["low", "medium", "high"]
 
-    required: list[str] = Field(default_factory=list)
+
+def _url_path(value: str) -> str:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        raise ValueError(f"'{value}' is not a URL path such as /web/login")
+    return value
+
+
+class SecurityGateConfig(Strict):
+    bandit_severity: Level = "high"
+    bandit_confidence: Level = "high"
+    pylint_checks: list[NonEmptyText] | None = Field(
+        default=None, description="default: OCA's mandatory pylint-odoo checks"
+    )
+    audit: bool = True
+    require_audit: bool = False
+    baseline: NonEmptyText = "gates-baseline.yaml"
+
+
+class MigrationGateConfig(Strict):
+    max_age_hours: Annotated[float, Field(gt=0, le=2160)] = 24.0
+    fail_on_warnings: bool = False
+
+
+class GatesConfig(Strict):
+    """What `odooplane gate run` runs and `odooplane promote` demands."""
+
+    required: list[GateName] = Field(default_factory=list)
     timeout_minutes: Annotated[WholeNumber, Field(ge=1, le=600)] = 30
+    parallel: Annotated[WholeNumber, Field(ge=1, le=16)] = 2
+    security: SecurityGateConfig = Field(default_factory=SecurityGateConfig)
+    migration: MigrationGateConfig = Field(default_factory=MigrationGateConfig)
+
+
+class PromotionConfig(Strict):
+    approvers: list[NonEmptyText] = Field(default_factory=list)
+    forbid_self_approval: bool = False
+    smoke_paths: list[Annotated[str, AfterValidator(_url_path)]] = Field(default_factory=list)
+
+
+class BackupKeep(Strict):
+    daily: Annotated[WholeNumber, Field(ge=0, le=366)] = 7
+    weekly: Annotated[WholeNumber, Field(ge=0, le=520)] = 4
+    monthly: Annotated[WholeNumber, Field(ge=0, le=1200)] = 3
+
+
+class BackupsConfig(Strict):
+    folder: NonEmptyText | None = Field(
+        default=None, description="default: .odooplane/backups; any mounted storage"
+    )
+    keep: BackupKeep = Field(default_factory=BackupKeep)
 
 
 class PreviewsConfig(Strict):
@@ -403,6 +451,8 @@ class ProjectConfig(Strict):
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
     previews: PreviewsConfig = Field(default_factory=PreviewsConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     neutralization: NeutralizationConfig = Field(default_factory=NeutralizationConfig)

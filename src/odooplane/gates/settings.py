@@ -123,30 +123,27 @@ class GateSettings:
         return asdict(self)
 
 
-def _section(config: ProjectConfig, name: str) -> Any:
-    return getattr(config.gates, name, None)
-
-
 def settings_for(config: ProjectConfig) -> GateSettings:
-    """The project's gate settings; keys the configuration does not (yet) carry keep
-    their defaults."""
+    """The project's gate settings (``gates:`` of odooplane.yaml)."""
     gates = config.gates
-    security = _section(config, "security")
-    migration = _section(config, "migration")
+    security = gates.security
+    migration = gates.migration
     return GateSettings(
         required=tuple(gates.required),
         timeout_minutes=gates.timeout_minutes,
-        parallel=int(getattr(gates, "parallel", 2) or 2),
-        security=SecuritySettings(**_fields(security, SecuritySettings)),
-        migration=MigrationSettings(**_fields(migration, MigrationSettings)),
+        parallel=gates.parallel,
+        security=SecuritySettings(
+            bandit_severity=security.bandit_severity,
+            bandit_confidence=security.bandit_confidence,
+            pylint_checks=tuple(security.pylint_checks)
+            if security.pylint_checks is not None
+            else OCA_MANDATORY_CHECKS,
+            audit=security.audit,
+            require_audit=security.require_audit,
+            baseline=security.baseline,
+        ),
+        migration=MigrationSettings(
+            max_age_hours=migration.max_age_hours,
+            fail_on_warnings=migration.fail_on_warnings,
+        ),
     )
-
-
-def _fields(section: Any, cls: type) -> dict[str, Any]:
-    if section is None:
-        return {}
-    names = getattr(cls, "__dataclass_fields__", {})
-    values = {name: getattr(section, name) for name in names if hasattr(section, name)}
-    if "pylint_checks" in values:
-        values["pylint_checks"] = tuple(values["pylint_checks"])
-    return values

@@ -127,18 +127,15 @@ class PruneResult:
 def settings_for(project: Project) -> BackupSettings:
     """``backups:`` of odooplane.yaml: ``folder`` (default ``.odooplane/backups``; any
     mounted storage) and ``keep: {daily, weekly, monthly}``."""
-    section = getattr(project.config, "backups", None)
-    folder_text = getattr(section, "folder", None)
-    folder = Path(folder_text).expanduser() if folder_text else project.state_dir / "backups"
+    section = project.config.backups
+    folder = Path(section.folder).expanduser() if section.folder else project.state_dir / "backups"
     if not folder.is_absolute():
         folder = project.root / folder
-    keep = getattr(section, "keep", None)
-    retention = Retention(
-        daily=int(getattr(keep, "daily", 7)),
-        weekly=int(getattr(keep, "weekly", 4)),
-        monthly=int(getattr(keep, "monthly", 3)),
+    keep = section.keep
+    return BackupSettings(
+        folder=folder,
+        retention=Retention(daily=keep.daily, weekly=keep.weekly, monthly=keep.monthly),
     )
-    return BackupSettings(folder=folder, retention=retention)
 
 
 def environment_folder(project: Project, environment: str) -> Path:
