@@ -386,3 +386,23 @@ def test_neutralization_gate_reads_staging(scenario: Scenario) -> None:
     result = report.result("neutralization")
     assert result is not None and result.status == "failed", result
     assert "cron" in result.summary
+
+
+def test_migration_copies_a_young_backup_then_a_young_snapshot(scenario: Scenario) -> None:
+    from odooplane.promotion.backups import create_backup
+
+    production = scenario.project.config.database_name("production")
+    create_backup(scenario.project, "production", server=scenario.server)
+    report = run_gates(
+        scenario.project, ["migration"], ref=scenario.shas["c3"], base=scenario.shas["c1"]
+    )
+    result = report.result("migration")
+    assert result is not None and result.status == "passed", result
+    assert result.details["source"].startswith("backup "), result.details
+    dbs.snapshot_database(scenario.server, production, name="gate-test", terminate=True)
+    report = run_gates(
+        scenario.project, ["migration"], ref=scenario.shas["c3"], base=scenario.shas["c1"]
+    )
+    result = report.result("migration")
+    assert result is not None and result.status == "passed", result
+    assert result.details["source"].startswith("snapshot gate-test"), result.details

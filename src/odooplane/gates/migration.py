@@ -2,7 +2,8 @@
 
 1. A copy of production: its newest snapshot younger than
    ``gates.migration.max_age_hours`` (a ``CREATE DATABASE ... TEMPLATE`` of a database
-   nobody uses), else a dump of the running database (production is not stopped).
+   nobody uses), else its newest backup that young (checksum verified), else a dump of
+   the running database (production is not stopped).
 2. The copy is neutralized and verified before Odoo touches it: a migration script
    that sends mail or calls an API reaches the mail catcher, nothing else.
 3. ``odoo-bin -u <changed addons> -i <new addons> --stop-after-init`` with the new build.
@@ -59,6 +60,16 @@ def copy_production(ctx: GateContext, source_db: str, target: str, data_root: Pa
             filestore_of(data_root / "filestore", target),
         )
         return f"snapshot {newest.name} of {source_db} ({newest.created_at})"
+    backup = _young_backup(ctx, max_age)
+    if backup is not None:
+        from odooplane.promotion.backups import check_checksum
+
+        if check_checksum(backup):
+            dbs.import_database(
+                server, backup.archive, target, filestore_root=data_root / "filestore"
+            )
+            return f"backup {backup.name} of {source_db} ({backup.created_at})"
+        ctx.log.line(f"backup {backup.name} does not match its checksum: not used")
     copy_live(server, source_db, target)
     copy_filestore(
         filestore_of(prod_filestores, source_db), filestore_of(data_root / "filestore", target)
@@ -66,6 +77,16 @@ def copy_production(ctx: GateContext, source_db: str, target: str, data_root: Pa
     return (
         f"a copy of {source_db} taken while it served (no snapshot or backup under {max_age:g} h)"
     )
+
+
+def _young_backup(ctx: GateContext, max_age: float) -> Any:
+    from odooplane.promotion.backups import list_backups
+
+    env = production_environment(ctx.project)
+    if env is None:
+        return None
+    young = [b for b in list_backups(ctx.project, env) if _young_enough(b.created_at, max_age)]
+    return young[-1] if young else None
 
 
 class MigrationGate:
