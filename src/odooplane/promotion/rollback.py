@@ -269,6 +269,7 @@ def rollback(
                     stop_process(ctx)
                 if not code_only:
                     assert plan.snapshot is not None
+                    ctx.store.phase(state, "swapping", snapshot=plan.snapshot)
                     with run.step("swap database") as capture:
                         kept = KEPT_PREFIX + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
                         dbs.swap_in_snapshot(
