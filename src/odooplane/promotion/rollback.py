@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from odooplane.environments.context import EnvContext
     from odooplane.evidence.api import DeploymentSummary, EvidenceStore
 
-SERVING_KINDS = ("deploy", "rollback")
+SERVING_KINDS = ("create", "deploy", "rollback")
 KEPT_PREFIX = "rolledback-"
 
 
@@ -72,12 +72,15 @@ class RollbackResult:
 
 
 def _serving(store: EvidenceStore, environment: str) -> list[DeploymentSummary]:
-    """Successful deployments that left a build serving, newest first."""
-    return [
-        d
-        for d in store.history(environment, limit=500)
-        if d.outcome == "succeeded" and d.kind in SERVING_KINDS
-    ]
+    """Successful deployments that left a build serving, newest first (none from before
+    the environment was last destroyed: that database is gone)."""
+    found = []
+    for d in store.history(environment, limit=500):
+        if d.kind == "destroy":
+            break
+        if d.outcome == "succeeded" and d.kind in SERVING_KINDS:
+            found.append(d)
+    return found
 
 
 def _pre_deploy_snapshot(ctx: EnvContext, deployment: DeploymentSummary) -> tuple[str, str] | None:
