@@ -58,6 +58,9 @@ def test_image_per_build_cached_and_layered(
         [
             "run",
             "--rm",
+            # odoo-bin imports Odoo from its own folder; a bare interpreter needs it named.
+            "--env",
+            "PYTHONPATH=/opt/odoo/src",
             first.tag,
             "python",
             "-c",

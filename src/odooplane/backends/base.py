@@ -124,6 +124,12 @@ class ProcessBackend(abc.ABC):
         its paths, its runtime) runs on this backend; here, as given."""
         return OneOff(list(argv), dict(env))
 
+    def reach_mail(self, state_dir: Path, host: str, port: int) -> tuple[str, int]:
+        """The address at which this backend's processes reach the project's mail catcher
+        listening at ``host:port`` on this machine; here, the same."""
+        del state_dir
+        return host, port
+
     def discard(self, handle: str | None) -> None:
         """Clean up after a one-off command that was cut short (a timeout)."""
         del handle  # a local process ends with its client: nothing is left behind

@@ -32,6 +32,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,9 @@ class DockerBackend(ProcessBackend):
         write_atomic(folder / f"odoo{suffix}.conf", inner_conf, mode=0o644)
         write_atomic(folder / f"env{suffix}.json", self._env_json(env), mode=0o644)
         filestore_volume, sessions_volume = self.volume_names(name)
+        if self.docker.inspect("volume", sessions_volume) is None:
+            labels = [f"--label={k}={v}" for k, v in sorted(self._labels(name).items())]
+            self.docker.run(["volume", "create", *labels, sessions_volume])
         mounts = [
             Mount("bind", str(folder / f"odoo{suffix}.conf"), str(images.CONF_PATH), True),
             Mount("bind", str(folder / f"env{suffix}.json"), str(images.ENV_FILE), True),
@@ -332,8 +336,13 @@ class DockerBackend(ProcessBackend):
                 "labels": {**container.labels, f"{LABEL}log-file": str(spec.log_file)},
             }
         )
+        # What the container reads at start counts too: a changed odoo.conf or variable
+        # makes a new container, as a changed program makes supervisord restart it.
+        conf = (self._container_dir(spec.name) / "odoo.conf").read_text(encoding="utf-8")
         digest = hashlib.sha256(
-            json.dumps([container.run_args(), self._env_json(spec.env)], sort_keys=True).encode()
+            json.dumps(
+                [container.run_args(), self._env_json(spec.env), conf], sort_keys=True
+            ).encode()
         ).hexdigest()[:16]
         current = self.docker.inspect("container", container.name)
         labels = ((current or {}).get("Config") or {}).get("Labels") or {}
@@ -447,7 +456,9 @@ class DockerBackend(ProcessBackend):
         spec, _outside = self._prepare(name, argv, env, b, None)
         once = f"{spec.name}-run-{uuid.uuid4().hex[:8]}"
         inner = ContainerSpec(**{**spec.__dict__, "name": once})
-        flags = ["--rm", "--interactive"] + (["--tty"] if interactive else [])
+        # A terminal only when there is one: `env shell < script.py` must work too.
+        tty = interactive and sys.stdin.isatty() and sys.stdout.isatty()
+        flags = ["--rm", "--interactive"] + (["--tty"] if tty else [])
         docker_argv = [
             self.docker.binary,
             "run",
@@ -455,6 +466,15 @@ class DockerBackend(ProcessBackend):
             *inner.run_args(detached_service=False),
         ]
         return OneOff(argv=docker_argv, env=self.docker.env(), handle=once)
+
+    def reach_mail(self, state_dir: Path, host: str, port: int) -> tuple[str, int]:
+        if host not in LOOPBACK_NAMES:
+            return host, port
+        from odooplane.mailcatcher import listen_also_on
+
+        gateway = self.network().gateway
+        listen_also_on(state_dir, gateway)
+        return gateway, port
 
     def discard(self, handle: str | None) -> None:
         if handle:

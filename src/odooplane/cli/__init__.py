@@ -37,7 +37,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("evidence_cmd", "What was deployed where, and how it went."),
     "logs": ("evidence_cmd", "Logs of a deployment, by id or environment."),
     "postmortem": ("evidence_cmd", "Write a Markdown postmortem of a deployment."),
-    "export": ("export_cmd", "Write environments as Kubernetes manifests for GitOps."),
+    "export": ("export_cmd", "Write environments as Kubernetes manifests or a Compose project."),
     "dev": ("dev_cmd", "Serve the development environment with hot reload and live reload."),
     "backup": ("backup_cmd", "Backups: create, list, verify, restore, prune, schedule."),
     "promote": ("promote_cmd", "Promote staging's build to production: gates, approval, deploy."),

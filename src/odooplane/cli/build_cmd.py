@@ -33,9 +33,16 @@ def _render(b: Build) -> None:
 @cli.command("build")
 @click.argument("ref", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List the builds kept in the state folder.")
+@click.option(
+    "--image",
+    is_flag=True,
+    help="Also make the build's OCI image (Docker engine); an unchanged one is reused.",
+)
 @json_option
 @click.pass_context
-def build_command(ctx: click.Context, ref: str | None, list_all: bool, as_json: bool) -> None:
+def build_command(
+    ctx: click.Context, ref: str | None, list_all: bool, image: bool, as_json: bool
+) -> None:
     """Build REF (a branch, tag or commit): export it with its submodules, ensure its
     Python runtime, record its metadata.
 
@@ -69,4 +76,23 @@ def build_command(ctx: click.Context, ref: str | None, list_all: bool, as_json: 
     if not as_json:
         console_err.print(f"Building [bold]{ref}[/bold]...")
     result = build(project, ref, progress=not as_json)
-    emit(result.to_dict(), as_json, lambda: _render(result))
+    if not image:
+        emit(result.to_dict(), as_json, lambda: _render(result))
+        return
+    from odooplane.containers.images import build_image
+
+    config = project.config.docker
+    made = build_image(
+        project,
+        result,
+        base_image=config.base_image,
+        extra_packages=config.extra_packages,
+        on_line=None if as_json else (lambda line: console_err.print(line, highlight=False)),
+    )
+
+    def render_with_image() -> None:
+        _render(result)
+        state = "reused (cache hit)" if made.cached else f"built in {made.seconds:.1f} s"
+        console.print(f"image    {made.tag}  {made.image_id[:19]}  {state}")
+
+    emit({**result.to_dict(), "image": made.to_dict()}, as_json, render_with_image)

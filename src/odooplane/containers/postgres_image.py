@@ -3,8 +3,10 @@
 Used where an environment's database server is a container (a Compose export that runs
 without odooplane, or ``database.container``): ``odooplane/postgres:<major>``. On its
 first start with an empty data volume it runs ``initdb`` with the superuser password
-from ``POSTGRES_PASSWORD_FILE`` (a mounted secret) or ``POSTGRES_PASSWORD``; connections
-over the network need a password (scram-sha-256). It runs as ``postgres`` under tini.
+from ``POSTGRES_PASSWORD_FILE`` (a mounted secret) or ``POSTGRES_PASSWORD``, and creates
+the role ``ODOO_DB_USER`` (password ``ODOO_DB_PASSWORD[_FILE]``, may create databases)
+that Odoo connects as; connections over the network need a password (scram-sha-256). It
+runs as ``postgres`` under tini.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  # The role Odoo connects as: never the superuser (Odoo refuses `postgres` anyway).
+  if [ -n "${ODOO_DB_USER:-}" ]; then
+    odoo_password="${ODOO_DB_PASSWORD:-}"
+    if [ -n "${ODOO_DB_PASSWORD_FILE:-}" ]; then
+      odoo_password=$(cat "$ODOO_DB_PASSWORD_FILE")
+    fi
+    quoted=$(printf '%s' "$odoo_password" | sed "s/'/''/g")
+    echo "CREATE ROLE \"$ODOO_DB_USER\" LOGIN CREATEDB PASSWORD '$quoted';" \
+      | postgres --single -D "$PGDATA" postgres >/dev/null
+  fi
   echo "listen_addresses = '*'" >> "$PGDATA/postgresql.auto.conf"
 fi
 exec postgres "$@"

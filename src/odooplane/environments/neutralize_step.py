@@ -15,11 +15,11 @@ from odooplane.environments.state import EnvState, now_iso
 from odooplane.environments.steps import (
     NeutralizationRefused,
     RecordedRun,
+    catcher_address,
     mail_catcher,
     open_evidence,
 )
 from odooplane.fsutil import write_atomic
-from odooplane.mailcatcher import ensure_catcher
 from odooplane.postgres.server import DatabaseServer
 
 
@@ -171,7 +171,7 @@ def verify_before_start(
     a fraction of a second): whatever changed it since, it never reaches the outside."""
     from odooplane.neutralize import verify_database
 
-    catcher = ensure_catcher(ctx.project.state_dir, ctx.name)
+    catcher = catcher_address(ctx)
     report = verify_database(
         server,
         ctx.database,

@@ -194,7 +194,14 @@ def check_ports_free(ctx: EnvContext, pair: ports.PortPair) -> None:
 def mail_catcher(ctx: EnvContext) -> tuple[str, int] | None:
     if not ctx.config.neutralized:
         return None
-    return ensure_catcher(ctx.project.state_dir, ctx.name)
+    return catcher_address(ctx)
+
+
+def catcher_address(ctx: EnvContext) -> tuple[str, int]:
+    """Where the environment's Odoo sends its mail: the project's catcher, at the address
+    its backend reaches this machine by."""
+    host, port = ensure_catcher(ctx.project.state_dir, ctx.name)
+    return ctx.backend.reach_mail(ctx.project.state_dir, host, port)
 
 
 def wanted_modules(ctx: EnvContext, b: Build) -> list[str]:
