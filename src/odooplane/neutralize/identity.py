@@ -44,7 +44,6 @@ def personalize_copy(
 ) -> CopyIdentity:
     """Give the neutralized copy ``database`` its own identity (one transaction)."""
     host, port = catcher
-    password = secrets.token_urlsafe(14)
     with server.connect(database, autocommit=False) as conn:
         try:
             with conn.cursor() as cur:
@@ -66,24 +65,7 @@ def personalize_copy(
                         "UPDATE ir_mail_server SET smtp_host = %s, smtp_port = %s",
                         (host, int(port)),
                     )
-                cur.execute(
-                    "SELECT u.id, u.login FROM res_users u JOIN ir_model_data d "
-                    "ON d.res_id = u.id AND d.model = 'res.users' "
-                    "WHERE d.module = 'base' AND d.name = 'user_admin'"
-                )
-                row = cur.fetchone()
-                if row is None:
-                    raise RefusedError(
-                        f"Database '{database}' has no admin user (base.user_admin)."
-                    )
-                admin_id, login = int(row[0]), str(row[1])
-                sets = ["password = %s"]
-                if schema.has("res_users", "totp_secret"):
-                    sets.append("totp_secret = NULL")
-                cur.execute(
-                    f"UPDATE res_users SET {', '.join(sets)}, active = true WHERE id = %s",
-                    (odoo_password_hash(password, rounds=COPY_PASSWORD_ROUNDS), admin_id),
-                )
+                login, password = _reset_admin(cur, schema, database)
                 record.environment = environment
                 record.base_url = base_url.rstrip("/")
                 record.catcher = f"{host}:{port}"
@@ -97,3 +79,39 @@ def personalize_copy(
     return CopyIdentity(
         login=login, password=password, base_url=base_url, database_uuid=database_uuid
     )
+
+
+def _reset_admin(cur: Any, schema: Schema, database: str) -> tuple[str, str]:
+    """A random password (and no second factor) for the admin user: (login, password)."""
+    cur.execute(
+        "SELECT u.id, u.login FROM res_users u JOIN ir_model_data d "
+        "ON d.res_id = u.id AND d.model = 'res.users' "
+        "WHERE d.module = 'base' AND d.name = 'user_admin'"
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise RefusedError(f"Database '{database}' has no admin user (base.user_admin).")
+    admin_id, login = int(row[0]), str(row[1])
+    password = secrets.token_urlsafe(14)
+    sets = ["password = %s", "active = true"]
+    if schema.has("res_users", "totp_secret"):
+        sets.append("totp_secret = NULL")
+    cur.execute(
+        f"UPDATE res_users SET {', '.join(sets)} WHERE id = %s",
+        (odoo_password_hash(password, rounds=COPY_PASSWORD_ROUNDS), admin_id),
+    )
+    return login, password
+
+
+def reset_admin_password(server: Any, database: str) -> tuple[str, str]:
+    """Give the admin user of ``database`` a random password: (login, password). A fresh
+    database's admin/admin must not be what a preview on the internet accepts."""
+    with server.connect(database, autocommit=False) as conn:
+        try:
+            with conn.cursor() as cur:
+                result = _reset_admin(cur, Schema.load(cur), database)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return result

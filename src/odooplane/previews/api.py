@@ -29,7 +29,7 @@ from odooplane.environments.neutralize_step import LOGIN_FILE
 from odooplane.environments.state import StateStore, now_iso
 from odooplane.environments.steps import open_evidence
 from odooplane.errors import NotFoundError, OdooplaneError, RefusedError, UsageError
-from odooplane.fsutil import read_json
+from odooplane.fsutil import read_json, write_atomic
 from odooplane.odoo.series import for_series
 from odooplane.previews.records import (
     BASE_NAME,
@@ -167,6 +167,20 @@ def _route(project: Project, router: Router, record: PreviewRecord) -> None:
     )
 
 
+def _random_admin_password(project: Project, name: str) -> None:
+    """A fresh database's admin/admin is not what a preview reachable from outside
+    accepts: a random password, kept beside the preview's state (0600)."""
+    from odooplane.neutralize.identity import reset_admin_password
+    from odooplane.postgres.project_server import server_for
+
+    login, password = reset_admin_password(server_for(project), project.config.database_name(name))
+    write_atomic(
+        StateStore(project.state_dir).env_dir(name) / LOGIN_FILE,
+        json.dumps({"login": login, "password": password}) + "\n",
+        mode=0o600,
+    )
+
+
 def _info(
     project: Project, record: PreviewRecord, router: Router, *, with_password: bool = False
 ) -> PreviewInfo:
@@ -197,7 +211,7 @@ def _info(
         age_hours=round((_now() - created).total_seconds() / 3600, 2),
         last_request=last.isoformat(timespec="seconds") if last else None,
         closed_at=record.closed_at,
-        login=login.get("login") or ("admin" if record.data != "staging" else None),
+        login=login.get("login"),
         password=login.get("password") if with_password else None,
     )
 
@@ -342,6 +356,8 @@ def up(
         outcome = envs.create(project, record.name, ref=wanted, progress=progress)
         record.build = (outcome.build or {}).get("sha")
         steps = outcome.steps
+        if record.data != "staging":
+            _random_admin_password(project, record.name)
     else:
         b = build(project, wanted, progress=False, record=False)
         live = EnvContext(project, record.name).backend.status(record.name)
