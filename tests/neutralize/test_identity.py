@@ -11,6 +11,7 @@ import pytest
 from odooplane.errors import RefusedError
 from odooplane.neutralize import neutralize_database, verify_database
 from odooplane.neutralize.identity import personalize_copy, reset_admin_password
+from odooplane.neutralize.report import VerificationReport
 from odooplane.postgres.server import DatabaseServer
 
 
@@ -74,15 +75,19 @@ def test_personalize_needs_a_neutralized_base_then_verifies(
         catcher=("127.0.0.1", 2601),
     )
     assert identity.database_uuid != before
+
+    def verify() -> VerificationReport:
+        return verify_database(
+            pg_server,
+            prodlike_db,
+            project=None,
+            environment="pr-1-x",
+            catcher=("127.0.0.1", 2601),
+            base_url="http://pr-1-x.localhost:8080",
+        )
+
     assert _param(pg_server, prodlike_db, "web.base.url") == "http://pr-1-x.localhost:8080"
-    report = verify_database(
-        pg_server,
-        prodlike_db,
-        project=None,
-        environment="pr-1-x",
-        catcher=("127.0.0.1", 2601),
-        base_url="http://pr-1-x.localhost:8080",
-    )
+    report = verify()
     assert report.ok, report.summary()
     # The base's identity coming back is a leak verification sees.
     with pg_server.connect(prodlike_db) as conn:
@@ -90,12 +95,5 @@ def test_personalize_needs_a_neutralized_base_then_verifies(
             "UPDATE ir_config_parameter SET value = %s WHERE key = 'database.uuid'", (before,)
         )
         conn.commit()
-    again = verify_database(
-        pg_server,
-        prodlike_db,
-        project=None,
-        environment="pr-1-x",
-        catcher=("127.0.0.1", 2601),
-        base_url="http://pr-1-x.localhost:8080",
-    )
+    again = verify()
     assert not again.ok
