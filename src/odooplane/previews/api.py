@@ -20,6 +20,7 @@ from typing import Any
 
 import filelock
 
+from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.environments import api as envs
 from odooplane.environments import ports
 from odooplane.environments.branches import preview_name
@@ -410,6 +411,11 @@ def _remove(project: Project, router: Router, name: str, reason: str) -> list[st
         with contextlib.suppress(NotFoundError):
             result = envs.destroy(project, name)
             removed += list(result.get("removed", []))
+    backend = SupervisorBackend(project.state_dir)
+    if backend.defined(name):
+        # A process left without state or record (an orphan) is not an environment.
+        backend.remove(name)
+        removed.append("process")
     if router.remove(name):
         removed.append("route")
     ports.release(project.root, f"{name}.public")
@@ -609,7 +615,6 @@ def gc(
 def _orphans(project: Project, router: Router) -> list[str]:
     """``pr-*`` environments something still holds (state, route, process, database)
     although no preview record owns them."""
-    from odooplane.backends.supervisor import SupervisorBackend
     from odooplane.postgres import databases as dbs
     from odooplane.postgres.project_server import server_for
 
