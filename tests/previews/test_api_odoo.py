@@ -115,13 +115,11 @@ def scenario(
             "  staging:\n"
             "    kind: staging\n"
             "    data: {copy: production}\n"
-            f"    url: http://staging.localhost:{front}\n"
             "previews:\n"
             "  enabled: true\n"
             "  domain: localhost\n"
             "  max_running: 2\n"
             "routing:\n"
-            "  enabled: true\n"
             "  listen: 127.0.0.1\n"
             f"  http_port: {front}\n"
             f"  https_port: {free_port()}\n"
@@ -165,11 +163,6 @@ def test_production_and_staging(scenario: Scenario) -> None:
     envs.create(scenario.project, "production", ref="main")
     staging = envs.create(scenario.project, "staging", ref="main")
     assert staging.status == "running"
-    # routing.enabled: staging is served by its url's hostname through Caddy.
-    route = router_for(scenario.project).get("staging")
-    assert route is not None and route.hostnames == ("staging.localhost",)
-    status, body = scenario.get("staging.localhost", "/web/login")
-    assert status == 200 and "oe_neutralize_banner" in body
 
 
 def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(

@@ -409,11 +409,6 @@ class PreviewsConfig(Strict):
 class RoutingConfig(Strict):
     """The front door: the project's Caddy (docs/routing.md)."""
 
-    enabled: bool = Field(
-        default=False,
-        description="serve every environment that has a url by its hostname through Caddy "
-        "(previews always are)",
-    )
     caddy: str | None = Field(default=None, description="Caddy binary (default: on PATH)")
     listen: str = Field(default="", description="address of the hostname listener; '' = all")
     http_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 80

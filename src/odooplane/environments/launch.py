@@ -100,35 +100,7 @@ def launch(
                 excerpt=excerpt,
             )
         _wait_supervised(ctx, offset)
-    route_environment(ctx, b, pair)
     return result
-
-
-def route_environment(ctx: EnvContext, b: Build, pair: ports.PortPair) -> None:
-    """With ``routing.enabled``, an environment that has a ``url`` is served by its
-    hostname through the project's Caddy (previews route themselves, see previews/)."""
-    from urllib.parse import urlparse
-
-    from odooplane.config import EnvironmentKind
-    from odooplane.odoo.series import for_series
-    from odooplane.routing import Upstream, router_for
-
-    url = ctx.config.url
-    if not url or ctx.kind is EnvironmentKind.preview or not ctx.project.config.routing.enabled:
-        return
-    host = urlparse(url).hostname
-    if not host:
-        return
-    router_for(ctx.project).route(
-        ctx.name,
-        listen_port=None,
-        hostnames=[host],
-        upstream=Upstream(
-            pair.http,
-            pair.gevent if ctx.config.workers else None,
-            websocket_paths=for_series(b.odoo_series).gevent_paths,
-        ),
-    )
 
 
 def _wait_supervised(ctx: EnvContext, log_offset: int, grace: float = 15.0) -> None:

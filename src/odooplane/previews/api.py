@@ -149,22 +149,43 @@ def _login(project: Project, name: str) -> dict[str, str]:
 
 
 def _route(project: Project, router: Router, record: PreviewRecord) -> None:
-    """Route the preview's hostname and port to its running Odoo."""
+    """Route the preview's hostname and port to its running Odoo, with its wake command."""
     state = StateStore(project.state_dir).load(record.name)
     if state is None or not state.http_port:
         raise NotFoundError(f"Preview '{record.name}' has no environment state.")
+    hostnames = [record.hostname] if record.hostname else []
+    wake = wake_command(project, record.name)
+    current = router.get(record.name)
+    if current is not None and current.upstream is not None and (
+        current.listen_port == state.http_port
+    ):
+        # The lifecycle's front door serves the environment at its own port (Odoo on
+        # internal ports): keep its upstream, add what is the preview's own.
+        router.route(
+            record.name,
+            listen_port=current.listen_port,
+            hostnames=hostnames,
+            upstream=current.upstream,
+            wake_command=wake,
+        )
+        if record.hostname is None and record.public_port != state.http_port:
+            ports.release(project.root, f"{record.name}.public")
+            record.public_port = state.http_port
+            record.url = url_for(router.settings.public_host, https=False, port=state.http_port)
+            PreviewStore(project.state_dir).save(record)
+        return
     series = project.config.odoo.series
     workers = project.config.previews.workers
     router.route(
         record.name,
         listen_port=record.public_port,
-        hostnames=[record.hostname] if record.hostname else [],
+        hostnames=hostnames,
         upstream=Upstream(
             state.http_port,
             state.gevent_port if workers else None,
             websocket_paths=for_series(series).gevent_paths,
         ),
-        wake_command=wake_command(project, record.name),
+        wake_command=wake,
     )
 
 
