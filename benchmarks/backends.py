@@ -157,6 +157,17 @@ def main() -> None:
                             images.runtime_tag(b),
                         ):
                             docker.run(["rmi", "--force", tag], check=False)
+                        # The build stage the engine keeps as cache goes too: cold is cold.
+                        docker.run(
+                            [
+                                "image",
+                                "prune",
+                                "--force",
+                                "--filter",
+                                "label=org.odooplane.stage=build",
+                            ],
+                            check=False,
+                        )
                     row["image cold"] = timed(
                         "image (cold)", lambda p=project, b=b: images.build_image(p, b)
                     )

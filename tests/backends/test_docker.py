@@ -3,6 +3,7 @@ the container's, and the container spec it runs (unit: no engine needed)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,19 @@ def test_container_spec_publishes_on_loopback_and_hides_values() -> None:
     service = spec.compose_service()
     assert service["ports"] == ["127.0.0.1:18069:8069"]
     assert service["volumes"][0]["read_only"] is True
+
+
+def test_chown_tree_takes_files_and_folders(tmp_path: Path) -> None:
+    from odooplane.backends.docker import chown_tree
+
+    (tmp_path / "store" / "ab").mkdir(parents=True)
+    (tmp_path / "store" / "ab" / "file").write_text("x")
+    (tmp_path / "odoo.log").write_text("")
+    chown_tree(tmp_path / "store", uid=12345)
+    chown_tree(tmp_path / "odoo.log", uid=12345)
+    if os.geteuid() == 0:
+        owners = {
+            p.stat().st_uid for p in [tmp_path / "odoo.log", *(tmp_path / "store").rglob("*")]
+        }
+        assert owners == {12345}
+        assert (tmp_path / "store").stat().st_uid == 12345

@@ -79,6 +79,7 @@ def chown_tree(path: Path, uid: int = images.ODOO_UID) -> None:
     lifecycle (snapshots, copies of production) arrive owned by whoever copied them."""
     if os.geteuid() != 0:
         return  # a rootless engine maps users itself
+    os.lchown(path, uid, uid)
     for folder, dirs, files in os.walk(path):
         os.lchown(folder, uid, uid)
         for name in (*dirs, *files):

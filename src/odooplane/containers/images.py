@@ -219,6 +219,9 @@ def runtime_dockerfile(
     )
     return (
         f"FROM {base_image} AS build\n"
+        # Named so the stage (kept by the engine as the cache of the next build) can be
+        # found: `docker image prune --filter label=org.odooplane.stage=build`.
+        f"LABEL {LABEL_PREFIX}stage=build\n"
         + _apt(BUILD_PACKAGES)
         + "COPY ca/ /usr/local/share/ca-certificates/\n"
         "RUN update-ca-certificates >/dev/null 2>&1\n"
