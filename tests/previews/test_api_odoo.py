@@ -306,7 +306,8 @@ def test_idle_preview_is_stopped_and_woken_by_a_request(scenario: Scenario) -> N
     report = api.gc(sc.project, now=later)
     stopped = {a.environment for a in report.actions if a.action == "stopped"}
     assert env in stopped
-    assert router.get(env).mode is RouteMode.waking  # type: ignore[union-attr]
+    route = router.get(env)
+    assert route is not None and route.wakes and route.mode is RouteMode.serve
     assert dbs.database_exists(sc.server, sc.project.config.database_name(env))
     listed = {i.environment: i for i in api.list_previews(sc.project)}
     assert listed[env].status == "stopped"

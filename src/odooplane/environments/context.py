@@ -236,6 +236,8 @@ def program_spec(ctx: EnvContext, build: Build) -> ProgramSpec:
         log_file=ctx.log_path,
         # Odoo finishes its requests on SIGTERM; workers may need the longest request.
         stop_wait_seconds=60 if ctx.config.workers else 30,
-        start_seconds=3,
+        # A preview woken by a request is waited for by a person: count it started
+        # after a second (an Odoo that dies later is restarted all the same).
+        start_seconds=1 if ctx.kind is EnvironmentKind.preview else 3,
         build=build.sha,
     )

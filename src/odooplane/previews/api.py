@@ -521,8 +521,13 @@ def _last_activity(router: Router, record: PreviewRecord) -> datetime:
 
 
 def stop_idle(project: Project, router: Router, record: PreviewRecord, reason: str) -> None:
-    """Stop the preview's Odoo (its database stays); its next request wakes it."""
-    router.waking(record.name, wake_command(project, record.name))
+    """Stop the preview's Odoo (its database stays); its next request wakes it.
+
+    The route keeps pointing at the preview's Odoo: while it is down, Caddy hands each
+    request to the wake handler (the route's error handling), and the first request
+    after Odoo listens again reaches it directly, with no route change to wait for.
+    """
+    _route(project, router, record)
     envs.stop(project, record.name)
     record.stopped_at, record.stopped_reason = now_iso(), reason
     PreviewStore(project.state_dir).save(record)
