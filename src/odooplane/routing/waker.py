@@ -17,6 +17,7 @@ import signal
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -31,9 +32,66 @@ from odooplane.routing.table import RouteMode, load_table
 RETRY_AFTER_FAILURE = 30.0
 
 
+class _Forked:
+    """A wake command run in a fork of this (already imported) process: an odooplane
+    command starts in milliseconds instead of the ~0.7 s its imports take."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _odooplane_args(argv: list[str]) -> list[str] | None:
+    """The arguments of an ``odooplane`` command run by this very interpreter."""
+    if argv[:3] == [sys.executable, "-m", "odooplane"]:
+        return argv[3:]
+    return None
+
+
+def _run_forked(args: list[str], log: Path, cwd: Path) -> _Forked:
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    # The child: its own session, output to the wake log, then the command itself.
+    code = 3
+    try:
+        os.setsid()
+        os.chdir(cwd)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        from odooplane.cli import main
+
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def preload() -> None:
+    """Import what a forked odooplane command needs, once, before serving."""
+    import odooplane.cli
+    import odooplane.cli.preview_cmd
+    import odooplane.previews.api  # noqa: F401
+
+
 @dataclass
 class _Wake:
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | _Forked | None = None
     started: float = 0.0
     failed_at: float = 0.0
     reason: str = ""
@@ -67,7 +125,8 @@ class Waker:
             return 404, pages.unknown_host_page(), 0
         with self._lock:
             wake = self._wakes.setdefault(env, _Wake())
-            self._reap(env, wake)
+            for name, other in self._wakes.items():
+                self._reap(name, other)
             now = time.monotonic()
             if wake.proc is not None:
                 return 503, pages.starting_page(env, seconds=now - wake.started), 1
@@ -95,14 +154,18 @@ class Waker:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} waking {env}\n".encode())
             out.flush()
             try:
-                wake.proc = subprocess.Popen(
-                    argv,
-                    cwd=self.state_dir.parent,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                args = _odooplane_args(argv)
+                if args is not None:
+                    wake.proc = _run_forked(args, log, self.state_dir.parent)
+                else:
+                    wake.proc = subprocess.Popen(
+                        argv,
+                        cwd=self.state_dir.parent,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
             except OSError as exc:
                 wake.failed_at = time.monotonic()
                 wake.reason = f"The wake command could not run: {exc}."
@@ -170,6 +233,7 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def serve(state_dir: Path, socket_file: Path) -> None:
     socket_file.parent.mkdir(parents=True, exist_ok=True)
     socket_file.unlink(missing_ok=True)
+    preload()
     server = _UnixServer(str(socket_file), _handler(Waker(state_dir)))
     os.chmod(socket_file, 0o600)
 
