@@ -28,7 +28,7 @@ from odooplane.config import load_config
 from odooplane.environments import api as envs
 from odooplane.environments.health import check_once
 from odooplane.environments.locks import environment_lock
-from odooplane.environments.state import StateStore
+from odooplane.environments.state import Operation, StateStore
 from odooplane.errors import LockedError, NotFoundError
 from odooplane.evidence.api import EvidenceStore
 from odooplane.mailcatcher import stop_catcher
@@ -174,26 +174,30 @@ def test_create_production_fresh(scenario: Scenario) -> None:
     # The env file reaches the process, not odoo.conf.
     conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
     assert "live-1234567890" not in conf
-    launcher = (scenario.project.state_dir / "supervisor/launchers/production.sh").read_text()
+    assert info["slot"] == "blue"
+    launcher = (
+        scenario.project.state_dir / "supervisor/launchers/production.blue.sh"
+    ).read_text()
     assert "PAYMENT_KEY=live-1234567890" in launcher
 
 
 def test_production_runs_workers_and_a_gevent_port(scenario: Scenario) -> None:
     info = envs.status(scenario.project, "production")
     conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
-    assert "workers = 2" in conf and f"gevent_port = {info['gevent_port']}" in conf
+    gevent = info["slots"][info["slot"]]["gevent"]
+    assert "workers = 2" in conf and f"gevent_port = {gevent}" in conf
     # A prefork master: HTTP and cron workers are its children.
     master = psutil.Process(info["process"]["pid"])
     assert len(master.children()) >= 2
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", info["gevent_port"])) == 0:
+            if sock.connect_ex(("127.0.0.1", gevent)) == 0:
                 return
         time.sleep(0.5)
-    log = (scenario.project.state_dir / "environments/production/odoo.log").read_text()
+    log = (scenario.project.state_dir / "environments/production/odoo-blue.log").read_text()
     raise AssertionError(
-        f"nothing listens on the gevent port {info['gevent_port']}; log:\n{log[-3000:]}"
+        f"nothing listens on the gevent port {gevent}; log:\n{log[-3000:]}"
     )
 
 
@@ -220,11 +224,13 @@ def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
     assert outcome.plan["unchanged"] == ["addon_b"]
     assert outcome.snapshot and outcome.snapshot.startswith("pre-")
     assert [s.name for s in outcome.steps] == [
+        "maintenance page",
         "stop",
         "snapshot",
         "update modules",
         "start",
         "health check",
+        "switch",
     ]
     after = dict(
         scenario.rows(
@@ -371,79 +377,106 @@ def test_shell_psql_and_logs(scenario: Scenario) -> None:
     assert 1 <= len(lines) <= 5
 
 
-def test_sigkill_mid_deploy_then_the_next_deploy_recovers(scenario: Scenario) -> None:
+def _wait_phase(
+    store: StateStore, env: str, phases: tuple[str, ...], timeout: float = 300
+) -> Operation:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = store.load(env)
+        op = state.operation if state else None
+        if op is not None and op.phase in phases:
+            return op
+        time.sleep(0.05)
+    raise AssertionError(f"{env} never reached phase {phases}")
+
+
+def _wait_recovered(store: StateStore, env: str, timeout: float = 180) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        state = store.load(env)
+        if state is not None and state.operation is None:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"the keeper did not recover {env} within {timeout} s")
+
+
+def test_killing_the_client_leaves_the_deploy_running(scenario: Scenario) -> None:
     manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
     manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
     target = scenario.commit("bump", "addon_a: 1.0.1")
     store = StateStore(scenario.project.state_dir)
-    before = store.load("production")
-    assert before is not None
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "odooplane",
-            "-C",
-            str(scenario.repo),
-            "env",
-            "deploy",
-            "production",
-            target,
-        ],
+    client = subprocess.Popen(
+        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "deploy",
+         "production", target],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    child = None
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        state = store.load("production")
-        op = state.operation if state else None
-        if op is not None and op.phase == "updating" and op.child_pid:
-            child = op.child_pid
-            break
-        assert proc.poll() is None, "the deploy ended before it could be killed"
-        time.sleep(0.1)
-    assert child is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # The update it was running dies with it.
-    deadline = time.monotonic() + 15
-    while psutil.pid_exists(child) and time.monotonic() < deadline:
-        try:
-            if psutil.Process(child).status() == psutil.STATUS_ZOMBIE:
-                break
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.2)
-    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
-
-    info = envs.status(scenario.project, "production")
-    assert info["status"] == "interrupted"
-    assert info["interrupted"] is True
-    assert info["operation"]["phase"] == "updating"
-    assert info["build"]["sha"] == before.build
-
-    outcome = envs.deploy(scenario.project, "production", target)
-    assert outcome.recovered is not None
-    assert any("restored snapshot" in a for a in outcome.recovered["actions"])
-    assert outcome.status == "deployed"
+    op = _wait_phase(store, "production", ("updating",))
+    assert op.pid != client.pid, "the deploy runs in a worker of its own, not in the client"
+    os.kill(client.pid, signal.SIGKILL)
+    client.wait()
+    _wait_recovered(store, "production", timeout=600)
     after = envs.status(scenario.project, "production")
-    assert after["status"] == "running"
-    assert after["operation"] is None
     assert after["build"]["sha"] == target
+    assert after["status"] == "running"
+    assert after["last_deployment"]["status"] == "deployed"
     assert after["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
     version = scenario.rows(
         _db(scenario, "production"),
         "SELECT latest_version FROM ir_module_module WHERE name = 'addon_a'",
     )
     assert version == [("17.0.1.0.1",)]
-    history = StateStore(scenario.project.state_dir).load("production")
-    assert history is not None
-    assert any(h.get("status") == "interrupted" for h in history.history)
+
+
+def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
+    manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
+    manifest.write_text(manifest.read_text().replace("17.0.1.0.1", "17.0.1.0.2"))
+    target = scenario.commit("bump2", "addon_a: 1.0.2")
+    store = StateStore(scenario.project.state_dir)
+    before = store.load("production")
+    assert before is not None
+    client = subprocess.Popen(
+        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "deploy",
+         "production", target],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    op = _wait_phase(store, "production", ("updating",))
+    deadline = time.monotonic() + 120
+    while not op.child_pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+        op = _wait_phase(store, "production", ("updating",))
+    child = op.child_pid
+    assert child is not None
+    os.kill(op.pid, signal.SIGKILL)
+    client.wait()
+    seconds = _wait_recovered(store, "production")
+    # The update it was running died with it.
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+    info = envs.status(scenario.project, "production")
+    assert info["status"] == "running", info
+    assert info["build"]["sha"] == before.build
+    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    last = info["last_deployment"]
+    assert last["status"] == "interrupted" and last["decision"] == "rolled_back"
+    assert any("put back snapshot" in a for a in last["actions"])
+    print(f"recovered by the keeper {seconds:.1f} s after the kill")
+    with EvidenceStore.open(scenario.project) as evidence:
+        dead = evidence.deployment(op.deployment_id or "")
+        assert dead.summary.outcome == "interrupted"
+        assert dead.result["interrupted_step"] == "update modules"
+        recovery = evidence.deployment(last["recovery_id"])
+        assert recovery.summary.kind == "recover"
+        assert recovery.summary.rollback_of == dead.summary.id
+        assert recovery.result["serving_build"] == before.build
+    # The next deploy of the same build goes through.
+    outcome = envs.deploy(scenario.project, "production", target)
+    assert outcome.status == "deployed"
+    assert outcome.recovered is None
 
 
 def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenario) -> None:
-    outcome = envs.deploy(scenario.project, "staging", scenario.shas["bump"])
+    outcome = envs.deploy(scenario.project, "staging", scenario.shas["bump2"])
     assert outcome.plan is not None and outcome.plan["update"] == ["addon_a"]
     names = [s.name for s in outcome.steps]
     assert names.index("update modules") < names.index("neutralize") < names.index("start")
@@ -511,9 +544,11 @@ def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
     assert missing_ref.returncode == 1
     assert "'no-such-branch' is not a branch, tag or commit" in missing_ref.stderr
 
-    # A port taken by another program.
+    # A port taken by another program (the internal port of the slot to start: the
+    # environment's own address stays with the front door while it is stopped).
     envs.stop(scenario.project, "staging")
-    port = envs.status(scenario.project, "staging")["http_port"]
+    info = envs.status(scenario.project, "staging")
+    port = info["slots"][info["slot"]]["http"]
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("0.0.0.0", port))

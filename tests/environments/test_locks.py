@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from odooplane.environments.locks import environment_lock, lock_holder, read_holder
+from odooplane.environments.locks import environment_lock, lock_holder, owners_of, read_holder
 from odooplane.errors import LockedError
+from odooplane.postgres import databases as dbs
+from odooplane.postgres.server import DatabaseServer
+from odooplane.project import Project
 
 HOLDER = (
     "import sys, time\n"
@@ -85,3 +88,40 @@ def test_waiting_command_gets_the_lock_when_released(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_database_commands_take_the_lock_of_the_environment_owning_the_database(
+    project: Project, pg_server: DatabaseServer
+) -> None:
+    """`db snapshot --terminate` (and drop, restore, clone over...) must wait for a deploy
+    of the environment whose database it touches, never end its sessions mid-update."""
+    staging_db = project.config.database_name("staging")
+    dbs.create_database(pg_server, staging_db)
+    assert owners_of(project, [staging_db, f"{staging_db}__snap__pre-1", "other"]) == [
+        "staging"
+    ]
+    proc = _hold(project.state_dir)
+    try:
+        env = {**os.environ, "ODOOPLANE_LOCK_TIMEOUT": "1"}
+        refused = subprocess.run(
+            [sys.executable, "-m", "odooplane", "-C", str(project.root), "db", "snapshot",
+             staging_db, "--name", "during", "--terminate"],
+            capture_output=True, text=True, env=env, check=False,
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert "Environment 'staging' is busy" in refused.stderr
+        assert f"pid {proc.pid}" in refused.stderr
+        assert [s.name for s in dbs.list_snapshots(pg_server, staging_db)] == []
+    finally:
+        proc.kill()
+        proc.wait()
+    taken = subprocess.run(
+        [sys.executable, "-m", "odooplane", "-C", str(project.root), "db", "snapshot",
+         staging_db, "--name", "after"],
+        capture_output=True, text=True, check=False,
+    )
+    assert taken.returncode == 0, taken.stderr
+    assert [s.name for s in dbs.list_snapshots(pg_server, staging_db)] == ["after"]
+    dbs.drop_database(pg_server, staging_db, terminate=True)
+    for snap in dbs.list_snapshots(pg_server, staging_db):
+        dbs.drop_database(pg_server, snap.snapshot_db, terminate=True)

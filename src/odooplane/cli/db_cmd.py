@@ -25,6 +25,7 @@ from rich.table import Table
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
 from odooplane.config import EnvironmentKind
+from odooplane.environments.locks import databases_lock
 from odooplane.errors import UsageError
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
@@ -325,7 +326,10 @@ def clone_cmd(
     """
     project = _project(ctx)
     server = server_for(project)
-    with _progress(not as_json, f"Cloning {source}") as progress:
+    with (
+        databases_lock(project, [source, target]),
+        _progress(not as_json, f"Cloning {source}") as progress,
+    ):
         result = dbops.clone_database(
             server,
             source,
@@ -360,7 +364,10 @@ def snapshot_cmd(
     """Take a point-in-time copy of DATABASE and its filestore."""
     project = _project(ctx)
     server = server_for(project)
-    with _progress(not as_json, f"Snapshotting {database}") as progress:
+    with (
+        databases_lock(project, [database]),
+        _progress(not as_json, f"Snapshotting {database}") as progress,
+    ):
         snap = dbops.snapshot_database(
             server,
             database,
@@ -425,7 +432,10 @@ def restore_cmd(
     """
     project = _project(ctx)
     server = server_for(project)
-    with _progress(not as_json, f"Restoring {database}") as progress:
+    with (
+        databases_lock(project, [database, snapshot]),
+        _progress(not as_json, f"Restoring {database}") as progress,
+    ):
         result = dbops.restore_snapshot(
             server,
             database,
@@ -453,9 +463,10 @@ def swap_cmd(ctx: click.Context, first: str, second: str, terminate: bool, as_js
     """Exchange the names of two databases and their filestores, in one transaction."""
     project = _project(ctx)
     server = server_for(project)
-    ended = dbops.swap_databases(
-        server, first, second, filestore_root=_filestores(project), terminate=terminate
-    )
+    with databases_lock(project, [first, second]):
+        ended = dbops.swap_databases(
+            server, first, second, filestore_root=_filestores(project), terminate=terminate
+        )
     emit(
         {"swapped": [first, second], "terminated_sessions": [s.describe() for s in ended]},
         as_json,
@@ -477,14 +488,15 @@ def drop_cmd(ctx: click.Context, name: str, force: bool, terminate: bool, as_jso
     project = _project(ctx)
     production = _production_databases(project)
     server = server_for(project)
-    dbops.drop_database(
-        server,
-        name,
-        filestore_root=_filestores(project),
-        protected=name in production,
-        force=force,
-        terminate=terminate,
-    )
+    with databases_lock(project, [name]):
+        dbops.drop_database(
+            server,
+            name,
+            filestore_root=_filestores(project),
+            protected=name in production,
+            force=force,
+            terminate=terminate,
+        )
     emit({"database": name, "dropped": True}, as_json, lambda: console.print(f"Dropped {name}."))
 
 
@@ -516,7 +528,10 @@ def import_cmd(
     """
     project = _project(ctx)
     server = server_for(project)
-    with _progress(not as_json, f"Importing {file.name}") as progress:
+    with (
+        databases_lock(project, [target]),
+        _progress(not as_json, f"Importing {file.name}") as progress,
+    ):
         result = dbops.import_database(
             server,
             file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from rich.table import Table
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
 from odooplane.environments import api as envs
+from odooplane.environments import detach
 from odooplane.environments.diff import SECTIONS
 from odooplane.errors import UsageError
 from odooplane.project import Project, load_project
@@ -102,6 +104,8 @@ def _render_outcome(data: dict[str, Any]) -> None:
     console.print(table)
     if data.get("url"):
         console.print(f"  url: {data['url']}   total: {data.get('seconds', 0):.1f} s")
+    for warning in data.get("warnings") or []:
+        console_err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 def _failed(exc: envs.DeploymentFailed, as_json: bool) -> None:
@@ -193,30 +197,54 @@ def deploy_command(
     lock_timeout: float | None,
     as_json: bool,
 ) -> None:
-    """Deploy REF to environment NAME.
+    """Deploy REF to environment NAME, without a moment of refused connections.
 
-    Build; stop; snapshot; install new modules and update changed ones (checksums of
-    their files, manifest version bumps); start; check /web/health and /web/login. Any
-    failure restores the snapshot, starts the previous build and exits 1 with the log
-    lines that explain it.
+    Nothing to install or update (checksums of the addons' files, manifest versions):
+    the new build starts beside the old one and the front door switches to it once it
+    answers /web/health and /web/login. Modules to install or update: a maintenance page
+    (503, Retry-After) while the old build stops, the snapshot is taken, modules update
+    and the new build starts. A failure before the switch undoes it all and exits 1 with
+    the log lines that explain it.
+
+    The deploy runs in a process of its own: closing this terminal or Ctrl-C here stops
+    following it, not the deploy.
     """
     project = _project(ctx)
-    try:
-        outcome = envs.deploy(
-            project,
-            name,
-            ref,
-            snapshot=not no_snapshot,
-            health_timeout=health_timeout,
-            lock_timeout=lock_timeout,
-            progress=_progress(as_json),
-            approved_by=approved_by,
-        )
-    except envs.DeploymentFailed as exc:
-        _failed(exc, as_json)
-        raise
-    data = outcome.to_dict()
+    ticket = detach.start(
+        project,
+        "deploy",
+        name,
+        ref=ref,
+        snapshot=not no_snapshot,
+        health_timeout=health_timeout,
+        lock_timeout=lock_timeout,
+        approved_by=approved_by,
+    )
+    data = _follow(ticket, as_json)
     emit(data, as_json, lambda: _render_outcome(data))
+
+
+def _follow(ticket: detach.Ticket, as_json: bool) -> dict[str, Any]:
+    """Follow a detached operation to its end; Ctrl-C stops following, not the operation."""
+    say = _progress(as_json)
+    try:
+        return detach.follow(ticket, on_progress=say)
+    except detach.OperationError as exc:
+        if exc.result is not None:
+            if as_json:
+                sys.stdout.write(json.dumps(exc.result, indent=2, default=str) + "\n")
+            else:
+                _render_outcome(exc.result)
+        raise
+    except KeyboardInterrupt:
+        console_err.print(
+            f"[yellow]Stopped following; the {ticket.verb} of {ticket.environment} goes on "
+            f"(process {ticket.pid}).[/yellow] Follow it with `odooplane logs "
+            f"{ticket.environment} --follow`, check it with `odooplane env status "
+            f"{ticket.environment}`; its output is in {ticket.log}.",
+            highlight=False,
+        )
+        raise SystemExit(130) from None
 
 
 def _render_simple(data: dict[str, Any]) -> None:
@@ -240,13 +268,10 @@ def start_command(
     ctx: click.Context, name: str, health_timeout: float, lock_timeout: float | None, as_json: bool
 ) -> None:
     """Start environment NAME (its current build) and wait until it answers."""
-    data = envs.start(
-        _project(ctx),
-        name,
-        health_timeout=health_timeout,
-        lock_timeout=lock_timeout,
-        progress=_progress(as_json),
+    ticket = detach.start(
+        _project(ctx), "start", name, health_timeout=health_timeout, lock_timeout=lock_timeout
     )
+    data = _follow(ticket, as_json)
     emit(data, as_json, lambda: _render_simple(data))
 
 
@@ -271,13 +296,10 @@ def restart_command(
     ctx: click.Context, name: str, health_timeout: float, lock_timeout: float | None, as_json: bool
 ) -> None:
     """Restart environment NAME (odoo.conf and its env file are read again)."""
-    data = envs.restart(
-        _project(ctx),
-        name,
-        health_timeout=health_timeout,
-        lock_timeout=lock_timeout,
-        progress=_progress(as_json),
+    ticket = detach.start(
+        _project(ctx), "restart", name, health_timeout=health_timeout, lock_timeout=lock_timeout
     )
+    data = _follow(ticket, as_json)
     emit(data, as_json, lambda: _render_simple(data))
 
 

@@ -219,6 +219,7 @@ def neutralize_cmd(
     if check:
         _verify(ctx, environment, database, catcher, url, odoo_conf, junit, as_json)
         return
+    from odooplane.environments.locks import databases_lock
     from odooplane.neutralize import neutralize_database
     from odooplane.neutralize.report import NeutralizationFailed, NeutralizationReport
     from odooplane.postgres.project_server import server_for
@@ -231,7 +232,10 @@ def neutralize_cmd(
         console_err.print(f"[yellow]warning:[/yellow] {source_note}; only odooplane's rules run.")
     server = server_for(project)
     try:
-        with console_err.status(f"Neutralizing {target.database}...", spinner="dots"):
+        with (
+            databases_lock(project, [target.database]),
+            console_err.status(f"Neutralizing {target.database}...", spinner="dots"),
+        ):
             report = neutralize_database(
                 server,
                 target.database,

@@ -168,6 +168,10 @@ def conf_options(
         )
     options.update(
         {
+            # The environment's own address (http_port of odoo_options) is the front
+            # door's; Odoo listens on the internal ports it is given.
+            "http_port": ports.http,
+            "gevent_port": ports.gevent,
             "db_name": ctx.database,
             "dbfilter": f"^{re.escape(ctx.database)}$",
             "list_db": False,
@@ -201,12 +205,14 @@ def write_odoo_conf(
     server: DatabaseServer,
     *,
     catcher: tuple[str, int] | None,
+    path: Path | None = None,
 ) -> Path:
+    """Write ``odoo.conf`` (what commands run with: install, update, shell, cron-run), or
+    the configuration of a serving slot at ``path``."""
+    target = path or ctx.conf_path
     ctx.dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        ctx.conf_path, render_odoo_conf(ctx, build, ports, server, catcher=catcher), mode=0o600
-    )
-    return ctx.conf_path
+    write_atomic(target, render_odoo_conf(ctx, build, ports, server, catcher=catcher), mode=0o600)
+    return target
 
 
 def process_env(ctx: EnvContext, build: Build) -> dict[str, str]:
@@ -225,15 +231,18 @@ def process_env(ctx: EnvContext, build: Build) -> dict[str, str]:
     return env
 
 
-def program_spec(ctx: EnvContext, build: Build) -> ProgramSpec:
+def program_spec(
+    ctx: EnvContext, build: Build, *, name: str, conf: Path, log_file: Path
+) -> ProgramSpec:
+    """Program ``name`` serving ``build`` with configuration ``conf``."""
     profile = for_series(build.odoo_series)
-    argv = profile.server_argv(runtime_of(build), source_of(build), ctx.conf_path)
+    argv = profile.server_argv(runtime_of(build), source_of(build), conf)
     return ProgramSpec(
-        name=ctx.name,
+        name=name,
         argv=argv,
         cwd=ctx.dir,
         env=process_env(ctx, build),
-        log_file=ctx.log_path,
+        log_file=log_file,
         # Odoo finishes its requests on SIGTERM; workers may need the longest request.
         stop_wait_seconds=60 if ctx.config.workers else 30,
         # A preview woken by a request is waited for by a person: count it started

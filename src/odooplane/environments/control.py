@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from odooplane.environments import ports
+from odooplane.environments import front, ports, slots
 from odooplane.environments.builds import require_build
 from odooplane.environments.context import EnvContext
 from odooplane.environments.health import check_once
-from odooplane.environments.launch import launch, stop_process
+from odooplane.environments.launch import launch, retire_unslotted, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.recovery import recover
 from odooplane.environments.state import EnvState, interrupted_operation
@@ -58,25 +58,30 @@ def _start_locked(
     server = ctx.server()
     require_database(ctx, server)
     pair = allocate_ports(ctx, state)
-    live = ctx.backend.status(ctx.name)
-    if live.running:
-        result = check_once(ctx.local_url(pair))
-        if result.ok:
-            state.status, state.desired = "running", "running"
-            ctx.store.save(state)
-            return {
-                "environment": ctx.name,
-                "status": "running",
-                "already": True,
-                "url": ctx.url(pair),
-                "pid": live.pid,
-            }
-        stop_process(ctx)
-    check_ports_free(ctx, pair)
+    if retire_unslotted(ctx, state):
+        say(progress, f"moving {ctx.name} behind the front door (its address goes to Caddy)...")
+    slot = slots.serving(ctx, state) or slots.slot(ctx, state, slots.FIRST)
+    live = ctx.backend.status(slot.program)
+    if live.running and check_once(slot.local_url).ok:
+        serve(ctx, state, slot, b)
+        state.status, state.desired = "running", "running"
+        ctx.store.save(state)
+        return {
+            "environment": ctx.name,
+            "status": "running",
+            "already": True,
+            "url": ctx.url(pair),
+            "pid": live.pid,
+        }
+    stop_process(ctx)
+    if front.serving(ctx) is None:
+        # The front door will take the environment's address: nothing else may hold it.
+        check_ports_free(ctx, pair)
     say(progress, f"starting {ctx.name} ({b.short})...")
-    ctx.store.begin(state, "start", current_command(), target_build=b.sha)
+    ctx.store.begin(state, "start", current_command(), target_build=b.sha, slot=slot.name)
     try:
-        health = launch(ctx, state, b, pair, server, None, health_timeout=health_timeout)
+        health = launch(ctx, state, b, slot, server, None, health_timeout=health_timeout)
+        serve(ctx, state, slot, b)
     except StepFailed as exc:
         stop_process(ctx)
         state.status, state.desired = "failed", "stopped"
@@ -100,7 +105,7 @@ def _start_locked(
         "status": "running",
         "already": False,
         "url": ctx.url(pair),
-        "pid": ctx.backend.status(ctx.name).pid,
+        "pid": ctx.backend.status(slot.program).pid,
         "health": health.to_dict(),
     }
 
@@ -170,9 +175,11 @@ def destroy(
         state = store.load(name)
         database = state.database if state else default_db
         removed: list[str] = []
-        if backend.defined(name):
-            backend.remove(name)
-            removed.append("process")
+        for program in slots.programs(name):
+            if backend.defined(program):
+                backend.remove(program)
+                if "process" not in removed:
+                    removed.append("process")
         server = server_for(project)
         for snap in dbs.list_snapshots(server, database):
             dbs.drop_database(

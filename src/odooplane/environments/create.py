@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 from odooplane.config import EnvironmentKind
-from odooplane.environments import ports
+from odooplane.environments import ports, slots
 from odooplane.environments.builds import Build, build, record_build, runtime_of, source_of
 from odooplane.environments.context import EnvContext, write_odoo_conf
-from odooplane.environments.launch import launch, stop_process
+from odooplane.environments.launch import launch, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.neutralize_step import identity_step, neutralize_step
 from odooplane.environments.odoo_run import (
@@ -66,7 +66,8 @@ def default_ref(ctx: EnvContext) -> str:
 
 def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
     """Remove what a failed or interrupted creation left (its own database only)."""
-    ctx.backend.remove(ctx.name)
+    for program in slots.programs(ctx.name):
+        ctx.backend.remove(program)
     dbs.drop_database(
         server,
         state.database,
@@ -175,10 +176,12 @@ def create(
                     state.deployed_at = now_iso()
                     state.status = "ready"
                     if start:
-                        ctx.store.phase(state, "starting")
+                        slot = slots.slot(ctx, state, slots.FIRST)
+                        ctx.store.phase(state, "starting", slot=slot.name)
                         health = launch(
-                            ctx, state, b, pair, server, run, health_timeout=health_timeout
+                            ctx, state, b, slot, server, run, health_timeout=health_timeout
                         )
+                        serve(ctx, state, slot, b)
                         outcome.health = health.to_dict()
                         state.status = "running"
                         state.desired = "running"
@@ -349,7 +352,9 @@ def _create_copy(
 ) -> None:
     with run.step("clone database") as capture:
         ctx.store.phase(state, "cloning")
-        cloned = dbs.clone_database(server, source.database, ctx.database, terminate=True)
+        # The copy ends the source's sessions: never in the middle of its own deploy.
+        with environment_lock(ctx.project.state_dir, source.name):
+            cloned = dbs.clone_database(server, source.database, ctx.database, terminate=True)
         capture.line(
             f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
             f"{cloned.seconds:.2f} s)"

@@ -1,10 +1,29 @@
-"""``env deploy`` and its rollback.
+"""``env deploy``: a new build in the other slot, switched in behind the front door.
 
-Deploy, in order: build; stop; snapshot (the database must be idle for a
-``CREATE DATABASE ... TEMPLATE`` copy, so the snapshot follows the stop); install new
-modules and update changed ones (checksums, version bumps); re-neutralize a
-neutralized copy; start; health check. Any failure restores the snapshot, starts the
-previous build and raises :class:`DeploymentFailed` with the log lines that explain it.
+First the build and its update plan (which modules to install or update). Then one of
+two paths:
+
+- **switch** (nothing to install or update): the new build starts in the other slot
+  while the old one keeps serving; once healthy, the front door switches to it
+  atomically (requests in flight finish on the old build) and the old build stops
+  gracefully. No request fails. No snapshot is taken: nothing changes the database
+  (no module is installed or updated), and undoing the deploy is switching back.
+- **maintenance** (modules change): the front door answers with a maintenance page
+  (503 with ``Retry-After``), the old build stops, the snapshot is taken (the database
+  must be idle for a ``CREATE DATABASE ... TEMPLATE`` copy), modules are installed and
+  updated, a neutralized copy is neutralized again, the new build starts in the other
+  slot, and once healthy the front door switches to it.
+
+Before the switch, any failure undoes the deploy: the new build stops; on the
+maintenance path the snapshot is put back (keeping the updated database as a snapshot)
+and the old build starts again; then :class:`DeploymentFailed`. From the switch on, the
+new build serves users and is never rolled back by the deploy: what fails afterwards
+(stopping the old build, writing evidence to a full disk) becomes a warning of a
+successful deploy. Each phase is journaled before it is entered, so the recovery that
+follows a crash knows where the deploy stood (:mod:`~odooplane.environments.recovery`).
+
+The steps are functions of their own (:func:`prepare`, :func:`apply`, :func:`commit`),
+for promotion to reuse.
 """
 
 from __future__ import annotations
@@ -12,17 +31,26 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from odooplane.environments import ports
+from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, build, load_build, record_build
+from odooplane.environments.checksums import UpdatePlan
 from odooplane.environments.context import EnvContext, write_odoo_conf
-from odooplane.environments.launch import launch, stop_process
+from odooplane.environments.launch import launch, retire_unslotted, serve
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.neutralize_step import neutralize_step
 from odooplane.environments.odoo_run import apply_plan, store_checksums, update_plan
-from odooplane.environments.recovery import recover
+from odooplane.environments.ports import PortPair
+from odooplane.environments.recovery import (
+    MAINTENANCE,
+    SERVING,
+    SWITCH,
+    recover,
+    undo_to_previous,
+)
+from odooplane.environments.slots import Slot
 from odooplane.environments.state import EnvState, now_iso
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
@@ -32,7 +60,6 @@ from odooplane.environments.steps import (
     Progress,
     RecordedRun,
     allocate_ports,
-    check_ports_free,
     history_entry,
     mail_catcher,
     open_evidence,
@@ -45,14 +72,20 @@ from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
-KEEP_SNAPSHOTS = 3
 
+@dataclass
+class Plan:
+    """What a deploy will do, decided before anything changes."""
 
-SNAPSHOT_PREFIX = "pre-"
-
-
-def _snapshot_stamp() -> str:
-    return SNAPSHOT_PREFIX + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    build: Build
+    previous: Build | None
+    update: UpdatePlan
+    mode: str  # SWITCH or MAINTENANCE
+    neutralize: bool
+    snapshot: bool
+    new: Slot
+    old: Slot | None
+    public: PortPair
 
 
 def deploy(
@@ -68,110 +101,165 @@ def deploy(
 ) -> Outcome:
     """Deploy ``ref`` to environment ``name`` (see the module docstring for the steps).
 
-    ``snapshot`` defaults to on; production always takes one.
+    ``snapshot`` (default on; production always) applies to deploys that change modules.
     """
     t0 = time.monotonic()
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
         recovered = recover(ctx, state, health_timeout=health_timeout, progress=progress)
-        if state.build is None:
-            raise RefusedError(
-                f"Environment '{name}' has no working build (status {state.status}).",
-                hint=f"Remove it with `odooplane env destroy {name}` and create it again.",
-            )
         server = ctx.server()
-        require_database(ctx, server)
-        take_snapshot = True if ctx.is_production else (snapshot if snapshot is not None else True)
-        say(progress, f"building {ref}...")
-        b = build(project, ref, progress=progress is not None, record=False)
-        previous = load_build(project, state.build)
-        pair = allocate_ports(ctx, state)
-        if not ctx.backend.status(name).running:
-            check_ports_free(ctx, pair)
+        plan = prepare(ctx, state, server, ref, snapshot=snapshot, progress=progress)
         outcome = Outcome(
             environment=name,
             action="deploy",
             status="failed",
-            build=b.summary(),
+            build=plan.build.summary(),
             previous_build=state.build,
-            url=ctx.url(pair),
-            recovered=recovered,
+            url=ctx.url(plan.public),
+            recovered=recovered.to_dict() if recovered else None,
+            plan=plan.update.to_dict(),
         )
         ctx.store.begin(
-            state, "deploy", current_command(), target_build=b.sha, previous_build=state.build
+            state,
+            "deploy",
+            current_command(),
+            target_build=plan.build.sha,
+            previous_build=state.build,
+            mode=plan.mode,
+            slot=plan.new.name,
+            previous_slot=plan.old.name if plan.old else None,
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, plan.build))
             recorder = store.start_deployment(
-                name, git_sha=b.sha, build_id=build_id, approved_by=approved_by
+                name, git_sha=plan.build.sha, build_id=build_id, approved_by=approved_by
             )
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "begun", deployment_id=str(recorder.id))
-            run = RecordedRun(recorder, progress)
+            run = RecordedRun(
+                recorder, progress, journal=lambda step: ctx.store.mark(state, step=step)
+            )
             neutralization_before = dict(state.neutralization) if state.neutralization else None
             try:
-                _deploy_steps(
-                    ctx,
-                    state,
-                    server,
-                    b,
-                    pair,
-                    run,
-                    outcome,
-                    take_snapshot=take_snapshot,
-                    health_timeout=health_timeout,
-                )
+                apply(ctx, state, server, plan, run, outcome, health_timeout=health_timeout)
             except BaseException as exc:
-                _rollback(
+                _undo(
                     ctx,
                     state,
                     server,
-                    previous,
-                    pair,
+                    plan,
                     run,
                     outcome,
                     exc,
                     health_timeout=health_timeout,
-                    started=t0,
                     neutralization_before=neutralization_before,
                 )
-            recorder.finish("succeeded")
-        state.previous_build = state.build
-        state.build = b.sha
-        state.build_info = b.summary()
-        state.deployed_at = now_iso()
-        state.status = "running"
-        state.desired = "running"
-        outcome.status = "deployed"
-        outcome.steps = run.steps
-        outcome.seconds = round(time.monotonic() - t0, 2)
-        state.add_history(history_entry("deploy", outcome))
-        state.operation = None
-        ctx.store.save(state)
-        _prune_snapshots(ctx, server)
+            commit(ctx, state, server, plan, run, outcome, started=t0)
+            outcome.warnings += [w for w in store.warnings if w not in outcome.warnings]
         return outcome
 
 
-def _deploy_steps(
+def prepare(
     ctx: EnvContext,
     state: EnvState,
     server: DatabaseServer,
-    b: Build,
-    pair: ports.PortPair,
+    ref: str,
+    *,
+    snapshot: bool | None,
+    progress: Progress | None,
+) -> Plan:
+    """Build ``ref`` and decide the path; nothing changes yet."""
+    if state.build is None:
+        raise RefusedError(
+            f"Environment '{ctx.name}' has no working build (status {state.status}).",
+            hint=f"Remove it with `odooplane env destroy {ctx.name}` and create it again.",
+        )
+    require_database(ctx, server)
+    say(progress, f"building {ref}...")
+    b = build(ctx.project, ref, progress=progress is not None, record=False)
+    update = update_plan(ctx, server, b)
+    neutralize = bool(
+        ctx.config.neutralized
+        and ctx.copy_source
+        and (not update.empty or not state.neutralization_ok)
+    )
+    mode = SWITCH if update.empty and not neutralize else MAINTENANCE
+    take = mode == MAINTENANCE and (
+        ctx.is_production or (snapshot if snapshot is not None else True)
+    )
+    public = allocate_ports(ctx, state)
+    old = slots.serving(ctx, state)
+    new = slots.slot(ctx, state, slots.other(state.slot))
+    return Plan(
+        build=b,
+        previous=load_build(ctx.project, state.build),
+        update=update,
+        mode=mode,
+        neutralize=neutralize,
+        snapshot=take,
+        new=new,
+        old=old,
+        public=public,
+    )
+
+
+def apply(
+    ctx: EnvContext,
+    state: EnvState,
+    server: DatabaseServer,
+    plan: Plan,
     run: RecordedRun,
     outcome: Outcome,
     *,
-    take_snapshot: bool,
     health_timeout: float,
 ) -> None:
+    """Everything up to and including the switch (the point of no return)."""
+    b = plan.build
+    if plan.mode == MAINTENANCE:
+        _maintenance_steps(ctx, state, server, plan, run, outcome)
+    ctx.store.phase(state, "starting")
+    health = launch(ctx, state, b, plan.new, server, run, health_timeout=health_timeout)
+    outcome.health = health.to_dict()
+    ctx.store.phase(state, "healthy")
+    with run.step("switch") as capture:
+        ctx.store.phase(state, "switching")
+        if plan.old is None and retire_unslotted(ctx, state):
+            capture.line("the environment's address moves to the front door")
+        if front.serving(ctx) is None:
+            serve(ctx, state, plan.new, b)
+        else:
+            front.switch(ctx, plan.new, b)
+            state.slot = plan.new.name
+        ctx.store.phase(state, "switched")
+        capture.line(f"{ctx.url(plan.public)} now served by {b.short} ({plan.new.name} slot)")
+
+
+def _maintenance_steps(
+    ctx: EnvContext,
+    state: EnvState,
+    server: DatabaseServer,
+    plan: Plan,
+    run: RecordedRun,
+    outcome: Outcome,
+) -> None:
+    b = plan.build
+    with run.step("maintenance page") as capture:
+        ctx.store.phase(state, "maintenance")
+        if plan.old is None:
+            # An environment from before slots: its own program holds the address.
+            retire_unslotted(ctx, state)
+            front.route(ctx, state, plan.new, b)
+        front.maintenance(ctx, f"Deploying {b.short}: back in a few minutes.")
+        capture.line(f"{ctx.url(plan.public)} answers 503 with Retry-After")
     with run.step("stop"):
         ctx.store.phase(state, "stopping")
-        stop_process(ctx)
+        for program in slots.programs(ctx.name):
+            ctx.backend.stop(program)
         ctx.store.phase(state, "stopped")
-    if take_snapshot:
+    if plan.snapshot:
         with run.step("snapshot") as capture:
-            name = _snapshot_stamp()
+            name = snapshots.stamp(snapshots.PRE_DEPLOY)
             # Journal first: a crash during the copy leaves a name to clean up.
             ctx.store.phase(state, "snapshot", snapshot=name)
             info = dbs.snapshot_database(
@@ -184,115 +272,165 @@ def _deploy_steps(
             capture.line(f"snapshot {info.snapshot_db}")
             outcome.snapshot = name
             ctx.store.phase(state, "snapshotted")
-    write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
+    write_odoo_conf(ctx, b, plan.new.pair, server, catcher=mail_catcher(ctx))
     with run.step("update modules") as capture:
         ctx.store.phase(state, "updating")
-        plan = update_plan(ctx, server, b)
-        outcome.plan = plan.to_dict()
+        update = plan.update
         capture.line(
-            f"install: {plan.install or '-'}; update: "
-            f"{['all'] if plan.update_all else plan.update or '-'}"
+            f"install: {update.install or '-'}; update: "
+            f"{['all'] if update.update_all else update.update or '-'}"
         )
-        for module, why in sorted(plan.reasons.items()):
+        for module, why in sorted(update.reasons.items()):
             capture.line(f"  {module}: {why}")
-        if plan.empty:
+        if update.empty:
             capture.skip("nothing to install or update")
         else:
-            apply_plan(ctx, state, server, b, plan, capture, run.recorder)
+            apply_plan(ctx, state, server, b, update, capture, run.recorder)
         store_checksums(ctx, server, b)
     # Module data loaded by an update may switch crons or mail servers back on; a copy
     # whose last verification failed gets another chance to verify.
-    if (
-        ctx.config.neutralized
-        and ctx.copy_source
-        and (not plan.empty or not state.neutralization_ok)
-    ):
+    if plan.neutralize:
         ctx.store.phase(state, "neutralizing")
-        state.neutralization = neutralize_step(ctx, server, b, pair, run, source_database=None)
+        state.neutralization = neutralize_step(
+            ctx, server, b, plan.public, run, source_database=None
+        )
         outcome.neutralization = state.neutralization
-    ctx.store.phase(state, "starting")
-    health = launch(ctx, state, b, pair, server, run, health_timeout=health_timeout)
-    outcome.health = health.to_dict()
 
 
-def _rollback(
+def commit(
     ctx: EnvContext,
     state: EnvState,
     server: DatabaseServer,
-    previous: Build | None,
-    pair: ports.PortPair,
+    plan: Plan,
+    run: RecordedRun,
+    outcome: Outcome,
+    *,
+    started: float,
+) -> None:
+    """The new build serves: record it. Nothing here undoes the deploy; what fails
+    becomes a warning of the outcome."""
+    b = plan.build
+    state.previous_build = state.build
+    state.build = b.sha
+    state.build_info = b.summary()
+    state.deployed_at = now_iso()
+    state.slot = plan.new.name
+    state.status = "running"
+    state.desired = "running"
+    # Durable before anything else: whatever happens next, the state says what serves.
+    ctx.store.phase(state, "committed")
+    warnings: list[str] = []
+    if plan.mode == SWITCH and plan.old is not None and plan.old.name != plan.new.name:
+        try:
+            with run.step("stop previous build"):
+                # SIGTERM: Odoo finishes the requests it is serving, then exits.
+                ctx.backend.stop(plan.old.program)
+        except Exception as exc:  # the new build serves whatever this says
+            warnings.append(f"The previous build's process did not stop cleanly: {_why(exc)}")
+    try:
+        if plan.mode == SWITCH and plan.previous is not None:
+            run.recorder.note(
+                "no snapshot: nothing was installed or updated, so the database did not "
+                f"change; undoing this deploy is switching back to {plan.previous.short}"
+            )
+        run.recorder.finish(
+            "succeeded",
+            data={
+                "mode": plan.mode,
+                "slot": plan.new.name,
+                "snapshot": outcome.snapshot,
+                "previous_build": plan.previous.sha if plan.previous else None,
+            },
+        )
+    except Exception as exc:
+        warnings.append(f"The outcome could not be recorded in the evidence store: {_why(exc)}")
+    outcome.status = "deployed"
+    outcome.steps = run.steps
+    outcome.seconds = round(time.monotonic() - started, 2)
+    outcome.warnings = warnings
+    state.add_history(history_entry("deploy", outcome))
+    state.operation = None
+    ctx.store.save(state)
+    try:
+        snapshots.prune(ctx, server)
+    except Exception as exc:
+        warnings.append(f"Old snapshots were not pruned: {_why(exc)}")
+
+
+def _why(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, OdooplaneError) else f"{type(exc).__name__}: {exc}"
+
+
+def _undo(
+    ctx: EnvContext,
+    state: EnvState,
+    server: DatabaseServer,
+    plan: Plan,
     run: RecordedRun,
     outcome: Outcome,
     exc: BaseException,
     *,
     health_timeout: float,
-    started: float,
     neutralization_before: dict[str, Any] | None,
 ) -> NoReturn:
-    """Undo a failed deployment, record it, and raise DeploymentFailed (or re-raise)."""
-    if isinstance(exc, KeyboardInterrupt):
-        # Ctrl-C: the journal stays; the next command recovers, as after a crash.
+    """Undo a deploy that failed before its switch, record it, raise DeploymentFailed."""
+    op = state.operation
+    phase = op.phase if op is not None else "begun"
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)) or phase in SERVING:
+        # Killed (the journal stays: the recovery that follows finishes or undoes it),
+        # or already serving the new build: never undone here.
         raise exc
-    reason = exc.message if isinstance(exc, OdooplaneError) else f"{type(exc).__name__}: {exc}"
+    reason = _why(exc)
     excerpt = getattr(exc, "excerpt", None)
     if isinstance(exc, NeutralizationRefused):
         state.neutralization = exc.record
-    op = state.operation
-    snapshot = op.snapshot if op is not None and op.phase != "snapshot" else None
     ctx.store.phase(state, "rolling_back")
     actions: list[str] = []
     restored_ok = True
+    snapshot = op.snapshot if op is not None and phase != "snapshot" else None
     try:
         with run.step("rollback") as capture:
-            stop_process(ctx)
-            actions.append("stopped the failed build")
-            if snapshot:
-                dbs.restore_snapshot(
-                    server,
-                    ctx.database,
-                    snapshot,
-                    filestore_root=ctx.filestore_root,
-                    terminate=True,
-                )
-                actions.append(f"restored snapshot {snapshot}")
-            elif op is not None and op.phase in ("updating", "starting"):
-                actions.append("no snapshot: the database keeps what the update did")
-            if snapshot:
-                # The database is again what it was: so is its neutralization record.
+            undone = undo_to_previous(
+                ctx,
+                state,
+                server,
+                plan.previous,
+                new_slot=plan.new.name,
+                old_slot=plan.old.name if plan.old else None,
+                mode=plan.mode,
+                phase=phase,
+                snapshot=snapshot,
+                health_timeout=health_timeout,
+            )
+            actions.extend(undone.actions)
+            if undone.snapshot_kept and neutralization_before is not None:
                 state.neutralization = neutralization_before
-            if previous is not None:
-                health = launch(
-                    ctx, state, previous, pair, server, None, health_timeout=health_timeout
-                )
-                actions.append(
-                    f"started the previous build {previous.short} "
-                    f"(healthy in {health.seconds:.1f} s)"
-                )
-                outcome.health = health.to_dict()
+            outcome.health = undone.health
             for action in actions:
                 capture.line(action)
     except OdooplaneError as second:
         restored_ok = False
         actions.append(f"rollback failed: {second.message}")
-    state.status = "running" if restored_ok and previous is not None else "failed"
+    state.status = "running" if restored_ok and plan.previous is not None else "failed"
     state.desired = "running" if state.status == "running" else "stopped"
     outcome.status = "rolled_back" if restored_ok else "failed"
     outcome.error = reason
     outcome.log_excerpt = excerpt
     outcome.steps = run.steps
-    outcome.seconds = round(time.monotonic() - started, 2)
-    run.recorder.finish(
-        "rolled_back" if restored_ok else "failed",
-        error=reason,
-        rollback={
-            "snapshot": snapshot,
-            "restored_sha": previous.sha if previous else None,
-            "actions": actions,
-        },
-    )
+    with contextlib.suppress(Exception):
+        run.recorder.finish(
+            "rolled_back" if restored_ok else "failed",
+            error=reason,
+            rollback={
+                "snapshot": snapshot,
+                "restored_sha": plan.previous.sha if plan.previous else None,
+                "actions": actions,
+            },
+        )
     state.add_history({**history_entry("deploy", outcome), "rollback": actions})
     state.operation = None
     ctx.store.save(state)
+    previous = plan.previous
     what = "rolled back to " + previous.short if restored_ok and previous else "NOT rolled back"
     message = (
         f"Deploying {(outcome.build or {}).get('sha', '')[:12]} to '{ctx.name}' failed "
@@ -302,19 +440,3 @@ def _rollback(
     if not restored_ok:
         hint = "; ".join(actions) + (f"\n{hint}" if hint else "")
     raise DeploymentFailed(message, result=outcome.to_dict(), hint=hint) from None
-
-
-def _prune_snapshots(ctx: EnvContext, server: DatabaseServer) -> None:
-    """Keep the newest KEEP_SNAPSHOTS pre-deploy snapshots of the environment."""
-    mine = [
-        s for s in dbs.list_snapshots(server, ctx.database) if s.name.startswith(SNAPSHOT_PREFIX)
-    ]
-    for old in mine[:-KEEP_SNAPSHOTS]:
-        with contextlib.suppress(OdooplaneError):
-            dbs.drop_database(
-                server,
-                old.snapshot_db,
-                filestore_root=ctx.filestore_root,
-                terminate=True,
-                missing_ok=True,
-            )

@@ -11,6 +11,7 @@ from odooplane.environments import ports
 from odooplane.environments.builds import require_build, runtime_of, source_of
 from odooplane.environments.context import EnvContext, write_odoo_conf
 from odooplane.environments.health import check_once
+from odooplane.environments.launch import log_of, serving_program
 from odooplane.environments.locks import environment_lock, lock_holder
 from odooplane.environments.odoo_run import run_odoo
 from odooplane.environments.state import interrupted_operation
@@ -38,7 +39,7 @@ def status(project: Project, name: str, *, check_health: bool = True) -> dict[st
     }
     if state is None:
         return {**base, "status": "absent", "created": False}
-    live = ctx.backend.status(name)
+    live = ctx.backend.status(serving_program(ctx, state))
     op = state.operation
     interrupted = interrupted_operation(state)
     if interrupted is not None:
@@ -58,6 +59,7 @@ def status(project: Project, name: str, *, check_health: bool = True) -> dict[st
     )
     health = None
     if check_health and live.running and pair is not None:
+        # Through the front door, as users reach it.
         health = check_once(ctx.local_url(pair), timeout=5).to_dict()
     holder = lock_holder(project.state_dir, name)
     return {
@@ -81,7 +83,9 @@ def status(project: Project, name: str, *, check_health: bool = True) -> dict[st
         "interrupted": interrupted is not None,
         "lock_holder": holder,
         "last_deployment": state.last_deployment,
-        "log": str(ctx.log_path),
+        "slot": state.slot,
+        "slots": state.slots,
+        "log": str(log_of(ctx, state)),
         "conf": str(ctx.conf_path),
     }
 
@@ -125,7 +129,10 @@ def list_environments(project: Project) -> list[dict[str, Any]]:
 def log_file(project: Project, name: str) -> Path:
     """Where the output of the environment's process goes (its backend says)."""
     ctx = EnvContext(project, name)
-    return ctx.backend.log_location(name) or ctx.log_path
+    state = ctx.store.load(name)
+    if state is None:
+        return ctx.backend.log_location(name) or ctx.log_path
+    return ctx.backend.log_location(serving_program(ctx, state)) or log_of(ctx, state)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Starting an environment's process through its backend and waiting until it is healthy."""
+"""Starting a build in a slot through the backend, waiting until it is healthy, and
+serving it through the front door."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from odooplane.environments import ports
+from odooplane.environments import front, keeper, slots
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext, program_spec, write_odoo_conf
 from odooplane.environments.health import HealthResult, wait_healthy
 from odooplane.environments.neutralize_step import verify_before_start
+from odooplane.environments.ports import PortPair
+from odooplane.environments.slots import Slot
 from odooplane.environments.state import EnvState
 from odooplane.environments.steps import (
     RecordedRun,
@@ -20,6 +23,7 @@ from odooplane.environments.steps import (
     explain,
     mail_catcher,
 )
+from odooplane.ports import ensure_port_free
 from odooplane.postgres.server import DatabaseServer
 
 
@@ -43,9 +47,16 @@ def log_size(path: Path) -> int:
         return 0
 
 
-def _process_gave_up(ctx: EnvContext) -> Callable[[], str | None]:
+def public_pair(state: EnvState) -> PortPair | None:
+    """The environment's own address (the front door's port)."""
+    if state.http_port and state.gevent_port:
+        return PortPair(state.http_port, state.gevent_port)
+    return None
+
+
+def _process_gave_up(ctx: EnvContext, program: str) -> Callable[[], str | None]:
     def check() -> str | None:
-        status = ctx.backend.status(ctx.name)
+        status = ctx.backend.status(program)
         if status.state in ("FATAL", "EXITED", "STOPPED", "NOT_RUNNING", "ABSENT"):
             detail = status.description or status.state
             return f"the Odoo process is {status.state} ({detail})"
@@ -54,34 +65,61 @@ def _process_gave_up(ctx: EnvContext) -> Callable[[], str | None]:
     return check
 
 
+def retire_unslotted(ctx: EnvContext, state: EnvState) -> bool:
+    """Remove the one program of an environment created before slots (it listens on the
+    environment's own address, which the front door takes over). True if there was one."""
+    if state.slot is None and ctx.backend.defined(ctx.name):
+        ctx.backend.remove(ctx.name)
+        return True
+    return False
+
+
 def launch(
     ctx: EnvContext,
     state: EnvState,
     b: Build,
-    pair: ports.PortPair,
+    slot: Slot,
     server: DatabaseServer,
     run: RecordedRun | None,
     *,
     health_timeout: float,
 ) -> HealthResult:
-    """Write odoo.conf, define the program for ``b``, start it and wait until healthy.
+    """Start ``b`` in ``slot`` (its own ports, configuration and log) and wait until it
+    answers there. The front door is not touched: see :func:`serve`.
 
     Raises StepFailed (with the log lines of this start) when it does not come up.
     """
     catcher = mail_catcher(ctx)
-    write_odoo_conf(ctx, b, pair, server, catcher=catcher)
+    pair = public_pair(state)
+    conf = slots.conf_path(ctx, slot.name)
+    log_file = slots.log_path(ctx, slot.name)
+    write_odoo_conf(ctx, b, slot.pair, server, catcher=catcher, path=conf)
+    # odoo.conf (shell, cron-run, updates) follows the build last started.
+    write_odoo_conf(ctx, b, slot.pair, server, catcher=catcher)
     if ctx.config.neutralized and (ctx.copy_source or state.neutralization is not None):
-        verify_before_start(ctx, state, server, pair)
+        verify_before_start(ctx, state, server, pair or slot.pair)
     check_secrets(ctx, b)
-    offset = log_size(ctx.log_path)
+    ctx.backend.stop(slot.program)
+    ensure_port_free(slot.http, f"HTTP of environment '{ctx.name}' ({slot.name} slot)")
+    if ctx.config.workers:
+        ensure_port_free(slot.gevent, f"gevent of environment '{ctx.name}' ({slot.name} slot)")
+    state.slots.setdefault(slot.name, {})["build"] = b.sha
+    ctx.store.save(state)
+    # From now on a command dying mid-way is recovered without a person.
+    keeper.ensure(ctx.project)
+    offset = log_size(log_file)
     step = run.step("start") if run else contextlib.nullcontext()
     with step:
-        ctx.backend.define(program_spec(ctx, b))
-        ctx.backend.start(ctx.name)
+        ctx.backend.define(program_spec(ctx, b, name=slot.program, conf=conf, log_file=log_file))
+        ctx.backend.start(slot.program)
     hstep = run.step("health check") if run else contextlib.nullcontext()
     with hstep as capture:
+        if state.operation is not None:
+            ctx.store.phase(state, "health_check", step="health check")
         result = wait_healthy(
-            ctx.local_url(pair), timeout=health_timeout, still_running=_process_gave_up(ctx)
+            slot.local_url,
+            timeout=health_timeout,
+            still_running=_process_gave_up(ctx, slot.program),
         )
         if run is not None:
             run.recorder.record_health_check(
@@ -91,7 +129,7 @@ def launch(
                 duration_s=result.seconds,
             )
         if not result.ok:
-            excerpt = explain(log_since(ctx.log_path, offset))
+            excerpt = explain(log_since(log_file, offset))
             if capture is not None:
                 capture.line(f"unhealthy: {result.reason}\n{excerpt}")
             raise StepFailed(
@@ -99,25 +137,47 @@ def launch(
                 f"({', '.join(f'{p}: {c}' for p, c in result.checks.items())}).",
                 excerpt=excerpt,
             )
-        _wait_supervised(ctx, offset)
+        _wait_supervised(ctx, slot.program, log_file, offset)
     return result
 
 
-def _wait_supervised(ctx: EnvContext, log_offset: int, grace: float = 15.0) -> None:
-    """Wait until supervisord counts the start as successful (its ``startsecs``), so the
-    state written next and ``status`` agree; a process dying meanwhile is a failure."""
-    deadline = time.monotonic() + grace
+def serve(ctx: EnvContext, state: EnvState, slot: Slot, b: Build) -> None:
+    """Make ``slot`` (running ``b``) the one the environment's address reaches."""
+    front.route(ctx, state, slot, b)
+    state.slot = slot.name
+
+
+def _wait_supervised(ctx: EnvContext, program: str, log_file: Path, log_offset: int) -> None:
+    """Wait until the backend counts the start as successful (supervisord's
+    ``startsecs``), so the state written next and ``status`` agree; a process dying
+    meanwhile is a failure."""
+    deadline = time.monotonic() + 15.0
     while time.monotonic() < deadline:
-        live = ctx.backend.status(ctx.name)
+        live = ctx.backend.status(program)
         if live.state == "RUNNING":
             return
         if not live.running:
             raise StepFailed(
                 f"The Odoo process stopped right after answering ({live.state}).",
-                excerpt=explain(log_since(ctx.log_path, log_offset)),
+                excerpt=explain(log_since(log_file, log_offset)),
             )
         time.sleep(0.3)
 
 
-def stop_process(ctx: EnvContext) -> None:
-    ctx.backend.stop(ctx.name)
+def stop_process(ctx: EnvContext, program: str | None = None) -> None:
+    """Stop ``program``, or every program of the environment (both slots, and the one
+    from before slots)."""
+    for name in [program] if program else slots.programs(ctx.name):
+        ctx.backend.stop(name)
+
+
+def serving_program(ctx: EnvContext, state: EnvState) -> str:
+    """The backend program serving the environment (its name before slots)."""
+    return slots.program_name(ctx.name, state.slot) if state.slot else ctx.name
+
+
+def log_of(ctx: EnvContext, state: EnvState) -> Path:
+    """The log of the serving program."""
+    if state.slot:
+        return slots.log_path(ctx, state.slot)
+    return ctx.log_path

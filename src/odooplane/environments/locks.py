@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 
@@ -22,8 +22,13 @@ from odooplane.environments.state import now_iso, process_alive
 from odooplane.errors import LockedError
 from odooplane.fsutil import read_json, write_json_atomic
 
+if TYPE_CHECKING:
+    from odooplane.project import Project
+
 DEFAULT_TIMEOUT = 60.0
 TIMEOUT_ENV = "ODOOPLANE_LOCK_TIMEOUT"
+# The command line a detached worker runs on behalf of (shown as the lock's holder).
+COMMAND_ENV = "ODOOPLANE_COMMAND"
 
 
 def default_timeout() -> float:
@@ -41,6 +46,9 @@ def locks_dir(state_dir: Path) -> Path:
 
 
 def current_command() -> str:
+    given = os.environ.get(COMMAND_ENV)
+    if given:
+        return given
     argv = list(sys.argv)
     if argv and argv[0].endswith(("odooplane", "__main__.py")):
         argv[0] = "odooplane"
@@ -117,3 +125,37 @@ def lock_holder(state_dir: Path, name: str) -> dict[str, Any] | None:
         return holder
     probe.release()
     return None
+
+
+def owners_of(project: Project, databases: Iterable[str]) -> list[str]:
+    """The environments whose database (or one of its snapshots) is among ``databases``."""
+    from odooplane.postgres.databases import SNAPSHOT_SEPARATOR
+
+    config = project.config
+    by_database = {config.database_name(name): name for name in config.environments}
+    found = set()
+    for database in databases:
+        base = database.split(SNAPSHOT_SEPARATOR, 1)[0]
+        if base in by_database:
+            found.add(by_database[base])
+    return sorted(found)
+
+
+@contextmanager
+def databases_lock(
+    project: Project,
+    databases: Iterable[str],
+    *,
+    timeout: float | None = None,
+    command: str | None = None,
+) -> Iterator[list[str]]:
+    """Hold the lock of every environment owning one of ``databases`` (a database
+    command must not drop, replace or end the sessions of a database a deploy is
+    changing). Locks are taken in name order, so two such commands never deadlock."""
+    names = owners_of(project, databases)
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(
+                environment_lock(project.state_dir, name, command=command, timeout=timeout)
+            )
+        yield names

@@ -106,7 +106,7 @@ def allocate(
             elif role in mine:
                 port = mine[role]
             else:
-                port = _first_free(low, high, taken | set(chosen.values()))
+                port = _first_free(low, high, taken | set(mine.values()) | set(chosen.values()))
             if port in taken:
                 owner = next(k for k, v in registry.items() if k != key and port in v.values())
                 raise RefusedError(
@@ -120,9 +120,34 @@ def allocate(
                 f"Environment '{env}' would use port {chosen['http']} for both HTTP and gevent.",
                 hint="Set different http_port and gevent_port in its odoo_options.",
             )
-        registry[key] = chosen
+        registry[key] = {**mine, **chosen}
         write_json_atomic(path, registry)
     return PortPair(http=chosen["http"], gevent=chosen["gevent"])
+
+
+def allocate_internal(project_root: Path, env: str, roles: Iterable[str]) -> dict[str, int]:
+    """Ports of ``env`` for ``roles`` (e.g. ``blue_http``), kept for its whole life like
+    its own; only odooplane's processes use them, on 127.0.0.1."""
+    path = _registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = _key(project_root, env)
+    with filelock.FileLock(str(path) + ".lock", timeout=30):
+        registry = _load(path)
+        mine = dict(registry.get(key, {}))
+        taken = _used(registry, key) | set(mine.values())
+        low, high = port_range(RANGE_ENV, DEFAULT_RANGE)
+        chosen: dict[str, int] = {}
+        for role in roles:
+            if role in mine:
+                chosen[role] = mine[role]
+                continue
+            port = _first_free(low, high, taken)
+            taken.add(port)
+            mine[role] = chosen[role] = port
+        if mine != registry.get(key):
+            registry[key] = mine
+            write_json_atomic(path, registry)
+    return chosen
 
 
 def release(project_root: Path, env: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +56,17 @@ class Operation:
     previous_build: str | None = None
     snapshot: str | None = None
     deployment_id: str | None = None
+    # Blue/green deploys: the slot being started, and the one serving before.
+    slot: str | None = None
+    previous_slot: str | None = None
+    # "switch" (code only: the old build serves until the new one is healthy) or
+    # "maintenance" (modules change: a maintenance page while they do).
+    mode: str | None = None
+    # The step of the evidence record running now (for the record of an interruption).
+    step: str | None = None
+    # The snapshot name the database replaced by an undo is kept as (chosen before the
+    # renames, so a recovery that dies half-way finds them done).
+    replaced_as: str | None = None
     child_pid: int | None = None
     child_started: float | None = None
 
@@ -79,8 +91,15 @@ class EnvState:
     build_info: dict[str, Any] | None = None
     previous_build: str | None = None
     deployed_at: str | None = None
+    # The environment's own address: Caddy listens there (the front door); Odoo listens
+    # on the internal ports of its slots.
     http_port: int | None = None
     gevent_port: int | None = None
+    # Blue/green: the slot serving (None: an environment from before slots, whose one
+    # program is named after it and listens on http_port itself) and, per slot, its
+    # internal ports and the build it runs ({"http": ..., "gevent": ..., "build": sha}).
+    slot: str | None = None
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     neutralization: dict[str, Any] | None = None
     operation: Operation | None = None
     last_deployment: dict[str, Any] | None = None
@@ -175,10 +194,38 @@ class StateStore:
         for key, value in extra.items():
             setattr(op, key, value)
         self.save(state)
+        _pause_for_rehearsal(phase)
+
+    def mark(self, state: EnvState, **extra: Any) -> None:
+        """Record details of the current phase (durably), without entering a new one."""
+        op = state.operation
+        if op is None:
+            return
+        for key, value in extra.items():
+            setattr(op, key, value)
+        self.save(state)
 
     def end(self, state: EnvState) -> None:
         state.operation = None
         self.save(state)
+
+
+# Rehearsing crashes: ``ODOOPLANE_PAUSE_AFTER_PHASE=updating:30`` makes a command sleep 30 s
+# once it has journaled that phase, so a kill lands exactly there (the kill-matrix tests
+# and benchmarks use it; phases otherwise last milliseconds).
+PAUSE_ENV = "ODOOPLANE_PAUSE_AFTER_PHASE"
+
+
+def _pause_for_rehearsal(phase: str) -> None:
+    wanted = os.environ.get(PAUSE_ENV)
+    if not wanted:
+        return
+    name, _, seconds = wanted.partition(":")
+    if name == phase:
+        try:
+            time.sleep(float(seconds or "30"))
+        except ValueError:
+            return
 
 
 def process_alive(pid: int | None, started: float | None) -> bool:

@@ -84,6 +84,8 @@ class Outcome:
     error: str | None = None
     log_excerpt: str | None = None
     seconds: float = 0.0
+    # What went wrong without undoing anything (a log not written on a full disk...).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,14 +124,25 @@ def open_evidence(project: Project) -> EvidenceStore:
 class RecordedRun:
     """One recorded command on an environment: timed steps into the evidence store."""
 
-    def __init__(self, recorder: DeploymentRecorder, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        recorder: DeploymentRecorder,
+        progress: Progress | None,
+        *,
+        journal: Callable[[str], None] | None = None,
+    ) -> None:
         self.recorder = recorder
         self.progress = progress
         self.steps: list[StepTiming] = []
+        # Told each step's name before it starts (the operation journal keeps it, so an
+        # interruption's record names the step).
+        self.journal = journal
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[Any]:
         say(self.progress, f"{name}...")
+        if self.journal is not None:
+            self.journal(name)
         started = time.monotonic()
         status = "succeeded"
         try:
