@@ -22,10 +22,11 @@ import filelock
 
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.environments import api as envs
-from odooplane.environments import ports
+from odooplane.environments import ports, slots
 from odooplane.environments.branches import preview_name
 from odooplane.environments.builds import build
 from odooplane.environments.context import EnvContext
+from odooplane.environments.launch import serving_program
 from odooplane.environments.neutralize_step import LOGIN_FILE
 from odooplane.environments.state import StateStore, now_iso
 from odooplane.environments.steps import open_evidence
@@ -174,6 +175,8 @@ def _route(project: Project, router: Router, record: PreviewRecord) -> None:
             record.url = url_for(router.settings.public_host, https=False, port=state.http_port)
             PreviewStore(project.state_dir).save(record)
         return
+    # No lifecycle route yet: the slot serving (Odoo's internal ports), if any.
+    serving = slots.serving(EnvContext(project, record.name), state)
     series = project.config.odoo.series
     workers = project.config.previews.workers
     router.route(
@@ -181,12 +184,23 @@ def _route(project: Project, router: Router, record: PreviewRecord) -> None:
         listen_port=record.public_port,
         hostnames=hostnames,
         upstream=Upstream(
-            state.http_port,
-            state.gevent_port if workers else None,
+            serving.http,
+            serving.gevent if workers else None,
             websocket_paths=for_series(series).gevent_paths,
-        ),
+        )
+        if serving is not None
+        else None,
         wake_command=wake,
     )
+
+
+def _is_running(project: Project, name: str) -> bool:
+    """The preview's Odoo runs (whichever slot serves)."""
+    ctx = EnvContext(project, name)
+    state = ctx.store.load(name)
+    if state is None:
+        return False
+    return ctx.backend.status(serving_program(ctx, state)).running
 
 
 def _random_admin_password(project: Project, name: str) -> None:
@@ -214,8 +228,7 @@ def _info(
     elif state.status in ("failed", "refused"):
         status = state.status
     else:
-        live = EnvContext(project, record.name).backend.status(record.name)
-        status = "running" if live.running else "stopped"
+        status = "running" if _is_running(project, record.name) else "stopped"
     created = _parse(record.created_at) or _now()
     last = router.last_request(record.name)
     login = _login(project, record.name)
@@ -382,24 +395,16 @@ def up(
             _random_admin_password(project, record.name)
     else:
         b = build(project, wanted, progress=False, record=False)
-        live = EnvContext(project, record.name).backend.status(record.name)
         if b.sha == state.build:
             action = "unchanged"
-            if not live.running:
+            if not _is_running(project, record.name):
                 envs.start(project, record.name, progress=progress)
                 action = "woken"
         else:
+            # The deploy keeps the preview answering: a switch when no module changes,
+            # its maintenance page while modules update.
             _say(progress, f"updating {record.name} to {b.short}...")
-            if router.get(record.name) is not None:
-                router.maintenance(
-                    record.name, True, retry_after=10, message=f"Deploying {b.short}."
-                )
-            try:
-                steps = envs.deploy(project, record.name, wanted, progress=progress).steps
-            finally:
-                route = router.get(record.name)
-                if route is not None and route.upstream is not None:
-                    router.maintenance(record.name, False)
+            steps = envs.deploy(project, record.name, wanted, progress=progress).steps
         record.build = b.sha
     record.stopped_at = record.stopped_reason = None
     store.save(record)
@@ -433,10 +438,12 @@ def _remove(project: Project, router: Router, name: str, reason: str) -> list[st
             result = envs.destroy(project, name)
             removed += list(result.get("removed", []))
     backend = SupervisorBackend(project.state_dir)
-    if backend.defined(name):
-        # A process left without state or record (an orphan) is not an environment.
-        backend.remove(name)
-        removed.append("process")
+    for program in slots.programs(name):
+        if backend.defined(program):
+            # A process left without state or record (an orphan) is not an environment.
+            backend.remove(program)
+            if "process" not in removed:
+                removed.append("process")
     if router.remove(name):
         removed.append("route")
     ports.release(project.root, f"{name}.public")
@@ -505,7 +512,7 @@ def _running(project: Project, records: list[PreviewRecord]) -> list[PreviewReco
         ctx_state = StateStore(project.state_dir).load(record.name)
         if ctx_state is None:
             continue
-        if EnvContext(project, record.name).backend.status(record.name).running:
+        if _is_running(project, record.name):
             found.append(record)
     return found
 
@@ -648,7 +655,12 @@ def _orphans(project: Project, router: Router) -> list[str]:
     names: set[str] = set()
     names |= {n for n in StateStore(project.state_dir).names() if n.startswith("pr-")}
     names |= {r.env for r in router.routes() if r.env.startswith("pr-")}
-    names |= {p for p in SupervisorBackend(project.state_dir).programs() if p.startswith("pr-")}
+    # A program is named after its environment and slot (pr-1-login.blue).
+    names |= {
+        p.split(".", 1)[0]
+        for p in SupervisorBackend(project.state_dir).programs()
+        if p.startswith("pr-")
+    }
     prefix = f"{project.config.project}_pr_".replace("-", "_")
     orphans = sorted(names - known)
     try:

@@ -283,6 +283,9 @@ def promote(
                 undone = rollback(
                     project,
                     request.target,
+                    # A deploy that changed no module took no snapshot: switching back to
+                    # the previous build is the whole rollback.
+                    code_only=outcome.snapshot is None,
                     force=True,
                     reason=f"promotion {record.short_id}: smoke check failed ({failing})",
                     progress=progress,

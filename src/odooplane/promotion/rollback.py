@@ -86,14 +86,14 @@ def _serving(store: EvidenceStore, environment: str) -> list[DeploymentSummary]:
 def _pre_deploy_snapshot(ctx: EnvContext, deployment: DeploymentSummary) -> tuple[str, str] | None:
     """The snapshot a deployment took before changing the database: the ``pre-``
     snapshot made while it ran."""
-    from odooplane.environments.deploy import SNAPSHOT_PREFIX
+    from odooplane.environments.snapshots import PRE_DEPLOY
     from odooplane.postgres import databases as dbs
 
     start = deployment.started_at - timedelta(seconds=1)
     end = deployment.finished_at or datetime.now(timezone.utc)
     found = []
     for snap in dbs.list_snapshots(ctx.server(), ctx.database):
-        if not snap.name.startswith(SNAPSHOT_PREFIX) or not snap.created_at:
+        if not snap.name.startswith(PRE_DEPLOY) or not snap.created_at:
             continue
         taken = datetime.fromisoformat(snap.created_at)
         if taken.tzinfo is None:
@@ -219,9 +219,10 @@ def rollback(
     progress: Any = None,
 ) -> RollbackResult:
     """Roll ``environment`` back (see the module docstring); returns what was done."""
+    from odooplane.environments import front, slots
     from odooplane.environments.builds import build, record_build
     from odooplane.environments.context import EnvContext
-    from odooplane.environments.launch import launch, stop_process
+    from odooplane.environments.launch import launch, serve, stop_process
     from odooplane.environments.locks import current_command, environment_lock
     from odooplane.environments.state import now_iso
     from odooplane.environments.steps import (
@@ -268,9 +269,16 @@ def rollback(
             )
             ctx.store.phase(state, "begun", deployment_id=str(recorder.id))
             try:
-                with run.step("stop"):
-                    stop_process(ctx)
+                allocate_ports(ctx, state)
+                new = slots.slot(ctx, state, slots.other(state.slot))
+                old = state.slot
                 if not code_only:
+                    # The data changes: users get the maintenance page, not errors.
+                    if front.serving(ctx) is not None:
+                        with run.step("maintenance page"):
+                            front.maintenance(ctx, f"Rolling back to {b.short}.")
+                    with run.step("stop"):
+                        stop_process(ctx)
                     assert plan.snapshot is not None
                     ctx.store.phase(state, "swapping", snapshot=plan.snapshot)
                     with run.step("swap database") as capture:
@@ -291,17 +299,27 @@ def rollback(
                 state.previous_build = state.build
                 state.build = b.sha
                 state.build_info = b.summary()
-                ctx.store.phase(state, "starting")
-                pair = allocate_ports(ctx, state)
+                ctx.store.phase(state, "starting", slot=new.name, previous_slot=old)
+                # Code only: the old build serves until the target build answers, then
+                # the front door switches (no request fails).
                 health = launch(
                     ctx,
                     state,
                     b,
-                    pair,
+                    new,
                     server,
                     run,
                     health_timeout=health_timeout or DEFAULT_HEALTH_TIMEOUT,
                 )
+                with run.step("switch"):
+                    if front.serving(ctx) is None:
+                        serve(ctx, state, new, b)
+                    else:
+                        front.switch(ctx, new, b)
+                        state.slot = new.name
+                    ctx.store.phase(state, "switched")
+                if old and old != new.name:
+                    stop_process(ctx, slots.program_name(ctx.name, old))
             except OdooplaneError as exc:
                 state.status = "failed"
                 state.desired = "stopped"
