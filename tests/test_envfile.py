@@ -105,3 +105,37 @@ def test_missing_and_folder(tmp_path: Path) -> None:
         read_env_file(tmp_path / "nope.env")
     with pytest.raises(ConfigError, match="is a folder"):
         read_env_file(tmp_path)
+
+
+def test_devices_and_pipes_are_not_read(tmp_path: Path) -> None:
+    """/dev/zero was read until memory ran out; a FIFO would block forever."""
+    import os
+    import threading
+
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_env_file(Path("/dev/zero"))
+    fifo = tmp_path / "pipe.env"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            read_env_file(fifo)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "reading a FIFO env file blocked"
+    assert isinstance(outcome[0], ConfigError) and "not a regular file" in str(outcome[0])
+
+
+def test_a_huge_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    from odooplane.envfile import MAX_ENV_FILE_BYTES
+
+    path = tmp_path / "big.env"
+    with path.open("wb") as fh:
+        fh.truncate(50 * MAX_ENV_FILE_BYTES)  # sparse: large without using the disk
+    with pytest.raises(EnvFileError, match="larger than"):
+        read_env_file(path)

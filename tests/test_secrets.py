@@ -88,8 +88,21 @@ def test_odoo_conf_and_process_environment(tmp_path: Path) -> None:
     )
     assert sorted((f.key, f.where) for f in findings) == [
         ("SMTP_PASSWORD", "odoo.conf"),
-        ("STRIPE_LIVE_KEY", "the process environment"),
+        ("STRIPE_LIVE_KEY", "the process environment it is started with"),
     ]
+
+
+def test_a_key_from_the_env_file_is_not_blamed_on_the_process_environment(
+    tmp_path: Path,
+) -> None:
+    """The process environment of an environment holds its env file's variables: a key
+    found there is the env file's, said once (it was also said to be 'set in the process
+    environment', which it was not)."""
+    project = make_project(tmp_path, staging_text="STRIPE_LIVE_KEY=sk_live_other\n")
+    process_env = {"HOME": "/root", "STRIPE_LIVE_KEY": "sk_live_other"}
+    findings = check_secrets_visibility(project, "staging", process_env=process_env)
+    assert [(f.key, f.where) for f in findings] == [("STRIPE_LIVE_KEY", ".env.staging")]
+    assert not any("process environment" in f.message for f in findings)
 
 
 def test_without_production_env_file_only_keys_are_checked(tmp_path: Path) -> None:

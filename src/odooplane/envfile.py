@@ -20,7 +20,9 @@ override is how production credentials end up somewhere they should not.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from odooplane.errors import ConfigError
@@ -43,26 +45,46 @@ class EnvFileError(ConfigError):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse the env file at ``path`` into an ordered ``{KEY: value}`` mapping."""
+    """Parse the env file at ``path`` into an ordered ``{KEY: value}`` mapping.
+
+    Only a regular file is read, and never more than :data:`MAX_ENV_FILE_BYTES` of it: a
+    device (``/dev/zero``), a pipe or a socket named by mistake is a sentence, not a read
+    that never ends.
+    """
     try:
-        raw = path.read_bytes()
+        info = path.stat()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: the env file does not exist.",
             hint="Create it (KEY=VALUE lines) or fix the env_file path in odooplane.yaml.",
         ) from None
-    except IsADirectoryError:
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the env file ({exc.strerror}).") from None
+    if stat.S_ISDIR(info.st_mode):
         raise ConfigError(
             f"{path}: is a folder, not an env file.",
             hint="Point env_file at a file of KEY=VALUE lines.",
-        ) from None
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(
+            f"{path}: is not a regular file (a device, pipe or socket), so not an env file.",
+            hint="Point env_file at a file of KEY=VALUE lines.",
+        )
+    try:
+        # O_NONBLOCK: if the path was swapped for a pipe since stat(), open() must not hang.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ConfigError(f"{path}: is not a regular file, so not an env file.")
+            raw = fh.read(MAX_ENV_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the env file ({exc.strerror}).") from None
     if len(raw) > MAX_ENV_FILE_BYTES:
         raise EnvFileError(
             path,
             1,
-            f"the env file is {len(raw)} bytes, more than an env file should ever be.",
+            f"the env file is larger than {MAX_ENV_FILE_BYTES} bytes, more than an env file "
+            "should ever be.",
             fix="Check that env_file points at the right file.",
         )
     try:

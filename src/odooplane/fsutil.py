@@ -53,3 +53,41 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(path.read_text())
     except FileNotFoundError:
         return default
+
+
+def writable_output(path: Path, what: str) -> Path:
+    """Check, before any work, that ``what`` (an export, a postmortem...) can be written
+    to ``path``: not a folder, its folder creatable and accepting a new file (probed by
+    creating one, since root passes every permission check and still cannot write to
+    /proc or a read-only mount). Returns ``path``; a problem is a sentence naming it."""
+    from odooplane.errors import UsageError
+
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(
+            f"{target} is a folder; {what} needs a file name.",
+            hint=f"Give a path such as {target / 'out'}.",
+        )
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(
+            f"{what} cannot be written to {target}: {exc.strerror or exc}.",
+            hint="Choose a path in a folder you can write to.",
+        ) from None
+    return target
+
+
+def writable_folder(folder: Path, what: str) -> Path:
+    """Like :func:`writable_output` for a folder ``what`` writes files into."""
+    from odooplane.errors import UsageError
+
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} is a file; {what} needs a folder.")
+    writable_output(target / ".odooplane-write-check", what)
+    return target

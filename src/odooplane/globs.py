@@ -96,6 +96,40 @@ def _tokens(pattern: str) -> list[_Token]:
     return out
 
 
+def bracket_problem(pattern: str) -> str | None:
+    """What is wrong with the bracket sets of ``pattern``, if anything.
+
+    fnmatch reads an unclosed ``[`` as a literal, but git never allows ``[`` in a branch
+    name, so such a pattern can only be a typo; a set starting with ``]`` (``[]]``) reads
+    as a set of ``]`` to fnmatch and as an empty set to people; a set with a reversed
+    range (``[z-a]``) matches nothing.
+    """
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern[i] != "[":
+            i += 1
+            continue
+        j = i + 1
+        if j < n and pattern[j] == "!":
+            j += 1
+        if j < n and pattern[j] == "]":
+            return (
+                f"the set '{pattern[i : j + 1]}...' starts with ']', which is ambiguous "
+                "(an empty set, or a set of ']')"
+            )
+        close = pattern.find("]", j)
+        if close < 0:
+            return f"the '[' at position {i + 1} is never closed (git branch names cannot hold '[')"
+        body = pattern[j:close]
+        for match in re.finditer(r"(.)-(.)", body):
+            if match.group(1) > match.group(2):
+                return f"the range '{match.group(0)}' in '{pattern[i : close + 1]}' is reversed"
+        if not body:
+            return f"the set '{pattern[i : close + 1]}' is empty"
+        i = close + 1
+    return None
+
+
 def pattern_precedence(pattern: str) -> int:
     """2 for a literal branch name, 1 for a glob, 0 for the catch-all ``*``."""
     tokens = _tokens(pattern)

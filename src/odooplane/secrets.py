@@ -98,6 +98,7 @@ def check_secrets_visibility(
     }
     findings: list[Finding] = []
     own = _env_file(project, env.env_file)
+    own_values: dict[str, str] = {}
     if own is not None:
         shown = _display(project, own)
         for prod_env, prod_file in production_env_files(project).items():
@@ -111,7 +112,8 @@ def check_secrets_visibility(
                     )
                 )
         if own.is_file():
-            findings += _scan_mapping(read_env_file(own), keys, prod_values, shown)
+            own_values = read_env_file(own)
+            findings += _scan_mapping(own_values, keys, prod_values, shown)
     if odoo_conf is not None and odoo_conf.is_file():
         text = odoo_conf.read_text("utf-8")
         shown = _display(project, odoo_conf)
@@ -121,7 +123,11 @@ def check_secrets_visibility(
                     Finding(key, shown, f"the value of production-only {key} appears in {shown}")
                 )
     if process_env is not None:
-        findings += _scan_mapping(process_env, keys, prod_values, "the process environment")
+        # Variables the env file put there were reported above, under the env file.
+        inherited = {k: v for k, v in process_env.items() if own_values.get(k) != v}
+        findings += _scan_mapping(
+            inherited, keys, prod_values, "the process environment it is started with"
+        )
     return findings
 
 

@@ -58,7 +58,9 @@ def project(tmp_path: Path) -> Path:
     folder = tmp_path / "shop"
     folder.mkdir()
     (folder / "odooplane.yaml").write_text(VALID)
-    (folder / "prod.env").write_text("PROD_HOST=erp.example.com\nADMIN_PASSWORD=hunter2\n")
+    (folder / "prod.env").write_text(
+        "PROD_HOST=erp.example.com\nADMIN_PASSWORD=hunter2-correct-horse-staple\n"
+    )
     return folder
 
 
@@ -165,7 +167,7 @@ def test_show_masks_env_file_secrets(project: Path, capsys: pytest.CaptureFixtur
     os.chdir(project)
     code, out, _ = run(["config", "show"], capsys)
     assert code == 0
-    assert "hunter2" not in out and "erp.example.com" not in out
+    assert "hunter2-correct-horse-staple" not in out and "erp.example.com" not in out
     assert "admin_passwd: '****'" in out
     assert "url: https://****" in out
     assert "server: embedded" in out  # defaults are filled in
@@ -174,7 +176,7 @@ def test_show_masks_env_file_secrets(project: Path, capsys: pytest.CaptureFixtur
     assert data["config"]["environments"]["production"]["odoo_options"] == {"admin_passwd": "****"}
     assert data["config"]["evidence"]["url"] == "sqlite"
     assert data["environments"]["dev"]["data"] == "demo"
-    assert "hunter2" not in out
+    assert "hunter2-correct-horse-staple" not in out
 
 
 def test_show_on_broken_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -120,6 +120,9 @@ def test_database_commands(
     assert exported["filestore_files"] == 1 and archive.is_file()
     code, _, err = run(capfd, *proj, "db", "export", copy, str(archive))
     assert code == 1 and "already exists" in err
+    # An unwritable target exited 3 (issue 10): now a sentence, before any dumping.
+    code, _, err = run(capfd, *proj, "db", "export", copy, "/proc/backup.zip")
+    assert code == 2 and "cannot be written to /proc/backup.zip" in err
     imported = run_json(capfd, *proj, "db", "import", str(archive), names["imported"])
     assert imported["format"] == "zip" and imported["filestore"]["files"] == 1
     assert rows_of(pg_server, names["imported"]) == ["kept"]

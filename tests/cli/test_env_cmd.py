@@ -134,6 +134,12 @@ def test_errors_are_sentences_with_exit_codes(project: Path) -> None:
     assert logs.returncode == 2 and "has no log yet" in logs.stderr
     bad_branch = odooplane(project, "env", "for-branch", "-x")
     assert bad_branch.returncode != 0 and "Traceback" not in bad_branch.stderr
+    # Accepted before issue 10: a negative line count, waits of nan or -1 seconds.
+    negative = odooplane(project, "env", "logs", "dev", "-n", "-5")
+    assert negative.returncode == 2 and "-5 is not in the range" in negative.stderr
+    for value in ("nan", "-1", "inf"):
+        wait = odooplane(project, "env", "start", "dev", "--wait", value)
+        assert wait.returncode == 2 and "is not a duration" in wait.stderr, wait.stderr
 
 
 def test_outside_a_project(tmp_path: Path) -> None:

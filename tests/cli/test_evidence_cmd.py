@@ -166,3 +166,29 @@ def test_export_sql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_help(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(args, capsys)
     assert code == 0 and "Usage:" in out
+
+
+def test_bad_inputs_are_sentences(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each of these exited 3 (an unexpected error) or was accepted (issue 10)."""
+    _record(project_dir)
+    base = ["-C", str(project_dir)]
+    code, _, err = run([*base, "history", "--limit", str(10**30)], capsys)
+    assert code == 2 and "--limit" in err and "SELECT" not in err
+    code, _, err = run([*base, "postmortem", "staging", "--out", "/proc/pm.md"], capsys)
+    assert code == 2 and "The postmortem cannot be written to /proc/pm.md" in err
+    code, _, err = run([*base, "postmortem", "staging", "--out", str(project_dir)], capsys)
+    assert code == 2 and "is a directory" in err
+
+
+def test_a_store_path_that_is_not_a_database(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = project_dir / "notes.txt"
+    text.write_text("not a database\n")
+    config = project_dir / "odooplane.yaml"
+    config.write_text(config.read_text() + f"evidence:\n  url: 'sqlite:///{text}'\n")
+    for command in (["history"], ["evidence", "status"], ["config", "check"]):
+        code, _, err = run(["-C", str(project_dir), *command], capsys)
+        assert code == 2, (command, err)
+        assert f"The evidence store {text} (evidence.url) is not an SQLite database" in err
+    assert text.read_text() == "not a database\n"

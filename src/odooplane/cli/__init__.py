@@ -10,13 +10,14 @@ import importlib
 import sys
 import traceback
 from datetime import datetime, timezone
+from typing import NoReturn
 
 import click
 from rich.text import Text
 
 from odooplane import __version__
 from odooplane.cli._common import console_err
-from odooplane.errors import EXIT_UNEXPECTED, OdooplaneError
+from odooplane.errors import EXIT_FAILED, EXIT_UNEXPECTED, OdooplaneError
 from odooplane.paths import cache_dir
 
 # Command name -> (module under odooplane.cli that registers it, one-line help).
@@ -137,16 +138,29 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         console_err.print("[red]Interrupted.[/red]")
         sys.exit(130)
-    except Exception as exc:  # the one place a stray exception is turned into exit 3
+    except OSError as exc:
+        if exc.filename is None or exc.strerror is None:
+            _unexpected(exc)
+        # A file odooplane could not read or write (permissions, a full or read-only
+        # disk): the machine's state, not a bug; said as a sentence naming the file.
         log = _crash_log(exc)
-        _say(
-            "unexpected error",
-            "bold red",
-            f"{type(exc).__name__}: {exc}\n"
-            f"The full traceback is in {log}; please attach it to a bug report.",
-        )
-        sys.exit(EXIT_UNEXPECTED)
+        _say("error", "bold red", f"{exc.filename}: {exc.strerror}.")
+        _say("hint", "yellow", f"Check that path, its permissions and free space ({log}).")
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # the one place a stray exception is turned into exit 3
+        _unexpected(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    log = _crash_log(exc)
+    _say(
+        "unexpected error",
+        "bold red",
+        f"{type(exc).__name__}: {exc}\n"
+        f"The full traceback is in {log}; please attach it to a bug report.",
+    )
+    sys.exit(EXIT_UNEXPECTED)
 
 
 def _say(label: str, style: str, text: str) -> None:

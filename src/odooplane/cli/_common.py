@@ -37,3 +37,39 @@ def project_dir(ctx: click.Context) -> Path:
     root = ctx.find_root().obj or {}
     given = root.get("project_dir")
     return Path(given).resolve() if given else Path.cwd()
+
+
+class Seconds(click.ParamType[float]):
+    """A duration in seconds: a finite number from ``minimum`` to ``maximum`` (``nan``,
+    ``inf`` and negative waits are refused with a sentence, not carried into a loop)."""
+
+    name = "seconds"
+
+    def __init__(self, *, minimum: float = 0.0, maximum: float = 7 * 86400.0) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"'{value}' is not a number of seconds.", param, ctx)
+        if not math.isfinite(number) or not self.minimum <= number <= self.maximum:
+            self.fail(
+                f"{value} is not a duration from {self.minimum:g} to {self.maximum:g} seconds.",
+                param,
+                ctx,
+            )
+        return number
+
+
+# A count of lines or records: never negative, never beyond what a database integer or
+# a screen can hold.
+COUNT = click.IntRange(min=0, max=1_000_000)
+POSITIVE_COUNT = click.IntRange(min=1, max=1_000_000)
+TCP_PORT = click.IntRange(min=1, max=65535)

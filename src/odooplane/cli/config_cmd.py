@@ -118,15 +118,19 @@ def check(ctx: click.Context, as_json: bool) -> None:
     loaded = _load(ctx, as_json)
     summary = environment_summary(loaded)
     config = loaded.config
+    _check_evidence_file(loaded)
     data = {
         "ok": True,
         "file": str(loaded.path),
         "project": config.project,
         "series": config.odoo.series,
         "environments": summary,
+        "warnings": [issue.as_dict() for issue in loaded.warnings],
     }
 
     def render() -> None:
+        for issue in loaded.warnings:
+            console_err.print(f"warning: {issue}", markup=False, soft_wrap=True)
         count = len(summary)
         console.print(
             f"{loaded.path} is valid: project {config.project}, Odoo {config.odoo.series}, "
@@ -138,6 +142,17 @@ def check(ctx: click.Context, as_json: bool) -> None:
             render_environments(summary)
 
     emit(data, as_json, render)
+
+
+def _check_evidence_file(loaded: LoadedConfig) -> None:
+    """An SQLite evidence path must be an SQLite file (or not exist yet): found here, not
+    by the first `history` that reads it."""
+    from odooplane.evidence.engine import check_sqlite_file, resolve_location
+    from odooplane.paths import state_dir
+
+    location = resolve_location(loaded.config.evidence.url, state_dir(loaded.path.resolve().parent))
+    if location.sqlite_path is not None:
+        check_sqlite_file(location.sqlite_path)
 
 
 @config_group.command("show")

@@ -14,7 +14,7 @@ import click
 from rich.status import Status
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, project_dir
+from odooplane.cli._common import TCP_PORT, console, project_dir
 from odooplane.dev.session import DevSession, prepare_dev
 from odooplane.project import load_project
 
@@ -32,7 +32,9 @@ _STYLES = {
 
 @cli.command("dev")
 @click.argument("env", required=False)
-@click.option("--port", type=int, default=None, help="HTTP port (default 8069, or a free one).")
+@click.option(
+    "--port", type=TCP_PORT, default=None, help="HTTP port (default 8069, or a free one)."
+)
 @click.option(
     "--auto-upgrade",
     is_flag=True,

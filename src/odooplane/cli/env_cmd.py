@@ -15,7 +15,15 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import (
+    COUNT,
+    Seconds,
+    console,
+    console_err,
+    emit,
+    json_option,
+    project_dir,
+)
 from odooplane.environments import api as envs
 from odooplane.environments import detach
 from odooplane.environments.diff import SECTIONS
@@ -39,7 +47,7 @@ _STATUS_COLOURS = {
 wait_option = click.option(
     "--wait",
     "lock_timeout",
-    type=float,
+    type=Seconds(),
     default=None,
     metavar="SECONDS",
     help="How long to wait for another command holding the environment "
@@ -48,7 +56,7 @@ wait_option = click.option(
 timeout_option = click.option(
     "--timeout",
     "health_timeout",
-    type=float,
+    type=Seconds(minimum=1.0),
     default=envs.DEFAULT_HEALTH_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
@@ -398,7 +406,9 @@ def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
 
 @env_group.command("logs")
 @click.argument("name")
-@click.option("-n", "--lines", default=100, show_default=True, help="How many lines to show.")
+@click.option(
+    "-n", "--lines", default=100, show_default=True, type=COUNT, help="How many lines to show."
+)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.pass_context
 def logs_command(ctx: click.Context, name: str, lines: int, follow: bool) -> None:

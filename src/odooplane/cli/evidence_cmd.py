@@ -10,9 +10,16 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import (
+    POSITIVE_COUNT,
+    console,
+    console_err,
+    emit,
+    json_option,
+    project_dir,
+)
 from odooplane.evidence.records import RUNNING, DeploymentSummary, jsonable
-from odooplane.fsutil import write_atomic
+from odooplane.fsutil import writable_folder, writable_output, write_atomic
 from odooplane.paths import find_project_root
 from odooplane.project import load_project
 
@@ -152,6 +159,7 @@ def export_sql_cmd(ctx: click.Context, out_dir: Path | None, as_json: bool) -> N
 
     if out_dir is None:
         out_dir = find_project_root(project_dir(ctx)) or project_dir(ctx)
+    writable_folder(out_dir, "The Supabase migrations")
     with console_err.status("Generating SQL from the schema revisions…"):
         results = export_sql(out_dir)
 
@@ -205,7 +213,7 @@ def prune_cmd(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
 @cli.command("history")
 @click.argument("environment", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=20, show_default=True, type=POSITIVE_COUNT)
 @json_option
 @click.pass_context
 def history_cmd(ctx: click.Context, environment: str | None, limit: int, as_json: bool) -> None:
@@ -311,6 +319,8 @@ def postmortem_cmd(ctx: click.Context, target: str, out_file: Path | None) -> No
     """
     from odooplane.evidence.postmortem import postmortem
 
+    if out_file is not None:
+        writable_output(out_file, "The postmortem")
     with _open_store(ctx) as store:
         text = postmortem(store, target)
     if out_file is None:

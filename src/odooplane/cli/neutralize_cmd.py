@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import (
+    POSITIVE_COUNT,
+    console,
+    console_err,
+    emit,
+    json_option,
+    project_dir,
+)
 from odooplane.config import EnvironmentKind
 from odooplane.errors import NotFoundError, RefusedError, UsageError
 from odooplane.fsutil import write_atomic
@@ -332,7 +339,12 @@ def _mail_env(project: Project, environment: str) -> str:
 @mail_group.command("list")
 @click.argument("environment")
 @click.option(
-    "-n", "--limit", type=int, default=50, show_default=True, help="Show the latest N messages."
+    "-n",
+    "--limit",
+    type=POSITIVE_COUNT,
+    default=50,
+    show_default=True,
+    help="Show the latest N messages.",
 )
 @json_option
 @click.pass_context

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import Seconds, console, console_err, emit, json_option, project_dir
 from odooplane.project import load_project
 from odooplane.promotion.approval import ApprovalRequest
 
@@ -45,7 +45,9 @@ def _show_request(request: ApprovalRequest) -> None:
     metavar="NAME",
     help="Who approved (for CI; recorded). Without it a person confirms at the terminal.",
 )
-@click.option("--health-timeout", type=float, default=None, help="Seconds to wait for health.")
+@click.option(
+    "--health-timeout", type=Seconds(minimum=1.0), default=None, help="Seconds to wait for health."
+)
 @json_option
 @click.pass_context
 def promote_command(

@@ -10,7 +10,7 @@ import click
 from rich.status import Status
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, emit, json_option
+from odooplane.cli._common import TCP_PORT, console, emit, json_option
 from odooplane.cli.dev_cmd import dev
 from odooplane.quickstart import prepare, start
 
@@ -23,7 +23,9 @@ from odooplane.quickstart import prepare, start
     help="Odoo source folder, or a git URL (then also --odoo-ref). Needed the first time.",
 )
 @click.option("--odoo-ref", metavar="REF", help="Branch or tag of a git --odoo-source.")
-@click.option("--port", type=int, default=None, help="HTTP port (default 8069, or a free one).")
+@click.option(
+    "--port", type=TCP_PORT, default=None, help="HTTP port (default 8069, or a free one)."
+)
 @click.option(
     "--no-serve",
     is_flag=True,

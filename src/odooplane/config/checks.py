@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from odooplane.config.issues import KeyPath, KeyProblem, did_you_mean
+from odooplane.config.odoo_options import option_problems
 from odooplane.config.values import (
     MAX_IDENTIFIER,
     STAGING_DEFAULT_BRANCH,
@@ -67,6 +68,7 @@ def cross_check(config: ProjectConfig) -> list[KeyProblem]:
     problems += _branch_problems(config)
     problems += _database_problems(config)
     problems += _url_problems(config)
+    problems += option_problems(config)
     return problems
 
 

@@ -37,6 +37,7 @@ from odooplane.config.issues import (
     KeyProblem,
     format_key_path,
 )
+from odooplane.config.odoo_options import option_warnings
 from odooplane.config.schema import ProjectConfig
 from odooplane.config.translate import pydantic_problem
 from odooplane.config.values import LOADER_CONTEXT, env_file_escapes
@@ -57,6 +58,8 @@ class LoadedConfig:
     masked: Mapping[KeyPath, str]
     # Each environment's env file, resolved (present or not).
     env_files: Mapping[str, Path]
+    # Allowed but worth saying (odoo.conf options that weaken an environment).
+    warnings: tuple[ConfigIssue, ...] = ()
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> ProjectConfig:
@@ -135,7 +138,10 @@ class _Loader:
             self.problems += cross_check(config)
         if self.problems or config is None:
             raise self._error()
-        return LoadedConfig(config, self.path, dict(self.masked), dict(self.env_files))
+        warnings = self._issues(option_warnings(config, self.masked))
+        return LoadedConfig(
+            config, self.path, dict(self.masked), dict(self.env_files), tuple(warnings)
+        )
 
     def _text(self) -> str:
         if len(self.raw) > MAX_CONFIG_BYTES:
@@ -448,8 +454,11 @@ class _Loader:
     # -- reporting -----------------------------------------------------------
 
     def _error(self) -> ConfigFileError:
+        return ConfigFileError(self.file, self._issues(self.problems))
+
+    def _issues(self, problems: list[KeyProblem]) -> list[ConfigIssue]:
         issues: list[ConfigIssue] = []
-        for problem in self.problems:
+        for problem in problems:
             if problem.line is not None:
                 line, column = problem.line, problem.column or 1
             else:
@@ -465,7 +474,7 @@ class _Loader:
                 )
             )
         issues.sort(key=lambda i: (i.file != self.file, i.file, i.line, i.column))
-        return ConfigFileError(self.file, issues)
+        return issues
 
 
 def _plain_kind(tree: Any) -> Any:

@@ -46,8 +46,10 @@ from odooplane.config.values import (
     check_debian_package,
     check_env_var_name,
     check_option_name,
+    check_timezone,
     env_file_escapes,
     number_as_text,
+    postgres_url_problem,
     quantity_value,
     valid_host,
 )
@@ -130,6 +132,11 @@ class DatabaseConfig(Strict):
         if value != "embedded" and not re.match(r"^postgres(ql)?://", value):
             raise ValueError(
                 f"'{value}' is neither 'embedded' nor a URL starting with postgresql://"
+            )
+        problem = postgres_url_problem(value) if value != "embedded" else None
+        if problem is not None:
+            raise ValueError(
+                f"{problem}; write it like postgresql://USER:PASSWORD@HOST:5432/postgres"
             )
         return value
 
@@ -316,7 +323,7 @@ class EnvironmentConfig(Strict):
 class EvidenceConfig(Strict):
     url: str = Field(default="sqlite", description="'sqlite' or a postgresql:// URL")
     artifacts: str = Field(default="web/docs/evidence")
-    timezone: str = Field(default="+0800")
+    timezone: Annotated[str, AfterValidator(check_timezone)] = Field(default="+0800")
     compress_after_days: Annotated[int, Field(ge=0, le=90)] = Field(
         default=7, description="gzip log artifacts older than this many days (0: never)"
     )
@@ -327,6 +334,9 @@ class EvidenceConfig(Strict):
         # The same forms odooplane.evidence.engine.resolve_location accepts.
         if value != "sqlite" and not re.match(r"^(sqlite:///|postgres(ql)?(\+psycopg)?://)", value):
             raise ValueError(f"'{value}' is neither 'sqlite' nor a URL starting with postgresql://")
+        problem = postgres_url_problem(value) if value.startswith("postgres") else None
+        if problem is not None:
+            raise ValueError(f"{problem}; write it like postgresql://USER:PASSWORD@HOST:5432/DB")
         return value
 
 

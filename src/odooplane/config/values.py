@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta, timezone, tzinfo
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,8 @@ from pydantic import (
     Field,
     Tag,
 )
+
+from odooplane.globs import bracket_problem
 
 # Names that end up as PostgreSQL database names, folder names and DNS labels.
 SAFE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -111,6 +114,12 @@ def _check_branch_pattern(value: str) -> str:
         )
     if value.startswith(("/", "-")) or value.endswith("/"):
         raise ValueError(f"'{value}' cannot start with '/' or '-' or end with '/'")
+    problem = bracket_problem(value)
+    if problem is not None:
+        raise ValueError(
+            f"'{value}' is not a usable branch pattern: {problem}; a set is written like "
+            "[0-9] or [!a-z]"
+        )
     return value
 
 
@@ -156,6 +165,55 @@ def check_debian_package(value: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", value):
         raise ValueError(f"'{value}' is not a Debian package name (e.g. wkhtmltopdf)")
     return value
+
+
+_OFFSET_RE = re.compile(r"^(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})$")
+
+
+def parse_timezone(value: str) -> tzinfo | None:
+    """``+0800``, ``-05:30``, ``Z`` or ``UTC`` as a fixed offset; None for anything else
+    (a zone name included: artifact folders are stamped with one fixed offset, never
+    shifted by daylight saving)."""
+    text = value.strip()
+    if text.upper() in ("Z", "UTC", "+0000", "-0000"):
+        return timezone.utc
+    match = _OFFSET_RE.match(text)
+    if not match or int(match["hh"]) > 14 or int(match["mm"]) > 59:
+        return None
+    delta = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
+    return timezone(-delta if match["sign"] == "-" else delta)
+
+
+def check_timezone(value: str) -> str:
+    if parse_timezone(value) is None:
+        raise ValueError(
+            f"'{value}' is not a UTC offset; write it like +0800, -05:30 or UTC (a fixed "
+            "offset, not a zone name)"
+        )
+    return value
+
+
+def postgres_url_problem(value: str) -> str | None:
+    """What is wrong with a postgresql:// URL (None when nothing is): read the way the
+    standard library splits URLs, so a bracket left open or a port out of range is found
+    by `config check` rather than by the first connection."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"'{_hide_url_password(value)}' is not a valid URL ({exc})"
+    if port == 0:
+        return f"'{_hide_url_password(value)}' has port 0; PostgreSQL listens on 1 to 65535"
+    query_host = "host=" in (parts.query or "")
+    if not parts.hostname and not query_host:
+        return f"'{_hide_url_password(value)}' names no host"
+    return None
+
+
+def _hide_url_password(value: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)
 
 
 def _check_domain(value: str) -> str:

@@ -40,7 +40,7 @@ from odooplane.environments.context import EnvContext, conf_options
 from odooplane.environments.ports import PortPair
 from odooplane.environments.steps import wanted_modules
 from odooplane.errors import ConfigError, ExternalToolError
-from odooplane.fsutil import write_atomic
+from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.series import for_series
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
@@ -166,7 +166,7 @@ def export_compose(
         raise ConfigError(f"{project.config_path} defines no environment to export.")
     for name in names:
         project.environment(name)  # a sentence for an unknown name
-    directory.mkdir(parents=True, exist_ok=True)
+    writable_folder(directory, "The Compose project")
     os.chmod(directory, 0o700)
     slug = images.slug(project.config.project)
     network = f"odooplane-{slug}"

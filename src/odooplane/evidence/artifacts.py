@@ -19,7 +19,7 @@ import re
 import shutil
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from odooplane.errors import ConfigError
@@ -27,23 +27,20 @@ from odooplane.evidence.redact import Redactor
 
 STAMP_FORMAT = "%Y%m%d-%H%M%z"
 STAMP_RE = re.compile(r"^(\d{8})-(\d{4})([+-]\d{4})$")
-_OFFSET_RE = re.compile(r"^(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})$")
 _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def parse_offset(value: str) -> tzinfo:
     """``+0800``, ``-05:30``, ``Z`` or ``UTC`` as a fixed offset."""
-    text = value.strip()
-    if text.upper() in ("Z", "UTC", "+0000", "-0000"):
-        return timezone.utc
-    match = _OFFSET_RE.match(text)
-    if not match or int(match["hh"]) > 14 or int(match["mm"]) > 59:
+    from odooplane.config.values import parse_timezone
+
+    found = parse_timezone(value)
+    if found is None:
         raise ConfigError(
             f"evidence.timezone in odooplane.yaml is '{value}', which is not a UTC offset.",
             hint="Write it like +0800, -0500 or +05:30 (or UTC).",
         )
-    delta = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
-    return timezone(-delta if match["sign"] == "-" else delta)
+    return found
 
 
 def slug(text: str, *, limit: int = 60) -> str:

@@ -93,8 +93,38 @@ def _hide_password(value: str) -> str:
         return value.split("@")[-1] if "@" in value else value
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a store path that is a folder or a file other than an SQLite database (an
+    empty or missing file is a new store)."""
+    if path.is_dir():
+        raise ConfigError(
+            f"The evidence store {path} (evidence.url) is a folder, not an SQLite file.",
+            hint="Point evidence.url at a file, e.g. sqlite:///.odooplane/evidence.sqlite.",
+        )
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(
+            f"The evidence store {path} (evidence.url) cannot be read: {exc.strerror or exc}.",
+            hint="Check its permissions.",
+        ) from None
+    if head and head != SQLITE_HEADER:
+        raise ConfigError(
+            f"The evidence store {path} (evidence.url) is not an SQLite database.",
+            hint="Point evidence.url at the evidence file (or a new path), and move this "
+            "file away.",
+        )
+
+
 def create_store_engine(location: StoreLocation) -> Engine:
     if location.sqlite_path is not None:
+        check_sqlite_file(location.sqlite_path)
         return _sqlite_engine(location.sqlite_path)
     return sa.create_engine(
         location.url,

@@ -1056,6 +1056,7 @@ def export_database(
     """Write ``database`` as an Odoo backup ``.zip``: ``dump.sql`` (plain pg_dump,
     no owners), ``filestore/`` and ``manifest.json``, the layout Odoo's database manager
     produces and restores."""
+    from odooplane.fsutil import writable_output
     from odooplane.postgres import archive
 
     database_name(database)
@@ -1064,6 +1065,7 @@ def export_database(
         raise RefusedError(
             f"{target} already exists.", hint="Choose another file name or pass --overwrite."
         )
+    writable_output(target, f"The export of '{database}'")
     started = time.monotonic()
     with _maintenance(server) as conn:
         _require(conn, server, database)

@@ -31,7 +31,7 @@ from odooplane.environments.context import EnvContext
 from odooplane.environments.create import default_ref
 from odooplane.environments.steps import wanted_modules
 from odooplane.errors import RefusedError
-from odooplane.fsutil import write_atomic
+from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.addons import project_addons
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
@@ -201,7 +201,7 @@ def export_kubernetes(
             "without --include-secrets and create the -db secrets yourself.",
         )
     namespace = objects.namespace_of(project)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(out_dir, "The Kubernetes manifests")
     exported: list[ExportedEnvironment] = []
     files: list[str] = []
     namespace_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
