@@ -8,6 +8,7 @@ import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +259,110 @@ def test_import_of_the_shared_fixture_in_its_own_format(
     assert counts["res_partner"] >= 7
     assert counts["ir_module_module"] > 31
     assert counts["ir_cron"] == 15
+
+
+# -- untrusted archives (issue 10) ---------------------------------------------------------
+
+
+def _zip_bomb() -> Path:
+    """A 3 MB Odoo-looking zip whose filestore expands to 3 GB (built once, cached)."""
+    from conftest import TEST_CACHE
+
+    path = TEST_CACHE / "zip-bomb-3g.zip"
+    if not path.is_file():
+        partial = path.with_suffix(".partial")
+        chunk = b"\0" * (64 << 20)
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            zf.writestr("dump.sql", "CREATE TABLE t (id int);\n")
+            with zf.open("filestore/ab/bomb", "w", force_zip64=True) as member:
+                for _ in range(48):
+                    member.write(chunk)
+        partial.replace(path)
+    return path
+
+
+def test_zip_bomb_is_refused_before_extracting(
+    pg_server: DatabaseServer, target: str, tmp_path: Path
+) -> None:
+    bomb = _zip_bomb()
+    assert bomb.stat().st_size < 4 * 1024 * 1024
+    store = tmp_path / "fs"
+    with pytest.raises(UsageError, match=r"zip bomb") as info:
+        dbops.import_database(pg_server, bomb, target, filestore_root=store)
+    assert "3.0 GB" in info.value.message
+    assert sum(f.stat().st_size for f in store.rglob("*") if f.is_file()) == 0
+    assert not dbops.database_exists(pg_server, target)
+    assert no_leftovers(pg_server)
+
+
+def test_zip_larger_than_the_free_disk_is_refused(
+    pg_server: DatabaseServer, target: str, tmp_path: Path, small_disk: Any
+) -> None:
+    import os
+
+    backup = tmp_path / "big.zip"
+    with zipfile.ZipFile(backup, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("dump.sql", "CREATE TABLE t (id int);\n")
+        zf.writestr("filestore/ab/photo.jpg", os.urandom(2 * 1024 * 1024))
+    disk = small_disk("fs", "1m")
+    with pytest.raises(UsageError, match=r"has .* free: refusing to fill it"):
+        dbops.import_database(pg_server, backup, target, filestore_root=disk / "filestore")
+    assert not dbops.database_exists(pg_server, target)
+
+
+def test_zip_with_a_symbolic_link_is_refused(
+    pg_server: DatabaseServer, target: str, tmp_path: Path
+) -> None:
+    """It ended as an unexpected error (exit 3) before."""
+    import stat
+
+    evil = tmp_path / "links.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("dump.sql", "CREATE TABLE t (id int);\n")
+        link = zipfile.ZipInfo("filestore/ab/passwd")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("filestore/ab/passwd/inner", "through the link")
+    store = tmp_path / "fs"
+    with pytest.raises(UsageError, match=r"symbolic link 'filestore/ab/passwd'"):
+        dbops.import_database(pg_server, evil, target, filestore_root=store)
+    assert not [p for p in store.rglob("*") if p.is_symlink() or p.is_file()]
+    assert not dbops.database_exists(pg_server, target)
+    assert no_leftovers(pg_server)
+
+
+def test_zip_with_an_entry_twice_is_refused(
+    pg_server: DatabaseServer, target: str, tmp_path: Path
+) -> None:
+    twice = tmp_path / "twice.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(twice, "w") as zf:
+        zf.writestr("dump.sql", "CREATE TABLE t (id int);\n")
+        zf.writestr("filestore/ab/f", "first")
+        zf.writestr("filestore/ab/f", "second")
+    with pytest.raises(UsageError, match="twice"):
+        dbops.import_database(pg_server, twice, target, filestore_root=tmp_path / "fs")
+    assert not dbops.database_exists(pg_server, target)
+
+
+def test_truncated_dumps_say_so_and_load_nothing(
+    pg_server: DatabaseServer, small_db: str, target: str, tmp_path: Path
+) -> None:
+    """A truncated .sql.gz ended as 'Aborted.' with exit 130; a truncated plain dump
+    loaded the part before the cut without a word."""
+    dump = pg_dump(pg_server, small_db, tmp_path / "full.sql").read_bytes()
+    cut_plain = tmp_path / "cut.sql"
+    cut_plain.write_bytes(dump[: dump.index(b"COPY public.note") + 40])
+    noise = "".join(f"-- {i:08x} {i * 2654435761 % 4294967296:08x}\n" for i in range(40000))
+    packed = gzip.compress(dump + noise.encode())
+    cut_gz = tmp_path / "cut.sql.gz"
+    cut_gz.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(UsageError, match=r"cut\.sql\.gz is truncated or corrupt"):
+        dbops.import_database(pg_server, cut_gz, target)
+    with pytest.raises(UsageError, match=r"the dump is truncated"):
+        dbops.import_database(pg_server, cut_plain, target)
+    assert not dbops.database_exists(pg_server, target)
+    assert no_leftovers(pg_server)
+    # Hand-written SQL (no pg_dump header) is not held to pg_dump's last line.
+    handmade = tmp_path / "handmade.sql"
+    handmade.write_text("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n")
+    assert dbops.import_database(pg_server, handmade, target).format == "sql"

@@ -16,10 +16,12 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -31,6 +33,18 @@ Progress = Callable[[str, int, int], None]
 CHUNK = 1024 * 1024
 _CONNECT_RE = re.compile(rb"\n\\c(?:onnect)?[ \t\r\n]")
 FORMATS = ("zip", "custom", "tar", "sql", "sql.gz", "custom.gz")
+# An Odoo backup expands its dump.sql about 5-30 times and its filestore (images,
+# PDFs) hardly at all; a zip expanding more than this as a whole is a zip bomb.
+MAX_ZIP_RATIO = 200
+# Below this a ratio says nothing (a tiny dump.sql of repeated INSERTs compresses well).
+ZIP_RATIO_FLOOR = 64 * 1024 * 1024
+MAX_ZIP_MEMBERS = 2_000_000
+# Room kept free on the disk after an extraction: PostgreSQL and Odoo need some too.
+DISK_MARGIN = 256 * 1024 * 1024
+# pg_dump's plain output starts and ends with these lines: a dump that has the first
+# and not the last was cut short (a copy interrupted, a disk full while dumping).
+_DUMP_HEADER = b"-- PostgreSQL database dump"
+_DUMP_FOOTER = b"-- PostgreSQL database dump complete"
 
 
 def detect_format(path: Path) -> str:
@@ -54,7 +68,10 @@ def detect_format(path: Path) -> str:
             with gzip.open(path, "rb") as gz:
                 inner = gz.read(8192)
         except (OSError, EOFError) as exc:
-            raise UsageError(f"{path} looks gzip-compressed but cannot be read: {exc}.") from None
+            raise UsageError(
+                f"{path} is gzip-compressed but truncated or corrupt ({exc}).",
+                hint="Copy or download it again, completely.",
+            ) from None
         if inner.startswith(b"PGDMP"):
             return "custom.gz"
         if _looks_like_text(inner):
@@ -86,6 +103,58 @@ def _looks_like_text(head: bytes) -> bool:
 # -- loading -----------------------------------------------------------------------------
 
 
+def check_zip(path: Path, zf: zipfile.ZipFile, *, room: Path | None) -> None:
+    """Refuse a zip that is not a plain Odoo backup: a symbolic link among its entries,
+    more entries than any filestore holds, or an expansion that is a zip bomb (a sane
+    ratio exceeded) or would not fit in the free space of ``room`` (the filestores'
+    disk). Declared sizes are what :mod:`zipfile` enforces while reading, so checking
+    them up front is exact."""
+    members = zf.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise UsageError(
+            f"{path} holds {len(members)} entries, more than an Odoo backup ever does; "
+            "refusing to extract it."
+        )
+    for member in members:
+        mode = member.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UsageError(
+                f"{path} holds a symbolic link '{member.filename}'; an Odoo backup holds "
+                "plain files only, so it is refused (a link could point anywhere on this "
+                "machine).",
+                hint="Export the backup again with Odoo or `odooplane db export`.",
+            )
+    expanded = sum(m.file_size for m in members)
+    packed = max(1, sum(m.compress_size for m in members))
+    if expanded > ZIP_RATIO_FLOOR and expanded / packed > MAX_ZIP_RATIO:
+        raise UsageError(
+            f"{path} would expand from {_human(packed)} to {_human(expanded)} "
+            f"({expanded // packed}:1), more than an Odoo backup does (at most "
+            f"{MAX_ZIP_RATIO}:1): refused as a zip bomb.",
+            hint="If it is a genuine backup, unzip it yourself and import its dump.sql.",
+        )
+    if room is not None:
+        folder = room
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        if expanded + DISK_MARGIN > free:
+            raise UsageError(
+                f"{path} expands to {_human(expanded)}, and the disk of {folder} has "
+                f"{_human(free)} free: refusing to fill it.",
+                hint="Free disk space, or import on a machine with room for the backup.",
+            )
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
 def _safe_member(name: str) -> PurePosixPath | None:
     """The path below ``filestore/`` of a zip member, or None for anything suspicious."""
     path = PurePosixPath(name)
@@ -105,6 +174,7 @@ def _run_feeding(
     progress: Progress | None,
     what: str,
     guard_connect: bool = False,
+    source: Path | None = None,
 ) -> None:
     """Run ``command`` with ``stream`` on its stdin; errors carry its last stderr lines.
 
@@ -112,6 +182,10 @@ def _run_feeding(
     it would send the rest of the script to another database than the one being loaded.
     A line starting with a backslash cannot be COPY data (which escapes it), so the test
     is exact.
+
+    A compressed stream that ends early, or plain SQL that starts like pg_dump's output
+    and lacks its last line, is a truncated dump: the program is killed before the
+    end of its input, so its single transaction is rolled back and nothing is loaded.
     """
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
@@ -119,8 +193,11 @@ def _run_feeding(
         )
         assert proc.stdin is not None
         tail = b"\n"
+        head = b""
         try:
-            while chunk := stream.read(CHUNK):
+            while chunk := _read(stream, what, source):
+                if len(head) < 256:
+                    head += chunk[:256]
                 if guard_connect and _CONNECT_RE.search(tail + chunk):
                     raise UsageError(
                         f"{what}: the SQL switches to another database with \\connect (a "
@@ -128,13 +205,21 @@ def _run_feeding(
                         hint="Dump the single database without --create, e.g. "
                         "pg_dump --no-owner DBNAME > dump.sql.",
                     )
-                tail = chunk[-16:]
+                tail = (tail + chunk)[-256:]
                 try:
                     proc.stdin.write(chunk)
                 except BrokenPipeError:
                     break  # the program stopped early: its exit code and stderr say why
                 if progress:
                     progress(phase, position(), total)
+            else:
+                if guard_connect and _DUMP_HEADER in head and _DUMP_FOOTER not in tail:
+                    raise UsageError(
+                        f"{what}: the dump is truncated (it starts like pg_dump's output but "
+                        "does not end with its '-- PostgreSQL database dump complete' line); "
+                        "nothing was loaded.",
+                        hint="Copy or dump it again, completely.",
+                    )
             proc.stdin.close()
         except BaseException:
             proc.kill()
@@ -145,6 +230,19 @@ def _run_feeding(
         text = errors.read().decode(errors="replace")
     if code != 0:
         _fail(what, command[0], code, text)
+
+
+def _read(stream: IO[bytes], what: str, source: Path | None) -> bytes:
+    """The next chunk of a dump; a compressed stream that ends early or is corrupt is a
+    sentence (an EOFError would otherwise reach the command line as 'Aborted.')."""
+    try:
+        return stream.read(CHUNK)
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
+        name = source or "the dump"
+        raise UsageError(
+            f"{what}: {name} is truncated or corrupt ({exc}); nothing was loaded.",
+            hint="Copy or download it again, completely.",
+        ) from None
 
 
 def _fail(what: str, program: str, code: int, stderr: str) -> None:
@@ -279,11 +377,13 @@ def load(
                 progress=progress,
                 what=f"Importing {path}",
                 guard_connect=kind != "custom.gz",
+                source=path,
             )
         return
     if kind != "zip":
         raise UsageError(f"Unknown dump format '{kind}'.")
     with zipfile.ZipFile(path) as zf:
+        check_zip(path, zf, room=filestore_dir.parent if filestore_dir is not None else None)
         if filestore_dir is not None:
             _extract_filestore(zf, filestore_dir, progress)
         info = zf.getinfo("dump.sql")
@@ -299,6 +399,7 @@ def load(
                 progress=progress,
                 what=f"Importing dump.sql of {path}",
                 guard_connect=True,
+                source=path,
             )
 
 
@@ -313,9 +414,19 @@ def _extract_filestore(zf: zipfile.ZipFile, target: Path, progress: Progress | N
                 f"The backup holds a suspicious path '{member.filename}'; refusing to extract it."
             )
         out = target.joinpath(*relative.parts)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(member) as src, out.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL + O_NOFOLLOW: a name given twice, or a file standing where a folder
+            # of another entry goes, is refused rather than followed or overwritten.
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except (FileExistsError, NotADirectoryError):
+            raise UsageError(
+                f"The backup holds '{member.filename}' twice, or as both a file and a "
+                "folder; refusing to extract it."
+            ) from None
+        with zf.open(member) as src, os.fdopen(fd, "wb") as dst:
+            while chunk := _read(src, "Extracting the filestore", None):
+                dst.write(chunk)
         done += member.file_size
         if progress:
             progress("extracting filestore", done, total)
