@@ -477,6 +477,8 @@ class Router:
 
     def remove(self, env: str) -> bool:
         """Remove ``env``'s route (idempotent); True when there was one."""
+        if env not in load_table(self.table_path):
+            return False
         with self._locked() as table:
             if env not in table:
                 return False
