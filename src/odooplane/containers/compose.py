@@ -237,7 +237,10 @@ def export_compose(
         mounts = [
             Mount("bind", f"./{name}/odoo.conf", str(images.CONF_PATH), read_only=True),
             Mount("bind", f"./{name}/env.json", str(images.ENV_FILE), read_only=True),
-            Mount("volume", filestore, f"{images.DATA_DIR}/filestore/{database}"),
+            # On the folder the image gives to `odoo`: a fresh named volume takes the
+            # owner of the folder it is mounted on (one that is not in the image would be
+            # root's, and Odoo could not write its attachments).
+            Mount("volume", filestore, f"{images.DATA_DIR}/filestore"),
         ]
         db_env = {"PGPASSWORD": "${ODOO_DB_PASSWORD}", "PGUSER": db_user}
         labels = {
