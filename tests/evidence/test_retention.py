@@ -121,6 +121,12 @@ def test_prune_keeps_exactly_what_it_must(store: EvidenceStore, clock: object) -
     assert run["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert run["counts"] == expected
 
+    # Retention is the one way out the chain accepts: each removed record is archived
+    # in it, by a recorded run.
+    verified = store.verify()
+    assert verified.ok, verified.breaks
+    assert verified.archived == sum(expected.values())
+
     # Idempotent: nothing left to do.
     again = prune(store, now=NOW)
     assert again.records_total == 0 and again.archive is None

@@ -410,6 +410,7 @@ def test_a_full_sqlite_disk_spools_and_delivers_later(
     with EvidenceStore.open(project) as store:
         assert store.local_spool is not None and store.local_spool.is_empty()
         assert store.deployment(rec.id).summary.outcome == "succeeded"
+        assert store.verify().ok
 
 
 def test_an_interrupted_deployment_is_closed_once_naming_its_step(

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from filelock import FileLock, Timeout
 
 from odooplane.errors import LockedError, UsageError
-from odooplane.evidence import schema
+from odooplane.evidence import chain, schema
 from odooplane.evidence.artifacts import compress, parse_stamp
 from odooplane.evidence.records import jsonable
 from odooplane.evidence.store import EvidenceStore
@@ -218,10 +218,13 @@ def _prune_records(store: EvidenceStore, report: PruneReport) -> None:
         },
     )
     with store._write_connection() as conn:
-        conn.execute(sa.insert(schema.retention_runs), [run_row])
+        chain.insert_chained(conn, [(schema.retention_runs, run_row)])
         _declare_run(conn, run_id)
         for name in _DELETE_ORDER:
             table = schema.TABLES_BY_NAME[name]
+            # The chain keeps what left, and by which run: `evidence verify` tells this
+            # from a record deleted any other way.
+            chain.archive_chained(conn, table, selected[name], run_id)
             ids = [row["id"] for row in selected[name]]
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(sa.delete(table).where(table.c.id.in_(ids[start : start + _CHUNK])))

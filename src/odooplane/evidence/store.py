@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
-from odooplane.evidence import schema
+from odooplane.evidence import chain, schema
 from odooplane.evidence.artifacts import (
     ArtifactLayout,
     ArtifactWriter,
@@ -327,6 +327,9 @@ class EvidenceStore:
                 )
             if target == "head" or target in known:
                 migrate.upgrade(conn, target)
+                if self._current_revision(conn) not in (None, "0001", "0002"):
+                    # Records from before the chain are vouched for once, here.
+                    chain.backfill(conn)
             else:
                 raise UsageError(f"'{target}' is not an evidence schema revision.")
             after = self._current_revision(conn)
@@ -394,15 +397,10 @@ class EvidenceStore:
 
     def _insert(self, conn: sa.Connection, rows: Sequence[tuple[sa.Table, Row]]) -> None:
         # Consecutive rows of one table go in one executemany; order is kept so parents
-        # are stored before the rows referring to them.
-        index = 0
-        while index < len(rows):
-            table = rows[index][0]
-            group = []
-            while index < len(rows) and rows[index][0] is table:
-                group.append(rows[index][1])
-                index += 1
-            conn.execute(self._insert_statement(table), group)
+        # are stored before the rows referring to them. Each new row is chained by hash
+        # in the same transaction (odooplane.evidence.chain); one delivered twice (the
+        # spool) is stored and chained once.
+        chain.insert_chained(conn, rows, insert=self._insert_statement)
 
     def _insert_now(self, rows: Sequence[tuple[sa.Table, Row]]) -> None:
         self._ensure_schema()
@@ -532,6 +530,12 @@ class EvidenceStore:
                 error=self._last_error,
             )
         return SyncResult(delivered=delivered, pending=self.spool.pending_rows(), reachable=True)
+
+    def verify(self) -> chain.Verification:
+        """Check every record against the hash chain (``odooplane evidence verify``):
+        read-only; spooled records not delivered yet are not in it."""
+        with self._read() as conn:
+            return chain.verify(conn)
 
     def insert_records(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Store already-formed rows by table name in one transaction (imports, benchmarks).
