@@ -20,6 +20,7 @@ pytest_plugins = [
     "fixtures_disk",
     "fixtures_kubernetes",
     "fixtures_docker",
+    "fixtures_github",
 ]
 
 # One cache for the whole test session, outside the user's: Python runtimes built for

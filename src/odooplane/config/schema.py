@@ -426,6 +426,97 @@ class RoutingConfig(Strict):
     tls: Literal["auto", "internal", "off"] = "auto"
 
 
+RUNNER_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _runner_label(value: str) -> str:
+    if not RUNNER_LABEL_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a runner label: letters, digits, '.', '_' and '-', such as "
+            "self-hosted or odooplane"
+        )
+    return value
+
+
+def _cron(value: str | None) -> str | None:
+    if value is not None and len(value.split()) != 5:
+        raise ValueError(f"'{value}' is not a cron schedule: five fields, such as '*/15 * * * *'")
+    return value
+
+
+def _fork_gates() -> list[GateName]:
+    return ["tests", "security"]
+
+
+class GitHubConfig(Strict):
+    """What `odooplane ci init github` writes and how the GitHub integration talks to
+    GitHub (docs/github.md)."""
+
+    repository: str | None = Field(
+        default=None, description="OWNER/NAME; default: $GITHUB_REPOSITORY (set in workflows)"
+    )
+    runner_labels: list[Annotated[str, AfterValidator(_runner_label)]] = Field(
+        default_factory=lambda: ["self-hosted", "odooplane"],
+        min_length=1,
+        description="labels of the self-hosted runner on the machine hosting the environments",
+    )
+    fork_runner_labels: list[Annotated[str, AfterValidator(_runner_label)]] | None = Field(
+        default=None,
+        description="runner of pull requests from forks (their code runs there); "
+        "default: runner_labels",
+    )
+    fork_gates: list[GateName] = Field(
+        default_factory=_fork_gates,
+        description="gates run on pull requests from forks (never migration: it copies "
+        "production's data)",
+    )
+    project_dir: NonEmptyText | None = Field(
+        default=None,
+        description="the project folder on the runner's machine (its .odooplane/ holds the "
+        "environments); default: the repository variable ODOOPLANE_PROJECT",
+    )
+    command: NonEmptyText = Field(default="odooplane", description="odooplane on the runner")
+    staging_branch: BranchPattern | None = Field(
+        default=None, description="default: the staging environment's branch (main)"
+    )
+    production_environment: NonEmptyText = Field(
+        default="production", description="the GitHub environment promote's job is bound to"
+    )
+    production_on_release: bool = Field(
+        default=False, description="also promote when a release is published"
+    )
+    preview_gc_schedule: str | None = Field(
+        default="*/15 * * * *", description="cron schedule of `preview gc`; null: none"
+    )
+    show_password: Literal["private", "always", "never"] = Field(
+        default="private",
+        description="the preview's password in the pull-request comment: only in private "
+        "repositories (private), always, never",
+    )
+    timeout_minutes: Annotated[WholeNumber, Field(ge=5, le=1440)] = 120
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", value
+        ):
+            raise ValueError(f"'{value}' is not a repository: write it as OWNER/NAME")
+        return value
+
+    @field_validator("preview_gc_schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _cron(value)
+
+    @field_validator("project_dir")
+    @classmethod
+    def _project_dir(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"'{value}' is not an absolute path such as /srv/erp")
+        return value
+
+
 class ProjectRule(Strict):
     """One project-specific neutralization rule: SQL statements or parameter overrides."""
 
@@ -469,6 +560,7 @@ class ProjectConfig(Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     docker: DockerConfig = Field(default_factory=DockerConfig)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
 
     @field_validator("project")
     @classmethod
