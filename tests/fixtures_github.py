@@ -9,6 +9,7 @@ headers...), so retries and error sentences are tested over real HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -414,21 +415,26 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    """A local GitHub on 127.0.0.1; GITHUB_* variables point odooplane at it."""
-    fake = FakeGitHub()
+@contextlib.contextmanager
+def serve(fake: FakeGitHub) -> Iterator[FakeGitHub]:
+    """Serve ``fake`` on a free port of 127.0.0.1 (its ``url``) until the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    with pytest.MonkeyPatch.context() as patch:
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """A local GitHub on 127.0.0.1; GITHUB_* variables point odooplane at it."""
+    with serve(FakeGitHub()) as fake, pytest.MonkeyPatch.context() as patch:
         patch.setenv("GITHUB_API_URL", fake.url)
         patch.setenv("GITHUB_TOKEN", fake.token)
         patch.setenv("GITHUB_REPOSITORY", fake.repository)
         patch.setenv("GITHUB_SERVER_URL", "https://github.com")
-        try:
-            yield fake
-        finally:
-            server.shutdown()
-            server.server_close()
+        yield fake
