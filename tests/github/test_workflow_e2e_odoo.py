@@ -25,6 +25,7 @@ from fixtures_github import FakeGitHub, serve
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
+from odooplane.environments.state import StateStore
 from odooplane.github.comments import MARKER, sections
 from odooplane.github.workflows import FOLDER, init
 from odooplane.mailcatcher import stop_catcher
@@ -197,6 +198,7 @@ def scenario(
             "  runner_labels: [self-hosted, odooplane]\n"
             "  fork_runner_labels: [self-hosted, sandbox]\n"
             "  fork_gates: [security]\n"
+            "promotion: {approvers: [ana, dev], forbid_self_approval: true}\n"
         )
         (repo / ".gitignore").write_text(".odooplane/\nweb/\n")
         write_addon(
@@ -246,6 +248,11 @@ def scenario(
             router_for(sc.project).stop()
             SupervisorBackend(project.state_dir).shutdown()
             stop_catcher(project.state_dir)
+
+
+def built(sc: Scenario, env: str) -> str | None:
+    state = StateStore(sc.project.state_dir).load(env)
+    return state.build if state is not None else None
 
 
 def job(results: list[JobResult] | None, name: str) -> JobResult:
@@ -411,3 +418,79 @@ def test_closed(scenario: Scenario) -> None:
     )
     assert again.conclusion == "success", explain(again)
     assert len(sc.github.comments_on(1)) == 1
+
+
+def push_payload(before: str, after: str) -> dict[str, Any]:
+    repo = {
+        "id": 1,
+        "full_name": "acme/erp",
+        "name": "erp",
+        "private": True,
+        "owner": {"login": "acme"},
+        "default_branch": "main",
+    }
+    return {
+        "ref": "refs/heads/main",
+        "before": before,
+        "after": after,
+        "created": False,
+        "deleted": False,
+        "forced": False,
+        "repository": repo,
+        "pusher": {"name": "dev"},
+        "sender": {"login": "dev"},
+        "head_commit": {"id": after, "message": "Merge #1"},
+    }
+
+
+def test_push_to_staging_deploys_it_and_runs_its_gates(scenario: Scenario) -> None:
+    sc = scenario
+    before = run_git(sc.repo, "rev-parse", "main").strip()
+    run_git(sc.repo, "merge", "-q", "--no-ff", "-m", "Merge #1", "feature/login-a")
+    after = run_git(sc.repo, "rev-parse", "main").strip()
+    run_git(sc.repo, "push", "-q", str(sc.remote), "main:main")
+    results = sc.runner.run(
+        sc.workflow("odooplane-staging.yml"), "push", push_payload(before, after), sha=after
+    )
+    staging = job(results, "deploy staging and run its gates")
+    assert staging.conclusion == "success", explain(staging)
+    assert built(sc, "staging") == after
+    # Judged against what production runs: the merged addon changed.
+    assert "`hello`" in staging.summary and "odooplane gates: passed" in staging.summary
+    statuses = latest_statuses(sc.github, after)
+    assert len(statuses) == 4 and {s["state"] for s in statuses.values()} == {"success"}
+    # A push to another branch starts nothing.
+    other = dict(push_payload(before, after), ref="refs/heads/feature/x")
+    assert sc.runner.run(sc.workflow("odooplane-staging.yml"), "push", other) is None
+
+
+def test_production_is_promoted_with_an_approval_read_from_github(scenario: Scenario) -> None:
+    from odooplane.evidence.api import EvidenceStore
+
+    sc = scenario
+    production = built(sc, "production")
+    merged = run_git(sc.repo, "rev-parse", "main").strip()
+    assert production and production != merged
+    head = sc.github.pulls[1]["head"]["sha"]
+    for sha in (production, head, merged):
+        sc.github.add_commit(sha, "dev")
+    sc.github.pulls[1].update(state="closed", merged=True, merge_commit_sha=merged)
+    sc.github.add_review(1, "dev", "APPROVED", head)  # the author himself
+    dispatch = {
+        "inputs": {"sha": "", "pr": ""},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": "acme/erp", "private": True},
+        "sender": {"login": "ana"},
+    }
+    workflow = sc.workflow("odooplane-production.yml")
+    refused = job(sc.runner.run(workflow, "workflow_dispatch", dispatch), "promote to production")
+    assert refused.conclusion == "failure"
+    assert "wrote a commit being promoted" in refused.steps[0].output
+    assert built(sc, "production") == production
+    sc.github.add_comment(1, "ana", f"Tried the preview, fine.\n/odooplane approve {merged[:10]}")
+    done = job(sc.runner.run(workflow, "workflow_dispatch", dispatch), "promote to production")
+    assert done.conclusion == "success", explain(done)
+    assert built(sc, "production") == merged
+    with EvidenceStore.open(sc.project) as store:
+        latest = store.history("production", limit=1)[0]
+    assert latest.approved_by == "ana (github-comment)"
