@@ -55,7 +55,7 @@ class QuickstartResult:
     steps: dict[str, float] = field(default_factory=dict)
     url: str | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "project_root": str(self.project_root),
             "created_project": self.created_project,
@@ -219,8 +219,8 @@ def prepare(
         created_project=created,
         database=database,
         created_database=created_db,
-        source=source.as_dict(),
-        runtime=runtime.as_dict(),
+        source=source.to_dict(),
+        runtime=runtime.to_dict(),
         steps=steps,
     )
     return Prepared(project, source, runtime, server, database, result)

@@ -63,7 +63,7 @@ class InitResult:
     overwritten: bool
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "root": str(self.root),
             "config_path": str(self.config_path),

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from odooplane.results import Result
 
 # States in which a process is (or is about to be, or is still) running; the names are
 # supervisord's, which every backend maps its own states onto.
@@ -49,7 +51,7 @@ class OneOff:
 
 
 @dataclass(frozen=True)
-class ProcessStatus:
+class ProcessStatus(Result):
     name: str
     # STARTING, RUNNING, BACKOFF, STOPPING, STOPPED, EXITED, FATAL, or ABSENT (no
     # process defined), NOT_RUNNING (the backend itself is down), NOT_LOADED.
@@ -63,9 +65,6 @@ class ProcessStatus:
     @property
     def running(self) -> bool:
         return self.state in RUNNING_STATES
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class ProcessBackend(abc.ABC):

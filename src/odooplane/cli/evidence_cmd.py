@@ -19,10 +19,11 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
-from odooplane.evidence.records import RUNNING, DeploymentSummary, jsonable
+from odooplane.evidence.records import RUNNING, DeploymentSummary
 from odooplane.fsutil import writable_folder, writable_output, write_atomic
 from odooplane.paths import find_project_root
 from odooplane.project import load_project
+from odooplane.results import jsonable
 
 if TYPE_CHECKING:
     from odooplane.evidence.store import EvidenceStore

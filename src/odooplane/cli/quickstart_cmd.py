@@ -83,7 +83,7 @@ def quickstart(
     if no_serve:
         process.stop()
         emit(
-            result.as_dict(),
+            result.to_dict(),
             as_json,
             lambda: console.print(f"Odoo answered at {result.url} and was stopped (--no-serve)."),
         )
@@ -91,7 +91,7 @@ def quickstart(
     # Serving is `odooplane dev` on the new project: the developer gets hot reload from
     # the first minute, and one code path serves development environments.
     if as_json:
-        sys.stdout.write(json.dumps({"event": "prepared", **result.as_dict()}, default=str) + "\n")
+        sys.stdout.write(json.dumps({"event": "prepared", **result.to_dict()}, default=str) + "\n")
         sys.stdout.flush()
     else:
         console.print(

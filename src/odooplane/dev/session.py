@@ -221,7 +221,7 @@ class DevSession:
             "reload",
             f"Odoo serves {self.url} (imports {self.odoo.started_seconds:.2f} s, "
             f"ready in {result.seconds:.1f} s)",
-            result.as_dict(),
+            result.to_dict(),
         )
         return result
 
@@ -290,7 +290,7 @@ class DevSession:
         plan = plan_for(changes, installed=self.installed, to_install=self.pending_install)
         if plan.empty:
             return plan
-        self._emit("change", _describe(changes), {"changes": [c.as_dict() for c in changes]})
+        self._emit("change", _describe(changes), {"changes": [c.to_dict() for c in changes]})
         if plan.restart_all:
             self._restart_all(plan, started)
             return plan
@@ -362,7 +362,7 @@ class DevSession:
         self, result: ReloadResult, started: float, update: set[str], install: set[str]
     ) -> None:
         elapsed = time.monotonic() - started
-        entry = {**result.as_dict(), "total_seconds": round(elapsed, 3)}
+        entry = {**result.to_dict(), "total_seconds": round(elapsed, 3)}
         self.history.append(entry)
         if result.ok:
             what = "reloaded"
@@ -425,8 +425,8 @@ class DevSession:
         self._classifier = self._new_classifier()
         self._restart_watching()
         elapsed = time.monotonic() - started
-        self.history.append({**result.as_dict(), "total_seconds": round(elapsed, 3)})
-        self._emit("reload", f"restarted in {elapsed:.2f} s ({reason})", result.as_dict())
+        self.history.append({**result.to_dict(), "total_seconds": round(elapsed, 3)})
+        self._emit("reload", f"restarted in {elapsed:.2f} s ({reason})", result.to_dict())
         self._browser("reload", started)
 
     def _new_odoo(self) -> WarmOdoo:

@@ -56,7 +56,7 @@ class ReloadResult:
     file: str | None = None
     line: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "gen": self.gen,

@@ -11,7 +11,7 @@ Building the same inputs again reuses all of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from odooplane.odoo.addons import addons_path, project_addons
 from odooplane.odoo.runtime import Runtime, ensure_runtime, load_runtime
 from odooplane.odoo.source import OdooSource, resolve_source
 from odooplane.project import Project
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     from odooplane.evidence.api import EvidenceStore
@@ -36,7 +37,7 @@ def builds_dir(project: Project) -> Path:
 
 
 @dataclass
-class Build:
+class Build(Result):
     sha: str
     ref: str
     branch: str | None
@@ -76,9 +77,6 @@ class Build:
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.sha, self.odoo_revision, self.deps_hash)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Build:

@@ -17,13 +17,14 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from odooplane.odoo.manifest import Addon
+from odooplane.results import Result
 
 CHECKSUMS_PARAM = "odooplane.addon_checksums"
 REVISION_PARAM = "odooplane.odoo_revision"
@@ -127,7 +128,7 @@ def store_checksums(
 
 
 @dataclass
-class UpdatePlan:
+class UpdatePlan(Result):
     install: list[str] = field(default_factory=list)
     update: list[str] = field(default_factory=list)
     update_all: bool = False
@@ -137,9 +138,6 @@ class UpdatePlan:
     @property
     def empty(self) -> bool:
         return not (self.install or self.update or self.update_all)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def plan_update(

@@ -10,8 +10,10 @@ and commits. The script reports back on one marked JSON line of its output.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from odooplane.results import Result
 
 MARKER = "ODOOPLANE-CRON-RESULT "
 
@@ -60,7 +62,7 @@ def cron_script(target: str) -> str:
 
 
 @dataclass(frozen=True)
-class CronResult:
+class CronResult(Result):
     status: str  # ok | error | not_found | ambiguous
     cron: dict[str, Any] | None
     seconds: float | None
@@ -69,9 +71,6 @@ class CronResult:
     candidates: list[dict[str, Any]]
     lastcall_before: str | None = None
     lastcall_after: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_result(output: str) -> CronResult | None:

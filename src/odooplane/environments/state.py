@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.errors import ConfigError
 from odooplane.fsutil import read_json, write_json_atomic
+from odooplane.results import Result
 
 STATE_VERSION = 1
 HISTORY_KEEP = 20
@@ -42,7 +43,7 @@ def environment_dir(state_dir: Path, name: str) -> Path:
 
 
 @dataclass
-class Operation:
+class Operation(Result):
     """The journal of a command changing an environment; removed when it ends."""
 
     op: str
@@ -70,9 +71,6 @@ class Operation:
     child_pid: int | None = None
     child_started: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Operation:
         known = {f.name for f in fields(cls)}
@@ -80,7 +78,7 @@ class Operation:
 
 
 @dataclass
-class EnvState:
+class EnvState(Result):
     name: str
     kind: str
     database: str
@@ -105,11 +103,6 @@ class EnvState:
     last_deployment: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     version: int = STATE_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["operation"] = self.operation.to_dict() if self.operation else None
-        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvState:

@@ -24,6 +24,7 @@ from odooplane.ports import ensure_port_free
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     # The evidence store pulls in SQLAlchemy: imported only by commands that record.
@@ -65,7 +66,7 @@ class StepTiming:
 
 
 @dataclass
-class Outcome:
+class Outcome(Result):
     """What a create or deploy did: for people (rendered) and CI (``--json``)."""
 
     environment: str
@@ -86,9 +87,6 @@ class Outcome:
     seconds: float = 0.0
     # What went wrong without undoing anything (a log not written on a full disk...).
     warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def say(progress: Progress | None, text: str) -> None:

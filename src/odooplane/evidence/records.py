@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from odooplane.results import Result
 
 # "interrupted": the process running the deployment died; the recovery that followed
 # closed it (and says, in its own record, what it did about it).
@@ -20,23 +21,8 @@ STEP_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped", "interrupted
 RUNNING = "running"
 
 
-def jsonable(value: Any) -> Any:
-    """Records as JSON-friendly data (UUIDs, datetimes and paths as strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (uuid.UUID, Path)):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
-class BuildRecord:
+class BuildRecord(Result):
     id: uuid.UUID
     project: str
     git_sha: str
@@ -49,12 +35,9 @@ class BuildRecord:
     dependencies_hash: str | None
     recorded_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class DeploymentSummary:
+class DeploymentSummary(Result):
     id: uuid.UUID
     project: str
     environment: str
@@ -75,12 +58,9 @@ class DeploymentSummary:
     def short_id(self) -> str:
         return self.id.hex[:8]
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class EventRecord:
+class EventRecord(Result):
     id: uuid.UUID
     seq: int
     at: datetime
@@ -95,7 +75,7 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class StepRecord:
+class StepRecord(Result):
     """A step, assembled from its ``step_started`` and ``step_finished`` events."""
 
     name: str
@@ -111,7 +91,7 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
-class MigrationRecord:
+class MigrationRecord(Result):
     id: uuid.UUID
     module: str
     from_version: str | None
@@ -123,7 +103,7 @@ class MigrationRecord:
 
 
 @dataclass(frozen=True)
-class HealthCheckRecord:
+class HealthCheckRecord(Result):
     name: str
     status: str
     at: datetime
@@ -132,7 +112,7 @@ class HealthCheckRecord:
 
 
 @dataclass(frozen=True)
-class GateRunRecord:
+class GateRunRecord(Result):
     id: uuid.UUID
     gate: str
     status: str
@@ -147,12 +127,9 @@ class GateRunRecord:
     artifact_path: str | None
     artifact_sha256: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class NeutralizationRecord:
+class NeutralizationRecord(Result):
     id: uuid.UUID
     environment: str
     database: str
@@ -165,12 +142,9 @@ class NeutralizationRecord:
     artifact_path: str | None
     artifact_sha256: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class DeploymentDetail:
+class DeploymentDetail(Result):
     summary: DeploymentSummary
     build: BuildRecord | None
     steps: list[StepRecord]
@@ -186,20 +160,14 @@ class DeploymentDetail:
     def id(self) -> uuid.UUID:
         return self.summary.id
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class StepLog:
+class StepLog(Result):
     step: StepRecord
     path: Path | None
     text: str | None
     # True when the artifact's sha256 matches the record, None when it cannot be checked.
     verified: bool | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
 
 
 # -- rows of the ops tables as records -------------------------------------------------

@@ -38,9 +38,9 @@ from filelock import FileLock, Timeout
 from odooplane.errors import LockedError, UsageError
 from odooplane.evidence import chain, schema
 from odooplane.evidence.artifacts import compress, parse_stamp
-from odooplane.evidence.records import jsonable
 from odooplane.evidence.store import EvidenceStore
 from odooplane.fsutil import write_atomic
+from odooplane.results import jsonable
 
 RECORD_RETENTION_DAYS = 30
 ARTIFACT_RETENTION_DAYS = 90

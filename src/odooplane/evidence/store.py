@@ -70,6 +70,7 @@ from odooplane.evidence.records import (
 )
 from odooplane.evidence.redact import Redactor, redactor_for
 from odooplane.evidence.spool import Spool, SpoolBatch
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     from odooplane.config import EnvironmentConfig
@@ -141,23 +142,15 @@ def _error_line(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class SyncResult:
+class SyncResult(Result):
     delivered: int
     pending: int
     reachable: bool
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "delivered": self.delivered,
-            "pending": self.pending,
-            "reachable": self.reachable,
-            "error": self.error,
-        }
-
 
 @dataclass(frozen=True)
-class StoreStatus:
+class StoreStatus(Result):
     backend: str
     location: str
     revision: str | None
@@ -166,18 +159,6 @@ class StoreStatus:
     spooled_rows: int
     artifacts_root: str
     error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend,
-            "location": self.location,
-            "revision": self.revision,
-            "head": self.head,
-            "reachable": self.reachable,
-            "spooled_rows": self.spooled_rows,
-            "artifacts_root": self.artifacts_root,
-            "error": self.error,
-        }
 
 
 class EvidenceStore:

@@ -9,22 +9,20 @@ from typing import Any, Literal
 from rich.table import Table
 
 from odooplane.errors import CheckFailedError
+from odooplane.results import Result
 
 Status = Literal["pass", "fail", "warn", "skip"]
 _STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Result):
     """One verification: ``detail`` names the leaking records, never a secret value."""
 
     id: str
     title: str
     status: Status
     detail: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail}
 
 
 @dataclass
@@ -109,19 +107,11 @@ class VerificationReport:
 
 
 @dataclass(frozen=True)
-class RuleResult:
+class RuleResult(Result):
     name: str
     title: str
     changed: int
     notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "changed": self.changed,
-            "notes": list(self.notes),
-        }
 
 
 @dataclass

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +41,7 @@ from odooplane.fsutil import write_json_atomic
 from odooplane.odoo.addons import project_addons, python_requirements
 from odooplane.odoo.series import for_series
 from odooplane.paths import CONFIG_FILENAME, cache_dir
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -144,7 +145,7 @@ class SystemProbe:
 
 
 @dataclass(frozen=True)
-class SkippedPackage:
+class SkippedPackage(Result):
     """A requirement left out of a runtime, and why."""
 
     name: str
@@ -160,11 +161,6 @@ class SkippedPackage:
                 f"{' '.join(self.system_packages)}), then run `odooplane odoo setup --rebuild`."
             )
         return text
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["system_packages"] = list(self.system_packages)
-        return data
 
 
 @dataclass(frozen=True)
@@ -192,12 +188,12 @@ class Runtime:
         env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", os.defpath)])
         return env
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "python": str(self.python),
             "deps_hash": self.deps_hash,
-            "skipped": [s.as_dict() for s in self.skipped],
+            "skipped": [s.to_dict() for s in self.skipped],
             "python_tag": self.metadata.get("python_tag"),
             "installer": self.metadata.get("installer"),
             "created_at": self.metadata.get("created_at"),
@@ -463,7 +459,7 @@ class RuntimeStatus:
     def state(self) -> str:
         return "ready" if self.runtime is not None else "missing"
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "deps_hash": self.deps_hash,
             "path": str(self.path),
@@ -471,7 +467,7 @@ class RuntimeStatus:
             "state": self.state,
         }
         if self.runtime is not None:
-            data.update(self.runtime.as_dict())
+            data.update(self.runtime.to_dict())
         return data
 
 
@@ -730,7 +726,7 @@ class _Builder:
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "build_seconds": round(time.monotonic() - started, 1),
                 "packages": installed,
-                "skipped": [s.as_dict() for s in self.skipped],
+                "skipped": [s.to_dict() for s in self.skipped],
             },
         )
 

@@ -35,9 +35,9 @@ def setup_odoo(
         project, source, progress=progress, rebuild=rebuild, installer=installer
     )
     return {
-        "source": source.as_dict(),
+        "source": source.to_dict(),
         "runtime": {
-            **runtime.as_dict(),
+            **runtime.to_dict(),
             "state": "reused" if was_ready and not rebuild else "built",
         },
         "seconds": round(time.monotonic() - started, 1),
@@ -60,10 +60,10 @@ def odoo_info(project: Project) -> dict[str, Any]:
         source_info["state"] = "not fetched"
         source_info["message"] = exc.message
         return {"source": source_info, "runtime": {"state": "unknown"}}
-    source_info.update(source.as_dict())
+    source_info.update(source.to_dict())
     source_info["state"] = "ready"
     status = runtime_status(project, source)
-    runtime = status.as_dict()
+    runtime = status.to_dict()
     if status.runtime is None:
         runtime["hint"] = "Run `odooplane odoo setup` to build it."
     return {"source": source_info, "runtime": runtime}

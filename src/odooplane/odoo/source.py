@@ -26,6 +26,7 @@ from odooplane.config import GitSource, OdooConfig
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.odoo.series import SUPPORTED_SERIES
 from odooplane.paths import CONFIG_FILENAME, cache_dir
+from odooplane.results import Result
 
 RELEASE_FILE = Path("odoo") / "release.py"
 REQUIREMENTS_FILE = "requirements.txt"
@@ -36,7 +37,7 @@ _GIT_PROGRESS_RE = re.compile(
 
 
 @dataclass(frozen=True)
-class OdooSource:
+class OdooSource(Result):
     """An Odoo source tree on disk.
 
     ``revision`` is the git commit when the tree is a git checkout (or our clone), else a
@@ -58,9 +59,6 @@ class OdooSource:
     def addons_dirs(self) -> list[Path]:
         """Odoo's own addons folders: ``addons`` (full checkouts) then ``odoo/addons``."""
         return [d for d in (self.path / "addons", self.path / "odoo" / "addons") if d.is_dir()]
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": str(self.path), "series": self.series, "revision": self.revision}
 
 
 # -- reading a tree ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ from odooplane.postgres.identifiers import (
     user_database_name,
 )
 from odooplane.postgres.server import DatabaseServer
+from odooplane.results import Result
 
 SNAPSHOT_SEPARATOR = "__snap__"
 _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -64,16 +65,6 @@ Progress = Callable[[str, int, int], None]
 # -- results ---------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 @dataclass(frozen=True)
 class Session:
     """Another client connected to a database."""
@@ -89,7 +80,7 @@ class Session:
 
 
 @dataclass(frozen=True)
-class SnapshotInfo:
+class SnapshotInfo(Result):
     database: str
     name: str
     snapshot_db: str
@@ -97,12 +88,9 @@ class SnapshotInfo:
     size: int | None
     filestore: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
-
 
 @dataclass(frozen=True)
-class DatabaseInfo:
+class DatabaseInfo(Result):
     name: str
     size: int | None
     owner: str
@@ -116,9 +104,7 @@ class DatabaseInfo:
         return self.snapshot is not None
 
     def to_dict(self) -> dict[str, Any]:
-        data = _jsonable(asdict(self))
-        data["is_snapshot"] = self.is_snapshot
-        return data  # type: ignore[no-any-return]
+        return {**super().to_dict(), "is_snapshot": self.is_snapshot}
 
 
 @dataclass(frozen=True)
