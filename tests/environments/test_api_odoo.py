@@ -158,8 +158,8 @@ def test_create_production_fresh(scenario: Scenario) -> None:
     assert outcome.build and outcome.build["sha"] == scenario.shas["initial"]
     assert [s.name for s in outcome.steps] == ["initialize database", "start", "health check"]
     info = envs.status(scenario.project, "production")
-    assert info["status"] == "running"
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info.status == "running"
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     db = _db(scenario, "production")
     installed = dict(
         scenario.rows(
@@ -174,20 +174,18 @@ def test_create_production_fresh(scenario: Scenario) -> None:
     # The env file reaches the process, not odoo.conf.
     conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
     assert "live-1234567890" not in conf
-    assert info["slot"] == "blue"
-    launcher = (
-        scenario.project.state_dir / "supervisor/launchers/production.blue.sh"
-    ).read_text()
+    assert info.slot == "blue"
+    launcher = (scenario.project.state_dir / "supervisor/launchers/production.blue.sh").read_text()
     assert "PAYMENT_KEY=live-1234567890" in launcher
 
 
 def test_production_runs_workers_and_a_gevent_port(scenario: Scenario) -> None:
     info = envs.status(scenario.project, "production")
     conf = (scenario.project.state_dir / "environments/production/odoo.conf").read_text()
-    gevent = info["slots"][info["slot"]]["gevent"]
+    gevent = info.slots[info.slot]["gevent"]
     assert "workers = 2" in conf and f"gevent_port = {gevent}" in conf
     # A prefork master: HTTP and cron workers are its children.
-    master = psutil.Process(info["process"]["pid"])
+    master = psutil.Process(info.process.pid)
     assert len(master.children()) >= 2
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -196,9 +194,7 @@ def test_production_runs_workers_and_a_gevent_port(scenario: Scenario) -> None:
                 return
         time.sleep(0.5)
     log = (scenario.project.state_dir / "environments/production/odoo-blue.log").read_text()
-    raise AssertionError(
-        f"nothing listens on the gevent port {gevent}; log:\n{log[-3000:]}"
-    )
+    raise AssertionError(f"nothing listens on the gevent port {gevent}; log:\n{log[-3000:]}")
 
 
 def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
@@ -220,8 +216,8 @@ def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
     assert outcome.status == "deployed"
     assert outcome.build and outcome.build["sha"] == sha
     assert outcome.plan is not None
-    assert outcome.plan["update"] == ["addon_a"] and outcome.plan["install"] == []
-    assert outcome.plan["unchanged"] == ["addon_b"]
+    assert outcome.plan.update == ["addon_a"] and outcome.plan.install == []
+    assert outcome.plan.unchanged == ["addon_b"]
     assert outcome.snapshot and outcome.snapshot.startswith("pre-")
     assert [s.name for s in outcome.steps] == [
         "maintenance page",
@@ -245,7 +241,7 @@ def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
         "WHERE table_name = 'res_partner' AND column_name = 'addon_a_note'",
     )
     assert columns == [("addon_a_note",)]
-    port = envs.status(scenario.project, "production")["http_port"]
+    port = envs.status(scenario.project, "production").http_port
     assert check_once(f"http://127.0.0.1:{port}").ok
     # Every step is timed in the evidence store.
     with EvidenceStore.open(scenario.project) as store:
@@ -272,9 +268,9 @@ def test_a_deploy_that_breaks_start_up_rolls_back(scenario: Scenario) -> None:
     assert "ModuleNotFoundError" in (result["log_excerpt"] or "")
     assert "rolled back to " + good[:12] in failure.value.message
     info = envs.status(scenario.project, "production")
-    assert info["status"] == "running"
-    assert info["build"]["sha"] == good
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info.status == "running"
+    assert info.build["sha"] == good
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     # The snapshot was put back: the failed update left nothing half done.
     states = scenario.rows(
         _db(scenario, "production"), "SELECT state FROM ir_module_module WHERE state LIKE 'to %'"
@@ -303,8 +299,8 @@ def test_staging_is_a_neutralized_copy(scenario: Scenario) -> None:
     assert "max_cron_threads = 0" in conf
     assert "smtp_server = 127.0.0.1" in conf
     info = envs.status(scenario.project, "staging")
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
-    assert info["http_port"] != envs.status(scenario.project, "production")["http_port"]
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
+    assert info.http_port != envs.status(scenario.project, "production").http_port
 
 
 def test_env_diff_staging_production(scenario: Scenario) -> None:
@@ -351,7 +347,7 @@ def test_cron_run_runs_a_disabled_cron(scenario: Scenario) -> None:
     assert still == [(False,)]
     # By name too; an unknown one is a sentence.
     by_name = envs.cron_run(scenario.project, "staging", "Addon B: mark")
-    assert by_name["status"] == "ok"
+    assert by_name.result.status == "ok"
     missing = scenario.cli("env", "cron-run", "staging", "no such job")
     assert missing.returncode == 1
     assert "No scheduled action 'no such job'" in missing.stderr
@@ -406,8 +402,17 @@ def test_killing_the_client_leaves_the_deploy_running(scenario: Scenario) -> Non
     target = scenario.commit("bump", "addon_a: 1.0.1")
     store = StateStore(scenario.project.state_dir)
     client = subprocess.Popen(
-        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "deploy",
-         "production", target],
+        [
+            sys.executable,
+            "-m",
+            "odooplane",
+            "-C",
+            str(scenario.repo),
+            "env",
+            "deploy",
+            "production",
+            target,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -417,10 +422,10 @@ def test_killing_the_client_leaves_the_deploy_running(scenario: Scenario) -> Non
     client.wait()
     _wait_recovered(store, "production", timeout=600)
     after = envs.status(scenario.project, "production")
-    assert after["build"]["sha"] == target
-    assert after["status"] == "running"
-    assert after["last_deployment"]["status"] == "deployed"
-    assert after["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert after.build["sha"] == target
+    assert after.status == "running"
+    assert after.last_deployment["status"] == "deployed"
+    assert after.health.checks == {"/web/health": 200, "/web/login": 200}
     version = scenario.rows(
         _db(scenario, "production"),
         "SELECT latest_version FROM ir_module_module WHERE name = 'addon_a'",
@@ -436,8 +441,17 @@ def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
     before = store.load("production")
     assert before is not None
     client = subprocess.Popen(
-        [sys.executable, "-m", "odooplane", "-C", str(scenario.repo), "env", "deploy",
-         "production", target],
+        [
+            sys.executable,
+            "-m",
+            "odooplane",
+            "-C",
+            str(scenario.repo),
+            "env",
+            "deploy",
+            "production",
+            target,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -454,10 +468,10 @@ def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
     # The update it was running died with it.
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
     info = envs.status(scenario.project, "production")
-    assert info["status"] == "running", info
-    assert info["build"]["sha"] == before.build
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
-    last = info["last_deployment"]
+    assert info.status == "running", info
+    assert info.build["sha"] == before.build
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
+    last = info.last_deployment
     assert last["status"] == "interrupted" and last["decision"] == "rolled_back"
     assert any("put back snapshot" in a for a in last["actions"])
     print(f"recovered by the keeper {seconds:.1f} s after the kill")
@@ -477,7 +491,7 @@ def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
 
 def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenario) -> None:
     outcome = envs.deploy(scenario.project, "staging", scenario.shas["bump2"])
-    assert outcome.plan is not None and outcome.plan["update"] == ["addon_a"]
+    assert outcome.plan is not None and outcome.plan.update == ["addon_a"]
     names = [s.name for s in outcome.steps]
     assert names.index("update modules") < names.index("neutralize") < names.index("start")
     assert outcome.neutralization and outcome.neutralization["status"] == "verified"
@@ -486,23 +500,23 @@ def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenari
     assert [r[0] for r in active] == ["Base: Auto-vacuum internal data"]
     # A crashed Odoo is started again by the supervisor.
     info = envs.status(scenario.project, "staging")
-    first = info["process"]["pid"]
+    first = info.process.pid
     os.kill(first, signal.SIGKILL)
     healthy = {"/web/health": 200, "/web/login": 200}
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         info = envs.status(scenario.project, "staging")
         if (
-            info["status"] == "running"
-            and info["process"]["pid"] not in (None, first)
-            and info["health"]
-            and info["health"]["checks"] == healthy
+            info.status == "running"
+            and info.process.pid not in (None, first)
+            and info.health
+            and info.health.checks == healthy
         ):
             break
         time.sleep(1)
     else:
-        raise AssertionError(f"staging did not come back after a crash: {info['process']}")
-    assert info["status"] == "running"
+        raise AssertionError(f"staging did not come back after a crash: {info.process}")
+    assert info.status == "running"
 
 
 def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> None:
@@ -516,9 +530,9 @@ def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> No
     assert refused.returncode == 1
     assert "is not started: its database is not neutralized" in refused.stderr
     info = envs.status(scenario.project, "staging")
-    assert info["status"] == "refused"
-    assert info["neutralization"]["status"] == "failed"
-    assert info["process"]["state"] != "RUNNING"
+    assert info.status == "refused"
+    assert info.neutralization["status"] == "failed"
+    assert info.process.state != "RUNNING"
     # Neutralized again, it verifies and starts.
     neutralize_database(
         scenario.server,
@@ -527,11 +541,11 @@ def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> No
         environment="staging",
         odoo_source_path=None,
         catcher=ensure_catcher(scenario.project.state_dir, "staging"),
-        base_url=info["url"],
+        base_url=info.url,
     )
     started = envs.start(scenario.project, "staging")
-    assert started["status"] == "running"
-    assert envs.status(scenario.project, "staging")["neutralization"]["status"] == "verified"
+    assert started.status == "running"
+    assert envs.status(scenario.project, "staging").neutralization["status"] == "verified"
 
 
 def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
@@ -548,7 +562,7 @@ def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
     # environment's own address stays with the front door while it is stopped).
     envs.stop(scenario.project, "staging")
     info = envs.status(scenario.project, "staging")
-    port = info["slots"][info["slot"]]["http"]
+    port = info.slots[info.slot]["http"]
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("0.0.0.0", port))
@@ -600,13 +614,13 @@ def test_destroy_removes_database_filestore_process_and_state(scenario: Scenario
     assert refused.returncode == 1 and "--force" in refused.stderr
     result = scenario.cli("env", "destroy", "staging", "--yes", "--json")
     assert result.returncode == 0, result.stderr
-    pid = envs.status(project, "production")["process"]["pid"]
+    pid = envs.status(project, "production").process.pid
     data = envs.destroy(project, "production", force=True)
-    assert data["status"] == "destroyed"
+    assert data.status == "destroyed"
     for env in ("staging", "production"):
         assert not dbs.database_exists(scenario.server, _db(scenario, env))
         assert dbs.list_snapshots(scenario.server, _db(scenario, env)) == []
-        assert envs.status(project, env)["status"] == "absent"
+        assert envs.status(project, env).status == "absent"
         assert not (project.state_dir / "environments" / env).exists()
     assert not filestore.exists()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

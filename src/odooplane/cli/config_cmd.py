@@ -125,7 +125,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
         "project": config.project,
         "series": config.odoo.series,
         "environments": summary,
-        "warnings": [issue.as_dict() for issue in loaded.warnings],
+        "warnings": [issue.to_dict() for issue in loaded.warnings],
     }
 
     def render() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from odooplane.environments import front, ports, slots
 from odooplane.environments.builds import require_build
 from odooplane.environments.context import EnvContext
-from odooplane.environments.health import check_once
+from odooplane.environments.health import HealthResult, check_once
 from odooplane.environments.launch import launch, retire_unslotted, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.recovery import recover
@@ -28,7 +28,35 @@ from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import filestore_of
 from odooplane.project import Project
+from odooplane.results import Result
 from odooplane.routing.router import router_for
+
+
+@dataclass(frozen=True)
+class StartResult(Result):
+    """An environment started (or found running and healthy: ``already``)."""
+
+    environment: str
+    status: str
+    already: bool
+    url: str
+    pid: int | None
+    health: HealthResult | None = None
+
+
+@dataclass(frozen=True)
+class StopResult(Result):
+    environment: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DestroyResult(Result):
+    """What ``destroy`` removed: process, snapshots, database, filestore, state."""
+
+    environment: str
+    status: str
+    removed: list[str]
 
 
 def start(
@@ -38,7 +66,7 @@ def start(
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
     lock_timeout: float | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> StartResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
@@ -48,7 +76,7 @@ def start(
 
 def _start_locked(
     ctx: EnvContext, state: EnvState, *, health_timeout: float, progress: Progress | None
-) -> dict[str, Any]:
+) -> StartResult:
     if state.build is None:
         raise RefusedError(
             f"Environment '{ctx.name}' has no build to start.",
@@ -66,13 +94,7 @@ def _start_locked(
         serve(ctx, state, slot, b)
         state.status, state.desired = "running", "running"
         ctx.store.save(state)
-        return {
-            "environment": ctx.name,
-            "status": "running",
-            "already": True,
-            "url": ctx.url(pair),
-            "pid": live.pid,
-        }
+        return StartResult(ctx.name, "running", already=True, url=ctx.url(pair), pid=live.pid)
     stop_process(ctx)
     if front.serving(ctx) is None:
         # The front door will take the environment's address: nothing else may hold it.
@@ -100,17 +122,17 @@ def _start_locked(
         raise
     state.status, state.desired = "running", "running"
     ctx.store.end(state)
-    return {
-        "environment": ctx.name,
-        "status": "running",
-        "already": False,
-        "url": ctx.url(pair),
-        "pid": ctx.backend.status(slot.program).pid,
-        "health": health.to_dict(),
-    }
+    return StartResult(
+        ctx.name,
+        "running",
+        already=False,
+        url=ctx.url(pair),
+        pid=ctx.backend.status(slot.program).pid,
+        health=health,
+    )
 
 
-def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> dict[str, Any]:
+def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> StopResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
@@ -119,7 +141,7 @@ def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> d
         stop_process(ctx)
         state.status, state.desired = "stopped", "stopped"
         ctx.store.save(state)
-        return {"environment": name, "status": "stopped"}
+        return StopResult(name, "stopped")
 
 
 def restart(
@@ -129,7 +151,7 @@ def restart(
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
     lock_timeout: float | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> StartResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
@@ -144,7 +166,7 @@ def destroy(
     *,
     force: bool = False,
     lock_timeout: float | None = None,
-) -> dict[str, Any]:
+) -> DestroyResult:
     """Remove the environment's process, database (and snapshots), filestore and state.
 
     An environment no longer in odooplane.yaml but left in the state folder (``list``
@@ -228,4 +250,4 @@ def destroy(
                 evidence.start_deployment(name, git_sha=state.build, kind="destroy") as recorder,
             ):
                 recorder.note(f"environment '{name}' destroyed", removed=removed)
-        return {"environment": name, "status": "destroyed", "removed": removed}
+        return DestroyResult(name, "destroyed", removed)

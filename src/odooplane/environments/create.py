@@ -182,7 +182,7 @@ def create(
                             ctx, state, b, slot, server, run, health_timeout=health_timeout
                         )
                         serve(ctx, state, slot, b)
-                        outcome.health = health.to_dict()
+                        outcome.health = health
                         state.status = "running"
                         state.desired = "running"
             except NeutralizationRefused as exc:
@@ -311,7 +311,7 @@ def _update_copied(
     with run.step("update modules") as capture:
         ctx.store.phase(state, "updating")
         plan = update_plan(ctx, server, b)
-        outcome.plan = plan.to_dict()
+        outcome.plan = plan
         if plan.empty:
             capture.skip("nothing to install or update")
         else:

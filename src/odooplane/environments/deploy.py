@@ -117,8 +117,8 @@ def deploy(
             build=plan.build.summary(),
             previous_build=state.build,
             url=ctx.url(plan.public),
-            recovered=recovered.to_dict() if recovered else None,
-            plan=plan.update.to_dict(),
+            recovered=recovered,
+            plan=plan.update,
         )
         ctx.store.begin(
             state,
@@ -220,7 +220,7 @@ def apply(
         _maintenance_steps(ctx, state, server, plan, run, outcome)
     ctx.store.phase(state, "starting")
     health = launch(ctx, state, b, plan.new, server, run, health_timeout=health_timeout)
-    outcome.health = health.to_dict()
+    outcome.health = health
     ctx.store.phase(state, "healthy")
     with run.step("switch") as capture:
         ctx.store.phase(state, "switching")

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, load_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
-from odooplane.environments.health import check_once, wait_healthy
+from odooplane.environments.health import HealthResult, check_once, wait_healthy
 from odooplane.environments.launch import launch, public_pair, serve, stop_process
 from odooplane.environments.slots import Slot
 from odooplane.environments.state import (
@@ -49,6 +48,7 @@ from odooplane.environments.steps import (
 )
 from odooplane.errors import OdooplaneError
 from odooplane.postgres.server import DatabaseServer
+from odooplane.results import Result
 
 SWITCH = "switch"
 MAINTENANCE = "maintenance"
@@ -67,7 +67,7 @@ ROLLED_BACK = "rolled_back"
 
 
 @dataclass(frozen=True)
-class Recovery:
+class Recovery(Result):
     """What recovering from an interrupted command did (kept in the state's history)."""
 
     action: str
@@ -87,14 +87,11 @@ class Recovery:
     recovery_id: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class Undone:
     actions: list[str] = field(default_factory=list)
-    health: dict[str, Any] | None = None
+    health: HealthResult | None = None
     # The snapshot the replaced database is kept as (the pre-deploy one was put back).
     snapshot_kept: str | None = None
     serving_build: str | None = None
@@ -161,7 +158,7 @@ def undo_to_previous(
     else:
         health = launch(ctx, state, previous, slot, server, None, health_timeout=health_timeout)
         serve(ctx, state, slot, previous)
-        done.health = health.to_dict()
+        done.health = health
         done.actions.append(
             f"the previous build {previous.short} serves again ({slot.name} slot, healthy "
             f"in {health.seconds:.1f} s)"

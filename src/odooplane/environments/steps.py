@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from odooplane.environments import ports
 from odooplane.environments.builds import Build, build_project
+from odooplane.environments.checksums import UpdatePlan
 from odooplane.environments.context import EnvContext
+from odooplane.environments.health import HealthResult
 from odooplane.environments.state import EnvState, now_iso
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.mailcatcher import ensure_catcher
@@ -27,6 +29,8 @@ from odooplane.project import Project
 from odooplane.results import Result
 
 if TYPE_CHECKING:
+    from odooplane.environments.recovery import Recovery
+
     # The evidence store pulls in SQLAlchemy: imported only by commands that record.
     from odooplane.evidence.api import DeploymentRecorder, EvidenceStore
 
@@ -77,10 +81,10 @@ class Outcome(Result):
     url: str | None = None
     deployment_id: str | None = None
     steps: list[StepTiming] = field(default_factory=list)
-    plan: dict[str, Any] | None = None
-    health: dict[str, Any] | None = None
+    plan: UpdatePlan | None = None
+    health: HealthResult | None = None
     snapshot: str | None = None
-    recovered: dict[str, Any] | None = None
+    recovered: Recovery | None = None
     neutralization: dict[str, Any] | None = None
     error: str | None = None
     log_excerpt: str | None = None
