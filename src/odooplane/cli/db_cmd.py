@@ -24,9 +24,9 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
-from odooplane.config import EnvironmentKind
 from odooplane.environments.locks import databases_lock
 from odooplane.errors import UsageError
+from odooplane.policy import production_databases
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
 from odooplane.postgres.project_server import server_for
@@ -56,16 +56,6 @@ def _project(ctx: click.Context) -> Project:
 
 def _filestores(project: Project) -> Path:
     return project.odoo_data_dir / "filestore"
-
-
-def _production_databases(project: Project) -> dict[str, str]:
-    """Database name -> production environment name."""
-    config = project.config
-    return {
-        config.database_name(name): name
-        for name, env in config.environments.items()
-        if env.kind == EnvironmentKind.production
-    }
 
 
 def _size(value: int | None) -> str:
@@ -249,7 +239,7 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
     """List databases with their size, filestore size and role (production, snapshot)."""
     project = _project(ctx)
     server = server_for(project)
-    production = _production_databases(project)
+    production = production_databases(project).owners
     envs = {project.config.database_name(name): name for name in project.config.environments}
     found = [
         d
@@ -314,10 +304,17 @@ def create_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
     show_default=True,
     help="CREATE DATABASE strategy (PostgreSQL 15+); auto picks by size.",
 )
+@click.option("--force", is_flag=True, help="Allow a production database's name as TARGET.")
 @json_option
 @click.pass_context
 def clone_cmd(
-    ctx: click.Context, source: str, target: str, terminate: bool, strategy: str, as_json: bool
+    ctx: click.Context,
+    source: str,
+    target: str,
+    terminate: bool,
+    strategy: str,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Copy SOURCE to the new database TARGET, filestore included (hard links).
 
@@ -338,6 +335,7 @@ def clone_cmd(
             terminate=terminate,
             strategy=strategy,
             progress=progress,
+            force=force,
         )
 
     def render() -> None:
@@ -420,15 +418,16 @@ def snapshots_cmd(ctx: click.Context, database: str, as_json: bool) -> None:
 @click.argument("database")
 @click.argument("snapshot")
 @terminate_option
+@click.option("--force", is_flag=True, help="Allow replacing a production database.")
 @json_option
 @click.pass_context
 def restore_cmd(
-    ctx: click.Context, database: str, snapshot: str, terminate: bool, as_json: bool
+    ctx: click.Context, database: str, snapshot: str, terminate: bool, force: bool, as_json: bool
 ) -> None:
     """Make DATABASE (and its filestore) what SNAPSHOT holds; the snapshot is kept.
 
     The snapshot is copied first and swapped in at the end, so DATABASE is never missing
-    or half restored.
+    or half restored. Restoring over a production database needs --force.
     """
     project = _project(ctx)
     server = server_for(project)
@@ -443,6 +442,7 @@ def restore_cmd(
             filestore_root=_filestores(project),
             terminate=terminate,
             progress=progress,
+            force=force,
         )
     emit(
         result.to_dict(),
@@ -457,15 +457,25 @@ def restore_cmd(
 @click.argument("first")
 @click.argument("second")
 @terminate_option
+@click.option("--force", is_flag=True, help="Allow swapping a production database.")
 @json_option
 @click.pass_context
-def swap_cmd(ctx: click.Context, first: str, second: str, terminate: bool, as_json: bool) -> None:
-    """Exchange the names of two databases and their filestores, in one transaction."""
+def swap_cmd(
+    ctx: click.Context, first: str, second: str, terminate: bool, force: bool, as_json: bool
+) -> None:
+    """Exchange the names of two databases and their filestores, in one transaction.
+
+    Swapping a production database needs --force."""
     project = _project(ctx)
     server = server_for(project)
     with databases_lock(project, [first, second]):
         ended = dbops.swap_databases(
-            server, first, second, filestore_root=_filestores(project), terminate=terminate
+            server,
+            first,
+            second,
+            filestore_root=_filestores(project),
+            terminate=terminate,
+            force=force,
         )
     emit(
         {"swapped": [first, second], "terminated_sessions": [s.describe() for s in ended]},
@@ -486,14 +496,12 @@ def drop_cmd(ctx: click.Context, name: str, force: bool, terminate: bool, as_jso
     The database of a production environment is refused unless --force.
     """
     project = _project(ctx)
-    production = _production_databases(project)
     server = server_for(project)
     with databases_lock(project, [name]):
         dbops.drop_database(
             server,
             name,
             filestore_root=_filestores(project),
-            protected=name in production,
             force=force,
             terminate=terminate,
         )
@@ -539,7 +547,6 @@ def import_cmd(
             filestore_root=_filestores(project),
             replace=replace,
             terminate=terminate,
-            protected=target in _production_databases(project),
             force=force,
             progress=progress,
         )

@@ -17,8 +17,9 @@ from odooplane.cli._common import (
     project_dir,
 )
 from odooplane.config import EnvironmentKind
-from odooplane.errors import NotFoundError, RefusedError, UsageError
+from odooplane.errors import NotFoundError, UsageError
 from odooplane.fsutil import write_atomic
+from odooplane.policy import check_neutralize
 from odooplane.project import Project, load_project
 
 
@@ -36,27 +37,13 @@ def _target(project: Project, environment: str | None, database: str | None) -> 
         raise UsageError(
             "Say which database: an environment name (odooplane neutralize staging) or --db NAME."
         )
-    production_dbs = {
-        project.config.database_name(name): name
-        for name, env in project.config.environments.items()
-        if env.kind == EnvironmentKind.production
-    }
     if environment:
-        env = project.environment(environment)
-        if env.kind == EnvironmentKind.production:
-            raise RefusedError(
-                f"'{environment}' is a production environment: it is never neutralized.",
-                hint="Neutralize a copy instead (a staging environment, or --db COPY_NAME).",
-            )
+        project.environment(environment)  # an unknown name is a sentence
         db = project.config.database_name(environment)
+        check_neutralize(project, db, environment)
         return Target(db, environment, environment)
     assert database is not None
-    if database in production_dbs:
-        raise RefusedError(
-            f"Database '{database}' belongs to production environment "
-            f"'{production_dbs[database]}': it is never neutralized.",
-            hint="Copy it first (odooplane db clone) and neutralize the copy.",
-        )
+    check_neutralize(project, database, None)
     return Target(database, None, f"db-{database}")
 
 

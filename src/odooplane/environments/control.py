@@ -210,6 +210,7 @@ def destroy(
                 filestore_root=filestore_root,
                 terminate=True,
                 missing_ok=True,
+                force=force,
             )
             removed.append(f"snapshot {snap.name}")
         if dbs.drop_database(

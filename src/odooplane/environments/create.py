@@ -74,7 +74,8 @@ def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
         filestore_root=ctx.filestore_root,
         terminate=True,
         missing_ok=True,
-        protected=False,
+        # Its own half-made database, production's included.
+        force=True,
     )
     ctx.store.delete(ctx.name)
 
@@ -353,8 +354,11 @@ def _create_copy(
     with run.step("clone database") as capture:
         ctx.store.phase(state, "cloning")
         # The copy ends the source's sessions: never in the middle of its own deploy.
+        # The target is this environment's own new database (production's too).
         with environment_lock(ctx.project.state_dir, source.name):
-            cloned = dbs.clone_database(server, source.database, ctx.database, terminate=True)
+            cloned = dbs.clone_database(
+                server, source.database, ctx.database, terminate=True, force=True
+            )
         capture.line(
             f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
             f"{cloned.seconds:.2f} s)"

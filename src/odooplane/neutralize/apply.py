@@ -32,6 +32,7 @@ from odooplane.neutralize.rules import (
 from odooplane.neutralize.schema import Schema
 from odooplane.neutralize.settings import NeutralizeSettings, settings_for
 from odooplane.neutralize.verify import verify_database_with
+from odooplane.policy import check_neutralize
 from odooplane.project import Project
 
 # A running Odoo may hold row locks on the tables we write; waiting forever helps nobody.
@@ -48,17 +49,21 @@ def neutralize_database(
     catcher: tuple[str, int],
     base_url: str | None = None,
     verify: bool = True,
+    force: bool = False,
 ) -> NeutralizationReport:
     """Neutralize ``database`` on ``server`` (a :class:`DatabaseServer`) and verify it.
 
+    Production (its environment, its database, its snapshots) is refused with
+    :class:`~odooplane.errors.RefusedError` unless ``force`` (:mod:`odooplane.policy`).
     Raises :class:`NeutralizationFailed` when verification finds a leak, with the report
     attached; the changes made are kept (the database is safer than before) but the
     caller must not start it.
     """
+    check_neutralize(project, database, environment, force=force)
     settings = settings_for(
         project, environment, catcher=catcher, odoo_source_path=odoo_source_path, base_url=base_url
     )
-    return neutralize_with(server, database, settings, project=project, verify=verify)
+    return neutralize_with(server, database, settings, project=project, verify=verify, force=force)
 
 
 def neutralize_with(
@@ -68,7 +73,17 @@ def neutralize_with(
     *,
     project: Project | None = None,
     verify: bool = True,
+    force: bool = False,
 ) -> NeutralizationReport:
+    """Neutralize ``database`` with ``settings``; production is refused unless ``force``
+    (the project's rules, or the protection of the server it came from)."""
+    check_neutralize(
+        project,
+        database,
+        settings.environment,
+        force=force,
+        protection=getattr(server, "protection", None),
+    )
     started = time.monotonic()
     report = NeutralizationReport(
         database=database,

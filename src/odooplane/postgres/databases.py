@@ -44,10 +44,10 @@ from odooplane.postgres.identifiers import (
     db_ident,
     user_database_name,
 )
+from odooplane.postgres.protection import SNAPSHOT_SEPARATOR, Protection
 from odooplane.postgres.server import DatabaseServer
 from odooplane.results import Result
 
-SNAPSHOT_SEPARATOR = "__snap__"
 _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Below this size WAL_LOG (PostgreSQL 15's default: copy block by block through the WAL)
 # is faster; above it FILE_COPY (two checkpoints, then a file-level copy) wins. Measured
@@ -63,6 +63,17 @@ Progress = Callable[[str, int, int], None]
 
 
 # -- results ---------------------------------------------------------------------------
+
+
+def _guard(
+    server: DatabaseServer, action: str, database: str, *, force: bool, protected: bool = False
+) -> None:
+    """Refuse ``action`` on a database the server's protection (production's, for a
+    project's server) or the caller (``protected``) names, unless ``force``."""
+    protection = server.protection
+    if protected and protection.owner(database) is None:
+        protection = Protection({database: "production"})
+    protection.check(action, database, force=force)
 
 
 @dataclass(frozen=True)
@@ -459,9 +470,11 @@ def clone_database(
     terminate: bool = False,
     strategy: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> CloneResult:
     """Copy ``source`` to the new database ``target`` with ``CREATE DATABASE ... TEMPLATE``,
-    and its filestore with hard links.
+    and its filestore with hard links. A protected ``target`` (production's name) needs
+    ``force``.
 
     PostgreSQL needs the source idle: other sessions on it are an error naming them,
     unless ``terminate`` is true. ``strategy`` is ``wal_log``, ``file_copy`` or
@@ -472,6 +485,7 @@ def clone_database(
     user_database_name(target, what="target database name")
     if source == target:
         raise UsageError(f"Cannot clone '{source}' onto itself.")
+    _guard(server, "clone", target, force=force)
     with _maintenance(server) as conn:
         return _clone(
             conn,
@@ -525,10 +539,14 @@ def rename_database(
     *,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> list[Session]:
-    """Rename a database and its filestore."""
+    """Rename a database and its filestore (a protected one, or onto a protected name,
+    needs ``force``)."""
     user_database_name(old)
     user_database_name(new, what="new database name")
+    _guard(server, "rename", old, force=force)
+    _guard(server, "rename", new, force=force)
     with _maintenance(server) as conn:
         _require(conn, server, old)
         _require_absent(conn, server, new)
@@ -549,12 +567,16 @@ def swap_databases(
     *,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> list[Session]:
-    """Exchange the names of two databases (and their filestores) atomically."""
+    """Exchange the names of two databases (and their filestores) atomically; a
+    protected one needs ``force``."""
     user_database_name(first)
     user_database_name(second)
     if first == second:
         raise UsageError(f"Cannot swap '{first}' with itself.")
+    _guard(server, "swap", first, force=force)
+    _guard(server, "swap", second, force=force)
     temp = _temp_name("swap")
     with _maintenance(server) as conn:
         _require(conn, server, first)
@@ -595,15 +617,12 @@ def drop_database(
 ) -> bool:
     """Drop a database and its filestore; False when it did not exist and ``missing_ok``.
 
-    ``protected`` marks a production database (the caller knows the environments): it is
-    only dropped with ``force``. Its snapshots are kept.
+    A protected database (production's or one of its snapshots, for a project's server;
+    or marked ``protected`` by the caller) is only dropped with ``force``. Its snapshots
+    are kept.
     """
     user_database_name(name)
-    if protected and not force:
-        raise RefusedError(
-            f"'{name}' is a production database; odooplane does not drop it by default.",
-            hint="If you really mean it, take a snapshot first and pass --force.",
-        )
+    _guard(server, "drop", name, force=force, protected=protected)
     with _maintenance(server) as conn:
         if not _exists(conn, name):
             if missing_ok:
@@ -790,8 +809,10 @@ def restore_snapshot(
     terminate: bool = False,
     strategy: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> RestoreResult:
-    """Make ``database`` (and its filestore) what snapshot ``snapshot`` holds.
+    """Make ``database`` (and its filestore) what snapshot ``snapshot`` holds; a protected
+    ``database`` (production's) needs ``force``.
 
     The snapshot is cloned to a temporary database first; only when that copy is complete
     are the names exchanged (one transaction), and the previous database dropped last.
@@ -799,6 +820,7 @@ def restore_snapshot(
     """
     user_database_name(database)
     _snapshot_full_name(database, snapshot)
+    _guard(server, "restore", database, force=force)
     started = time.monotonic()
     with _maintenance(server) as conn:
         full = _resolve_snapshot(conn, database, snapshot)
@@ -843,15 +865,18 @@ def swap_in_snapshot(
     keep_as: str,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> SnapshotInfo:
     """Put snapshot ``snapshot`` in place of ``database`` by renaming (no copy: instant
     whatever the size), keeping the database it replaces as the snapshot ``keep_as``.
+    A protected ``database`` (production's) needs ``force``, as for a restore.
 
     Both renames happen in one transaction, then the filestores follow (undone on
     failure). The replaced database is closed to connections and described like any
     snapshot; nothing is dropped.
     """
     user_database_name(database)
+    _guard(server, "restore", database, force=force)
     kept = snapshot_db_name(database, keep_as)
     now = datetime.now(timezone.utc)
     with _maintenance(server) as conn:
@@ -940,8 +965,8 @@ def import_database(
     (``.sql.gz``), pg_dump's custom or tar format, and Odoo's backup ``.zip``
     (``dump.sql`` + ``filestore/``, whose filestore lands in ``filestore_root/target``).
     The dump goes into a temporary database renamed to ``target`` when complete; an
-    existing ``target`` is refused unless ``replace`` is true, and a ``protected``
-    (production) one also needs ``force``.
+    existing ``target`` is refused unless ``replace`` is true, and a protected
+    (production's, or marked ``protected``) one also needs ``force``.
     """
     from odooplane.postgres import archive
 
@@ -952,11 +977,8 @@ def import_database(
     with _maintenance(server) as conn:
         if _exists(conn, target) and not replace:
             _require_absent(conn, server, target)
-        if _exists(conn, target) and protected and not force:
-            raise RefusedError(
-                f"'{target}' is a production database; odooplane does not replace it by default.",
-                hint="If you really mean it, take a snapshot first and pass --force.",
-            )
+        if _exists(conn, target):
+            _guard(server, "import", target, force=force, protected=protected)
         if not _exists(conn, target):
             _require_no_filestore(filestore_root, target)
     incoming = _temp_name("import")

@@ -14,16 +14,14 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.postgres.binaries import CLIENT_TOOLS, find_binaries
-
-if TYPE_CHECKING:
-    pass
+from odooplane.postgres.protection import NO_PROTECTION, Protection
 
 APPLICATION_NAME = "odooplane"
 
@@ -58,6 +56,9 @@ class DatabaseServer:
     params: tuple[tuple[str, str], ...] = ()
     embedded: bool = False
     socket_dir: Path | None = field(default=None, compare=False)
+    # Databases its operations refuse to replace or remove without force (production's,
+    # when the server comes from a project: odooplane.postgres.project_server).
+    protection: Protection = field(default=NO_PROTECTION, compare=False, repr=False)
 
     # -- connection strings -------------------------------------------------------------
 

@@ -290,6 +290,9 @@ def rollback(
                             keep_as=kept,
                             filestore_root=ctx.filestore_root,
                             terminate=True,
+                            # `odooplane rollback` is the operator's say-so, production's
+                            # database included (the replaced one is kept).
+                            force=True,
                         )
                         capture.line(
                             f"{plan.snapshot} is now {ctx.database}; the database it replaced "
