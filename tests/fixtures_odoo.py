@@ -68,7 +68,7 @@ def odoo_runtime(odoo_source: OdooSource, tmp_path_factory: pytest.TempPathFacto
         _TEST_CACHE.mkdir(parents=True, exist_ok=True)
         patch.setenv("ODOOPLANE_CACHE_DIR", str(_TEST_CACHE))
         project = minimal_project(tmp_path_factory.mktemp("odoo-runtime-project"), odoo_source)
-        return ensure_runtime(project, odoo_source, progress=False)
+        return ensure_runtime(project, odoo_source)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_git_source_needs_a_ref(tmp_path: Path) -> None:
 
 def test_new_project_needs_a_source(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--odoo-source"):
-        prepare(tmp_path / "p", None, progress=False)
+        prepare(tmp_path / "p", None)
 
 
 def test_cli_errors_are_sentences(tmp_path: Path) -> None:
@@ -73,7 +73,6 @@ def test_quickstart_serves_the_sample_project(
     prepared = prepare(
         target,
         str(odoo_source.path),
-        progress=False,
         on_step=lambda name, state, _s, _d: steps.append((name, state)),
     )
     cluster = EmbeddedCluster(prepared.project.state_dir)

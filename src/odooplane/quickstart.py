@@ -30,6 +30,7 @@ from odooplane.ports import free_port, is_port_free
 from odooplane.postgres.databases import database_exists
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project, load_project
 from odooplane.scaffold import init_project
 
@@ -111,7 +112,7 @@ def write_sample_addon(addons_dir: Path, series: str) -> Path:
     return target
 
 
-def _source_for(odoo_source: str, odoo_ref: str | None, progress: bool) -> OdooSource:
+def _source_for(odoo_source: str, odoo_ref: str | None, progress: Progress | None) -> OdooSource:
     if _is_git_url(odoo_source):
         if not odoo_ref:
             raise UsageError(
@@ -124,7 +125,11 @@ def _source_for(odoo_source: str, odoo_ref: str | None, progress: bool) -> OdooS
 
 
 def create_project(
-    target: Path, odoo_source: str, *, odoo_ref: str | None = None, progress: bool = True
+    target: Path,
+    odoo_source: str,
+    *,
+    odoo_ref: str | None = None,
+    progress: Progress | None = None,
 ) -> bool:
     """Make ``target`` a sample project; False when it already was one (resume)."""
     if (target / CONFIG_FILENAME).is_file():
@@ -180,7 +185,7 @@ def prepare(
     odoo_source: str | None,
     *,
     odoo_ref: str | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     on_step: StepCallback | None = None,
 ) -> Prepared:
     """Create (or resume) the sample project and everything Odoo needs to serve it."""

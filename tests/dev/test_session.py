@@ -173,7 +173,7 @@ def session(
     def on_event(kind: str, message: str, _data: dict[str, Any]) -> None:
         events.append((kind, message))
 
-    context = prepare_dev(load_project(root), progress=False, mail=False)
+    context = prepare_dev(load_project(root), mail=False)
     try:
         with dev_session(context, port=None, on_event=on_event) as running:
             yield running, events

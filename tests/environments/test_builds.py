@@ -60,7 +60,7 @@ def test_build_exports_commit_and_reuses_it(
     # Uncommitted work never reaches a build.
     (repo / "addons" / "own_addon" / "__manifest__.py").write_text("{'broken': ")
 
-    first = build(project, "main", progress=False)
+    first = build(project, "main")
     assert first.sha == sha
     assert first.branch == "main"
     assert first.subject == "Add own addon"
@@ -77,7 +77,7 @@ def test_build_exports_commit_and_reuses_it(
     assert (code / "third_party" / "vendor_addon" / "__manifest__.py").is_file()
     assert "17.0.2.0.0" in (code / "addons" / "own_addon" / "__manifest__.py").read_text()
 
-    again = build(project, sha[:10], progress=False)
+    again = build(project, sha[:10])
     assert again.reused
     assert again.inputs() == first.inputs()
     assert again.evidence_id == first.evidence_id
@@ -93,5 +93,5 @@ def test_build_of_a_missing_ref(
     repo = make_git_repo("project")
     project = _project(repo, odoo_source)
     with pytest.raises(NotFoundError, match="'v9' is not a branch, tag or commit"):
-        build(project, "v9", progress=False)
+        build(project, "v9")
     assert not (project.state_dir / "builds").exists() or not list_builds(project)

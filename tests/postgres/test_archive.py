@@ -65,7 +65,7 @@ def test_import_gzipped_sql(
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     progress: list[tuple[str, int, int]] = []
     result = dbops.import_database(
-        pg_server, packed, target, progress=lambda *step: progress.append(step)
+        pg_server, packed, target, progress=lambda e: progress.append((e.phase, e.done, e.total))
     )
     assert result.format == "sql.gz"
     assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
@@ -79,7 +79,7 @@ def test_import_custom_format(
     assert detect_format(dump) == "custom"
     progress: list[tuple[str, int, int]] = []
     result = dbops.import_database(
-        pg_server, dump, target, progress=lambda *step: progress.append(step)
+        pg_server, dump, target, progress=lambda e: progress.append((e.phase, e.done, e.total))
     )
     assert result.format == "custom"
     assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]

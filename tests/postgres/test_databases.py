@@ -89,7 +89,11 @@ def test_clone_reports_progress(
 ) -> None:
     steps: list[tuple[str, int, int]] = []
     result = dbops.clone_database(
-        pg_server, prodlike_db, other_name, strategy="wal_log", progress=lambda *s: steps.append(s)
+        pg_server,
+        prodlike_db,
+        other_name,
+        strategy="wal_log",
+        progress=lambda e: steps.append((e.phase, e.done, e.total)),
     )
     assert steps[-1] == ("copying", result.size, result.size)
     done = [step[1] for step in steps]
@@ -101,7 +105,7 @@ def test_clone_reports_progress(
         prodlike_db,
         other_name,
         strategy="file_copy",
-        progress=lambda *s: steps.append(s),
+        progress=lambda e: steps.append((e.phase, e.done, e.total)),
     )
     assert steps[-1] == ("copying", 0, 0)  # no estimate for FILE_COPY: shown without total
 

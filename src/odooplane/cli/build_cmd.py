@@ -7,6 +7,7 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressBar
 from odooplane.environments.builds import Build, build, list_builds
 from odooplane.errors import UsageError
 from odooplane.project import load_project
@@ -75,7 +76,8 @@ def build_command(
         raise UsageError("Name the ref to build (e.g. `odooplane build main`), or pass --list.")
     if not as_json:
         console_err.print(f"Building [bold]{ref}[/bold]...")
-    result = build(project, ref, progress=not as_json)
+    with ProgressBar() as bar:
+        result = build(project, ref, progress=None if as_json else bar)
     if not image:
         emit(result.to_dict(), as_json, lambda: _render(result))
         return

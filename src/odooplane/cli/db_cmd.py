@@ -11,19 +11,11 @@ from typing import Any, NoReturn
 
 import click
 from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressBar
 from odooplane.environments.locks import databases_lock
 from odooplane.errors import UsageError
 from odooplane.policy import production_databases
@@ -68,29 +60,13 @@ def _notes(notes: Any) -> None:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, title: str) -> Iterator[dbops.Progress | None]:
-    """A rich progress bar on stderr fed by the library's progress(phase, done, total)."""
+def _progress(enabled: bool, title: str) -> Iterator[ProgressBar | None]:
+    """A bar on stderr fed by the library's progress events (nothing when disabled)."""
     if not enabled:
         yield None
         return
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console_err,
-        transient=True,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(f"{title}: {phase}", total=total or None)
-        bar.update(tasks[phase], completed=done, total=total or None)
-
-    with bar:
-        yield update
+    with ProgressBar(title, unit="bytes") as bar:
+        yield bar
 
 
 @contextlib.contextmanager

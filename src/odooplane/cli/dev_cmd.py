@@ -15,6 +15,7 @@ from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, project_dir
+from odooplane.cli.progress import ProgressBar
 from odooplane.dev.session import DevSession, prepare_dev
 from odooplane.project import load_project
 
@@ -74,6 +75,9 @@ def dev(
     """
     project = load_project(project_dir(ctx))
     status: list[Status] = []
+    # The source fetch and runtime build draw a bar, stopped when their step ends so
+    # the next step's spinner can show (rich draws one live display at a time).
+    bar = ProgressBar()
 
     def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
         if as_json:
@@ -84,6 +88,7 @@ def dev(
                 status.append(console.status(f"{name} …"))
                 status[-1].start()
             return
+        bar.stop()
         while status:
             status.pop().stop()
         console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
@@ -97,7 +102,9 @@ def dev(
         console.print(f"[dim]{stamp}[/dim] [{style}]{kind:>7}[/{style}] {message}", markup=True)
 
     try:
-        context = prepare_dev(project, env, progress=not as_json, mail=not no_mail, on_step=on_step)
+        context = prepare_dev(
+            project, env, progress=None if as_json else bar, mail=not no_mail, on_step=on_step
+        )
         session = DevSession(
             context,
             port=port,
@@ -108,6 +115,7 @@ def dev(
         with _status(status, "start odoo", as_json):
             session.start()
     finally:
+        bar.stop()
         while status:
             status.pop().stop()
     stop = threading.Event()

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
+from odooplane.cli.progress import ProgressLines
 from odooplane.environments import api as envs
 from odooplane.environments import detach
 from odooplane.environments.diff import SECTIONS
@@ -68,15 +68,8 @@ def _project(ctx: click.Context) -> Project:
     return load_project(project_dir(ctx))
 
 
-def _progress(as_json: bool) -> Callable[[str], None] | None:
-    if as_json:
-        return None
-    started = time.monotonic()
-
-    def say(text: str) -> None:
-        console_err.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {text}", highlight=False)
-
-    return say
+def _progress(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _coloured(status: str) -> str:

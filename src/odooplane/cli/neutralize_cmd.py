@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import (
@@ -16,11 +18,15 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
+from odooplane.cli.progress import ProgressBar
 from odooplane.config import EnvironmentKind
 from odooplane.errors import NotFoundError, UsageError
 from odooplane.fsutil import write_atomic
 from odooplane.policy import check_neutralize
 from odooplane.project import Project, load_project
+
+if TYPE_CHECKING:
+    from odooplane.neutralize.report import NeutralizationReport, VerificationReport
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,37 @@ class Target:
     database: str
     environment: str | None
     mail_key: str
+
+
+_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+
+
+def _verification_table(report: VerificationReport) -> Table:
+    table = Table(title=f"Verification of {report.database}", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for item in report.checks:
+        table.add_row(
+            f"{item.id}\n[dim]{item.title}[/dim]",
+            f"[{_STYLE[item.status]}]{item.status.upper()}[/]",
+            item.detail,
+        )
+    return table
+
+
+def _neutralization_table(report: NeutralizationReport) -> Table:
+    table = Table(title=f"Neutralization of {report.database}")
+    table.add_column("rule")
+    table.add_column("changed", justify="right")
+    table.add_column("notes", overflow="fold")
+    for item in report.rules:
+        table.add_row(
+            f"{item.name}\n[dim]{item.title}[/dim]",
+            str(item.changed) if item.changed else "[dim]0[/dim]",
+            "\n".join(item.notes),
+        )
+    return table
 
 
 def _target(project: Project, environment: str | None, database: str | None) -> Target:
@@ -91,7 +128,7 @@ def _render_verification(report: object) -> None:
     from odooplane.neutralize.report import VerificationReport
 
     assert isinstance(report, VerificationReport)
-    console.print(report.table())
+    console.print(_verification_table(report))
     if report.ok:
         console.print(
             f"[green]Verified:[/green] {report.database} is neutralized ({report.summary()})."
@@ -228,7 +265,7 @@ def neutralize_cmd(
     try:
         with (
             databases_lock(project, [target.database]),
-            console_err.status(f"Neutralizing {target.database}...", spinner="dots"),
+            ProgressBar(f"Neutralizing {target.database}") as bar,
         ):
             report = neutralize_database(
                 server,
@@ -238,6 +275,7 @@ def neutralize_cmd(
                 odoo_source_path=source,
                 catcher=address,
                 base_url=url,
+                progress=None if as_json else bar,
             )
     except NeutralizationFailed as exc:
         failed = exc.report
@@ -255,7 +293,7 @@ def _render_neutralization(report: object) -> None:
     from odooplane.neutralize.report import NeutralizationReport
 
     assert isinstance(report, NeutralizationReport)
-    console.print(report.table())
+    console.print(_neutralization_table(report))
     console.print(
         f"{report.changed} row(s) changed in {report.seconds:.2f}s"
         + (" (already neutralized: nothing to do)" if report.changed == 0 else "")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressBar
 from odooplane.odoo.runtime import Installer
 from odooplane.odoo.setup import addons_overview, odoo_info, setup_odoo
 from odooplane.project import load_project
@@ -65,13 +66,14 @@ def setup_cmd(
     warning naming the Debian packages to install.
     """
     project = load_project(project_dir(ctx))
-    result = setup_odoo(
-        project,
-        rebuild=rebuild,
-        update_source=update_source,
-        installer=cast("Installer | None", installer),
-        progress=not quiet,
-    )
+    with ProgressBar(transient=False) as bar:
+        result = setup_odoo(
+            project,
+            rebuild=rebuild,
+            update_source=update_source,
+            installer=cast("Installer | None", installer),
+            progress=None if quiet else bar,
+        )
 
     def render() -> None:
         source, runtime = result["source"], result["runtime"]

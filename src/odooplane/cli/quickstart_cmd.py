@@ -12,6 +12,7 @@ from rich.status import Status
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, emit, json_option
 from odooplane.cli.dev_cmd import dev
+from odooplane.cli.progress import ProgressBar
 from odooplane.quickstart import prepare, start
 
 
@@ -51,7 +52,9 @@ def quickstart(
     FOLDER resumes. With --json, one JSON object per line: the prepared project, then
     the dev session's events.
     """
-    progress = not as_json
+    # The source fetch and runtime build draw a bar, stopped when their step ends.
+    bar = ProgressBar()
+    progress = None if as_json else bar
 
     # Steps that draw their own progress bars (git clone, runtime build) get no spinner:
     # rich allows one live display at a time.
@@ -66,6 +69,7 @@ def quickstart(
                 status.append(console.status(f"{name} …"))
                 status[-1].start()
             return
+        bar.stop()
         while status:
             status.pop().stop()
         console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
@@ -77,6 +81,7 @@ def quickstart(
         if no_serve:
             process = start(prepared, port=port, on_step=on_step)
     finally:
+        bar.stop()
         while status:
             status.pop().stop()
     result = prepared.result

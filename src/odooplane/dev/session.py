@@ -41,6 +41,7 @@ from odooplane.ports import free_port
 from odooplane.postgres.databases import database_exists
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project, load_project
 from odooplane.quickstart import BASE_MODULES, StepCallback, _initialized, _timed
 
@@ -106,7 +107,7 @@ def prepare_dev(
     project: Project,
     env_name: str | None = None,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     mail: bool = True,
     on_step: StepCallback | None = None,
 ) -> DevContext:

@@ -50,11 +50,11 @@ from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
     DeploymentFailed,
     Outcome,
-    Progress,
     StepTiming,
     explain,
     require_database,
 )
+from odooplane.progress import Progress
 
 __all__ = [
     "DEFAULT_HEALTH_TIMEOUT",

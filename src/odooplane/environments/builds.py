@@ -25,6 +25,7 @@ from odooplane.fsutil import read_json, write_json_atomic
 from odooplane.odoo.addons import addons_path, project_addons
 from odooplane.odoo.runtime import Runtime, ensure_runtime, load_runtime
 from odooplane.odoo.source import OdooSource, resolve_source
+from odooplane.progress import Progress
 from odooplane.project import Project
 from odooplane.results import Result
 
@@ -154,7 +155,7 @@ def build(
     project: Project,
     ref: str,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     source: OdooSource | None = None,
     record: bool = True,
 ) -> Build:
@@ -173,7 +174,7 @@ def _build(
     project: Project,
     ref: str,
     *,
-    progress: bool,
+    progress: Progress | None,
     source: OdooSource | None,
 ) -> Build:
     import time

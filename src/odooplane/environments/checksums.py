@@ -1,4 +1,4 @@
-"""Which addons a deployment must install or update, as click-odoo-update decides it.
+"""Which addons a deployment must install or update (the rule of OCA's module updater).
 
 Each addon's files are hashed (compiled files, caches and hidden files left out) and
 the hashes of the last successful deployment are stored in the database itself, in the

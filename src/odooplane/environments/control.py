@@ -15,7 +15,6 @@ from odooplane.environments.state import EnvState, interrupted_operation
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
     NeutralizationRefused,
-    Progress,
     StepFailed,
     allocate_ports,
     check_ports_free,
@@ -27,6 +26,7 @@ from odooplane.environments.steps import (
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import filestore_of
+from odooplane.progress import Progress
 from odooplane.project import Project
 from odooplane.results import Result
 from odooplane.routing.router import router_for

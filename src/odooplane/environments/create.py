@@ -28,7 +28,6 @@ from odooplane.environments.steps import (
     DeploymentFailed,
     NeutralizationRefused,
     Outcome,
-    Progress,
     RecordedRun,
     StepFailed,
     allocate_ports,
@@ -46,6 +45,7 @@ from odooplane.odoo.series import for_series
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import copy_filestore, filestore_of
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project
 
 
@@ -149,7 +149,7 @@ def create(
             require_database(source_ctx, server)
         wanted_ref = ref or (source_state.build if source_state else None) or default_ref(ctx)
         say(progress, f"building {wanted_ref}...")
-        b = build(project, wanted_ref, progress=progress is not None, record=False)
+        b = build(project, wanted_ref, progress=progress, record=False)
         state = EnvState(name=name, kind=ctx.kind.value, database=ctx.database, status="new")
         ctx.dir.mkdir(parents=True, exist_ok=True)
         pair = allocate_ports(ctx, state)

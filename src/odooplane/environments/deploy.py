@@ -57,7 +57,6 @@ from odooplane.environments.steps import (
     DeploymentFailed,
     NeutralizationRefused,
     Outcome,
-    Progress,
     RecordedRun,
     allocate_ports,
     history_entry,
@@ -70,6 +69,7 @@ from odooplane.environments.steps import (
 from odooplane.errors import OdooplaneError, RefusedError
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project
 
 
@@ -177,7 +177,7 @@ def prepare(
         )
     require_database(ctx, server)
     say(progress, f"building {ref}...")
-    b = build(ctx.project, ref, progress=progress is not None, record=False)
+    b = build(ctx.project, ref, progress=progress, record=False)
     update = update_plan(ctx, server, b)
     neutralize = bool(
         ctx.config.neutralized

@@ -48,6 +48,7 @@ def neutralize_step(
                 odoo_source_path=Path(b.odoo_path),
                 catcher=catcher,
                 base_url=ctx.url(pair),
+                progress=run.progress,
             )
         except NeutralizationFailed as exc:
             failed = exc.report.to_dict()

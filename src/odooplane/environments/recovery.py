@@ -40,7 +40,6 @@ from odooplane.environments.state import (
     process_alive,
 )
 from odooplane.environments.steps import (
-    Progress,
     allocate_ports,
     mail_catcher,
     open_evidence,
@@ -48,6 +47,7 @@ from odooplane.environments.steps import (
 )
 from odooplane.errors import OdooplaneError
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.results import Result
 
 SWITCH = "switch"

@@ -25,6 +25,7 @@ from odooplane.odoo.addons import project_addons
 from odooplane.ports import ensure_port_free
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 from odooplane.results import Result
 
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 
 
 DEFAULT_HEALTH_TIMEOUT = 180.0
-
-
-Progress = Callable[[str], None]
 
 
 class DeploymentFailed(CheckFailedError):
@@ -94,8 +92,7 @@ class Outcome(Result):
 
 
 def say(progress: Progress | None, text: str) -> None:
-    if progress is not None:
-        progress(text)
+    report(progress, text)
 
 
 def explain(output: str, lines: int = 40) -> str:

@@ -33,6 +33,8 @@ from odooplane.neutralize.schema import Schema
 from odooplane.neutralize.settings import NeutralizeSettings, settings_for
 from odooplane.neutralize.verify import verify_database_with
 from odooplane.policy import check_neutralize
+from odooplane.progress import Progress
+from odooplane.progress import report as report_progress
 from odooplane.project import Project
 
 # A running Odoo may hold row locks on the tables we write; waiting forever helps nobody.
@@ -50,6 +52,7 @@ def neutralize_database(
     base_url: str | None = None,
     verify: bool = True,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> NeutralizationReport:
     """Neutralize ``database`` on ``server`` (a :class:`DatabaseServer`) and verify it.
 
@@ -63,7 +66,9 @@ def neutralize_database(
     settings = settings_for(
         project, environment, catcher=catcher, odoo_source_path=odoo_source_path, base_url=base_url
     )
-    return neutralize_with(server, database, settings, project=project, verify=verify, force=force)
+    return neutralize_with(
+        server, database, settings, project=project, verify=verify, force=force, progress=progress
+    )
 
 
 def neutralize_with(
@@ -74,6 +79,7 @@ def neutralize_with(
     project: Project | None = None,
     verify: bool = True,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> NeutralizationReport:
     """Neutralize ``database`` with ``settings``; production is refused unless ``force``
     (the project's rules, or the protection of the server it came from)."""
@@ -93,12 +99,13 @@ def neutralize_with(
     with server.connect(database, autocommit=False) as conn:
         try:
             with conn.cursor() as cur:
-                _neutralize(cur, settings, report)
+                _neutralize(cur, settings, report, progress)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
     if verify:
+        report_progress(progress, "verifying")
         report.verification = verify_database_with(server, database, settings, project=project)
     report.seconds = time.monotonic() - started
     if not report.ok:
@@ -107,7 +114,10 @@ def neutralize_with(
 
 
 def _neutralize(
-    cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: NeutralizationReport
+    cur: psycopg.Cursor[Any],
+    settings: NeutralizeSettings,
+    report: NeutralizationReport,
+    progress: Progress | None = None,
 ) -> None:
     cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     schema = Schema.load(cur)
@@ -146,7 +156,8 @@ def _neutralize(
     search = addons_search_path(settings.odoo_source, settings.addons_paths)
     scripts = module_scripts(installed_modules(cur), search) if search else []
     order: list[tuple[str, str]] = []
-    for script in scripts:
+    for number, script in enumerate(scripts):
+        report_progress(progress, "Odoo's neutralize.sql files", number, len(scripts))
         ctx.rule = script.name
         order.append((script.name, f"Odoo's {script.source}"))
         report.skipped_statements += [
@@ -170,11 +181,13 @@ def _neutralize(
         order.append(("odoo", "Odoo's own neutralize.sql files"))
 
     # 2. odooplane's rules, then the project's.
-    for rule in RULES:
+    for number, rule in enumerate(RULES):
+        report_progress(progress, "odooplane's rules", number, len(RULES))
         ctx.rule = rule.name
         order.append((rule.name, rule.title))
         rule.apply(ctx)
-    for project_rule in settings.rules:
+    for number, project_rule in enumerate(settings.rules):
+        report_progress(progress, "the project's rules", number, len(settings.rules))
         ctx.rule = f"project:{project_rule.name}"
         order.append((ctx.rule, f"Project rule '{project_rule.name}'"))
         apply_project_rule(ctx, project_rule)

@@ -27,8 +27,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,11 +40,10 @@ from odooplane.fsutil import write_json_atomic
 from odooplane.odoo.addons import project_addons, python_requirements
 from odooplane.odoo.series import for_series
 from odooplane.paths import CONFIG_FILENAME, cache_dir
+from odooplane.progress import Progress, report, warn
 from odooplane.results import Result
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from odooplane.odoo.source import OdooSource
     from odooplane.project import Project
 
@@ -485,7 +483,7 @@ def ensure_runtime(
     project: Project,
     source: OdooSource,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     rebuild: bool = False,
     installer: Installer | None = None,
     probe: SystemProbe | None = None,
@@ -564,69 +562,28 @@ def _uv_bin() -> str | None:
 
 
 class _Reporter:
-    """Progress bar and warnings on stderr, or nothing."""
+    """The build's phases, counts and warnings, as progress events (or nothing)."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    @contextmanager
-    def running(self) -> Iterator[_Reporter]:
-        if not self.enabled:
-            yield self
-            return
-        from rich.console import Console
-        from rich.errors import LiveError
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        try:
-            bar.start()
-        except LiveError:
-            # The caller shows a live display of its own: build without ours.
-            yield self
-            return
-        self._progress = bar
-        try:
-            yield self
-        finally:
-            self._progress = None
-            bar.stop()
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self._phase = ""
+        self._done = 0
+        self._total = 0
 
     def step(self, description: str, total: int | None = None) -> None:
-        if self._progress is None:
-            return
-        if self._task is not None:
-            task = self._progress.tasks[self._task]
-            self._progress.update(self._task, completed=task.total or 1, total=task.total or 1)
-        self._task = self._progress.add_task(description, total=total)
+        self._phase, self._done, self._total = description, 0, total or 0
+        report(self.progress, description, 0, self._total)
 
     def advance(self, amount: int) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task, amount)
+        self._done += amount
+        report(self.progress, self._phase, self._done, self._total)
 
     def done(self) -> None:
         self.step("Runtime ready", total=1)
         self.advance(1)
 
     def warn(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        warn(self.progress, message, self._phase)
 
 
 class _Builder:
@@ -644,7 +601,7 @@ class _Builder:
         reqs: RequirementSet,
         installer: Installer,
         probe: SystemProbe,
-        progress: bool,
+        progress: Progress | None,
     ) -> None:
         self.tmp = tmp
         self.final = final
@@ -699,20 +656,19 @@ class _Builder:
         started = time.monotonic()
         self.work.mkdir(parents=True)
         self._warn_python()
-        with self.reporter.running():
-            self.reporter.step(f"Creating the Python environment ({self.tag})")
-            self._create_venv()
-            items = self._requirement_lines()
-            if self.installer == "uv":
-                self.reporter.step("Resolving requirements")
-                # Checked on the resolved pins: environment markers are evaluated by then
-                # (Odoo lists python-ldap twice, for Python < 3.12 and >= 3.12).
-                items = self._compile(items)
-            items = self._apply_known_needs(items)
-            self.reporter.step("Installing packages", total=len(items))
-            installed = self._install(items)
-            self._relocate()
-            self.reporter.done()
+        self.reporter.step(f"Creating the Python environment ({self.tag})")
+        self._create_venv()
+        items = self._requirement_lines()
+        if self.installer == "uv":
+            self.reporter.step("Resolving requirements")
+            # Checked on the resolved pins: environment markers are evaluated by then
+            # (Odoo lists python-ldap twice, for Python < 3.12 and >= 3.12).
+            items = self._compile(items)
+        items = self._apply_known_needs(items)
+        self.reporter.step("Installing packages", total=len(items))
+        installed = self._install(items)
+        self._relocate()
+        self.reporter.done()
         shutil.rmtree(self.work, ignore_errors=True)
         write_json_atomic(
             self.tmp / METADATA_FILE,

@@ -11,6 +11,7 @@ from odooplane.odoo.addons import dependency_order, discover_addons, project_add
 from odooplane.odoo.manifest import Addon
 from odooplane.odoo.runtime import Installer, ensure_runtime, runtime_status
 from odooplane.odoo.source import configured_path, resolve_source
+from odooplane.progress import Progress
 
 if TYPE_CHECKING:
     from odooplane.project import Project
@@ -22,7 +23,7 @@ def setup_odoo(
     rebuild: bool = False,
     update_source: bool = False,
     installer: Installer | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Make sure of the Odoo source (fetching a git source) and of the runtime."""
     started = time.monotonic()
@@ -55,7 +56,7 @@ def odoo_info(project: Project) -> dict[str, Any]:
         "series_configured": config.series,
     }
     try:
-        source = resolve_source(config, project.root, progress=False, fetch=False)
+        source = resolve_source(config, project.root, fetch=False)
     except NotFoundError as exc:
         source_info["state"] = "not fetched"
         source_info["message"] = exc.message

@@ -28,8 +28,8 @@ from typing import IO, Any
 
 from odooplane.errors import ExternalToolError, NotFoundError, UsageError
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 
-Progress = Callable[[str, int, int], None]
 CHUNK = 1024 * 1024
 _CONNECT_RE = re.compile(rb"\n\\c(?:onnect)?[ \t\r\n]")
 FORMATS = ("zip", "custom", "tar", "sql", "sql.gz", "custom.gz")
@@ -211,7 +211,7 @@ def _run_feeding(
                 except BrokenPipeError:
                     break  # the program stopped early: its exit code and stderr say why
                 if progress:
-                    progress(phase, position(), total)
+                    report(progress, phase, position(), total)
             else:
                 if guard_connect and _DUMP_HEADER in head and _DUMP_FOOTER not in tail:
                     raise UsageError(
@@ -327,7 +327,7 @@ def _restore_file(
             if line.startswith(("pg_restore: creating ", "pg_restore: processing ")):
                 done += 1
                 if progress:
-                    progress("restoring", min(done, total), total)
+                    report(progress, "restoring", min(done, total), total)
         code = proc.wait()
         errors.seek(0)
         text = errors.read().decode(errors="replace")
@@ -429,7 +429,7 @@ def _extract_filestore(zf: zipfile.ZipFile, target: Path, progress: Progress | N
                 dst.write(chunk)
         done += member.file_size
         if progress:
-            progress("extracting filestore", done, total)
+            report(progress, "extracting filestore", done, total)
     if not members:
         return
 
@@ -508,7 +508,7 @@ def write_odoo_zip(
                 for number, file in enumerate(entries, 1):
                     zf.write(file, "filestore/" + file.relative_to(filestore_dir).as_posix())
                     if progress:
-                        progress("adding filestore", number, len(entries))
+                        report(progress, "adding filestore", number, len(entries))
                 files = len(entries)
             zf.writestr("manifest.json", json.dumps(manifest, indent=4))
         os.chmod(partial, 0o600)
@@ -541,7 +541,7 @@ def _dump_into(
                     if progress:
                         # The dump's size is only known at the end; the database's size
                         # on disk is the closest estimate beforehand.
-                        progress("dumping", written, max(expected_bytes, written))
+                        report(progress, "dumping", written, max(expected_bytes, written))
         except BaseException:
             proc.kill()
             proc.wait()

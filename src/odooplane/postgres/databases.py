@@ -46,6 +46,7 @@ from odooplane.postgres.identifiers import (
 )
 from odooplane.postgres.protection import SNAPSHOT_SEPARATOR, Protection
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.results import Result
 
 _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -57,9 +58,6 @@ _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # databases (environments) it serves.
 FILE_COPY_MIN_BYTES = 256 * 1024 * 1024
 STRATEGIES = ("wal_log", "file_copy")
-
-Progress = Callable[[str, int, int], None]
-"""progress(phase, done, total): total is 0 when unknown."""
 
 
 # -- results ---------------------------------------------------------------------------
@@ -279,7 +277,7 @@ def _clone_progress(
                 start = _wal_position(watcher)
                 while not stop.wait(0.5):
                     done = _wal_position(watcher) - start
-                    progress("copying", min(done, int(total * 0.99)) if total else 0, total)
+                    report(progress, "copying", min(done, int(total * 0.99)) if total else 0, total)
         except Exception:  # the estimate is best effort; the clone itself decides success
             return
 
@@ -290,7 +288,7 @@ def _clone_progress(
     finally:
         stop.set()
         thread.join(timeout=5)
-    progress("copying", total, total)
+    report(progress, "copying", total, total)
 
 
 def _wal_position(conn: psycopg.Connection[Any]) -> int:
@@ -478,7 +476,7 @@ def clone_database(
 
     PostgreSQL needs the source idle: other sessions on it are an error naming them,
     unless ``terminate`` is true. ``strategy`` is ``wal_log``, ``file_copy`` or
-    None/``auto`` (chosen by size, PostgreSQL 15+). ``progress(phase, done, total)`` gets
+    None/``auto`` (chosen by size, PostgreSQL 15+). ``progress`` gets
     an estimate while PostgreSQL copies.
     """
     database_name(source, what="source database name")
