@@ -176,7 +176,6 @@ def main() -> None:
     cold_started = time.monotonic()
     context = prepare_dev(
         project,
-        progress=False,
         mail=False,
         on_step=lambda name, state, secs, _d: (
             steps.__setitem__(name, secs) if state == "done" else None

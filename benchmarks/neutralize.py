@@ -92,7 +92,7 @@ class OdooBin:
             ),
         )
         started = time.perf_counter()
-        self.runtime = ensure_runtime(project, self.source, progress=False)
+        self.runtime = ensure_runtime(project, self.source)
         print(f"Odoo runtime ready in {time.perf_counter() - started:.1f} s ({self.runtime.path})")
         options = odoo_options(project, self.source, server, database=COPY)
         self.conf = write_conf(workdir / "neutralize.conf", self.source, options)
