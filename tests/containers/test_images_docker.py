@@ -41,7 +41,7 @@ def test_image_per_build_cached_and_layered(
     write_addon(repo / "addons", "shop_rules")
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", "shop rules")
-    first_build = build(project, "main", progress=False, record=False)
+    first_build = build(project, "main", record=False)
 
     first = images.build_image(project, first_build)
     assert first.tag == images.image_tag(project, first_build)
@@ -81,7 +81,7 @@ def test_image_per_build_cached_and_layered(
     write_addon(repo / "addons", "shop_extra")
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", "shop extra")
-    second_build = build(project, "main", progress=False, record=False)
+    second_build = build(project, "main", record=False)
     second = images.build_image(project, second_build)
     cached = {layer.role: layer.cached for layer in second.layers}
     assert cached == {"runtime": True, "odoo": True, "build": False}

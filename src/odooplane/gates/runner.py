@@ -12,15 +12,17 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from odooplane.config import EnvironmentKind
 from odooplane.errors import OdooplaneError, UsageError
-from odooplane.gates.base import Gate, GateContext, Progress
+from odooplane.gates.base import Gate, GateContext
 from odooplane.gates.changes import changed_addons
 from odooplane.gates.model import ChangedAddons, GateOutcome, GateResult, GatesReport
 from odooplane.gates.registry import gate_names, get_gate
 from odooplane.gates.settings import GateSettings, settings_for
+from odooplane.progress import Progress, ProgressEvent, report
 from odooplane.project import Project
 
 if TYPE_CHECKING:
@@ -103,18 +105,17 @@ def run_gates(
     chosen = select_gates(project, names)
     if environment is not None:
         project.environment(environment)
-    if progress is not None:
-        progress(f"building {ref}...")
-    b = build(project, ref, progress=False, record=True)
+    report(progress, f"building {ref}...")
+    b = build(project, ref, record=True)
     if base is None and not all_addons:
         base = default_base(project, environment)
     changes = compute_changes(project, b, base=base, all_addons=all_addons)
-    if progress is not None:
-        progress(
-            "addons: "
-            + (", ".join(changes.selected) or "none changed")
-            + (f" (base {changes.base[:12]})" if changes.base else " (all addons)")
-        )
+    report(
+        progress,
+        "addons: "
+        + (", ".join(changes.selected) or "none changed")
+        + (f" (base {changes.base[:12]})" if changes.base else " (all addons)"),
+    )
     lock = threading.Lock()
 
     def one(name: str) -> GateResult:
@@ -157,10 +158,10 @@ def _run_one(
     record_id: str | None = None
     build_id = uuid.UUID(b.evidence_id) if b.evidence_id else None
 
-    def say(text: str) -> None:
+    def say(event: ProgressEvent) -> None:
         if progress is not None:
             with lock:
-                progress(f"[{gate.name}] {text}")
+                progress(replace(event, phase=f"[{gate.name}] {event.phase}"))
 
     with store.gate_run(
         gate.name, git_sha=b.sha, build_id=build_id, environment=environment
@@ -176,7 +177,7 @@ def _run_one(
             work_dir=work_dir,
             progress=say,
         )
-        say("started")
+        report(say, "started")
         try:
             outcome = gate.run(ctx)
         except OdooplaneError as exc:
@@ -200,7 +201,7 @@ def _run_one(
         }
         log_path = str(capture.path)
     record_id = str(capture.record_id) if capture.record_id else None
-    say(f"{outcome.status}: {outcome.summary}")
+    report(say, f"{outcome.status}: {outcome.summary}")
     return GateResult(
         gate=gate.name,
         title=gate.title,

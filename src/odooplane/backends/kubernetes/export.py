@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from odooplane.errors import RefusedError
 from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.addons import project_addons
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
@@ -105,7 +106,7 @@ def _export_build(ctx: EnvContext, ref: str | None) -> Build:
             current = load_build(ctx.project, state.build)
             if current is not None:
                 return current
-    return build(ctx.project, ref or default_ref(ctx), progress=False, record=False)
+    return build(ctx.project, ref or default_ref(ctx), record=False)
 
 
 def _server(project: Project) -> DatabaseServer | None:
@@ -181,7 +182,7 @@ def export_kubernetes(
     *,
     ref: str | None = None,
     include_secrets: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> KubernetesExport:
     """Write the manifests of environments ``names`` (all when empty) into ``out_dir``."""
     wanted = list(names) or list(project.config.environments)
@@ -209,8 +210,7 @@ def export_kubernetes(
     files.append("namespace.yaml")
     for name in wanted:
         ctx = EnvContext(project, name)
-        if progress is not None:
-            progress(f"{name}: resolving its build...")
+        report(progress, f"{name}: resolving its build...")
         b = _export_build(ctx, ref)
         docs, secrets = environment_documents(ctx, b, server=server)
         header = (
