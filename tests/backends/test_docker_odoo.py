@@ -127,7 +127,7 @@ def test_production_is_a_container_of_its_build(scenario: Scenario) -> None:
     outcome = envs.create(scenario.project, "production")
     assert outcome.status == "running"
     info = envs.status(scenario.project, "production")
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     container = scenario.docker.inspect("container", container_name(scenario.project, "production"))
     assert container is not None and container["State"]["Running"]
     labels = container["Config"]["Labels"]
@@ -172,7 +172,7 @@ def test_deploy_a_change_and_serve_it(scenario: Scenario) -> None:
     outcome = envs.deploy(scenario.project, "production", "main")
     assert outcome.status == "deployed"
     assert outcome.build and outcome.build["sha"] == sha
-    assert outcome.plan and outcome.plan["update"] == ["shop_a"]
+    assert outcome.plan and outcome.plan.update == ["shop_a"]
     assert outcome.snapshot
     columns = scenario.rows(
         "production",
@@ -180,7 +180,7 @@ def test_deploy_a_change_and_serve_it(scenario: Scenario) -> None:
         "WHERE table_name = 'res_partner' AND column_name = 'shop_note'",
     )
     assert columns == [("shop_note",)]
-    port = envs.status(scenario.project, "production")["http_port"]
+    port = envs.status(scenario.project, "production").http_port
     assert check_once(f"http://127.0.0.1:{port}").ok
     container = scenario.docker.inspect("container", container_name(scenario.project, "production"))
     assert container is not None
@@ -197,9 +197,9 @@ def test_a_broken_deploy_rolls_back(scenario: Scenario) -> None:
         envs.deploy(scenario.project, "production", bad)
     assert failure.value.result["status"] == "rolled_back"
     info = envs.status(scenario.project, "production")
-    assert info["status"] == "running"
-    assert info["build"]["sha"] == good
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info.status == "running"
+    assert info.build["sha"] == good
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     run_git(scenario.repo, "revert", "--no-edit", bad)
 
 
@@ -210,7 +210,7 @@ def test_staging_is_a_neutralized_verified_copy_whose_mail_is_caught(
     assert outcome.status == "running"
     assert outcome.neutralization and outcome.neutralization["status"] == "verified"
     info = envs.status(scenario.project, "staging")
-    assert info["health"]["checks"] == {"/web/health": 200, "/web/login": 200}
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     assert scenario.rows(
         "staging",
         "SELECT count(*) FROM information_schema.columns "
@@ -235,7 +235,7 @@ def test_staging_is_a_neutralized_verified_copy_whose_mail_is_caught(
 
 def test_cron_run_and_logs_go_through_the_container(scenario: Scenario) -> None:
     result = envs.cron_run(scenario.project, "staging", "base.autovacuum_job")
-    assert result["status"] == "ok"
+    assert result.result.status == "ok"
     logs = subprocess.run(
         [
             sys.executable,
@@ -261,7 +261,7 @@ def test_cron_run_and_logs_go_through_the_container(scenario: Scenario) -> None:
 def test_destroy_leaves_no_container_volume_or_network(scenario: Scenario) -> None:
     for env in ("staging", "production"):
         data = envs.destroy(scenario.project, env, force=True)
-        assert data["status"] == "destroyed"
+        assert data.status == "destroyed"
     DockerBackend(scenario.project).shutdown()
     assert scenario.labelled("container") == []
     assert scenario.labelled("volume") == []

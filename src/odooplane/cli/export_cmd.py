@@ -138,7 +138,7 @@ def export_compose_command(
         list(environments),
         output if output.is_absolute() else Path.cwd() / output,
         ref=ref,
-        progress=None if as_json else (lambda text: console_err.print(text)),
+        progress=None if as_json else ProgressLines(),
     )
 
     def render() -> None:

@@ -26,7 +26,7 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from odooplane.errors import ConfigError, ExternalToolError
 from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.series import for_series
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 
 DB_SERVICE = "db"
@@ -84,7 +85,7 @@ def _export_build(ctx: EnvContext, ref: str | None) -> Build:
             current = load_build(ctx.project, state.build)
             if current is not None:
                 return current
-    return build(ctx.project, ref or "HEAD", progress=False, record=False)
+    return build(ctx.project, ref or "HEAD", record=False)
 
 
 def _conf(ctx: EnvContext, b: Build, server: DatabaseServer) -> str:
@@ -156,7 +157,7 @@ def export_compose(
     *,
     ref: str | None = None,
     docker: Docker | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ComposeExport:
     """Write the Compose project of ``environments`` (all when empty) into ``directory``,
     building their images; validated with ``docker compose config``."""
@@ -180,8 +181,7 @@ def export_compose(
         dotenv["ODOO_DB_PASSWORD"] = server_url.password or ""
     else:
         db_host, db_port, db_user = DB_SERVICE, 5432, DB_USER
-        if progress:
-            progress("PostgreSQL image...")
+        report(progress, "PostgreSQL image...")
         pg_image = ensure_postgres_image(engine, project.config.docker.base_image)
         dotenv["POSTGRES_IMAGE"] = pg_image
         dotenv["POSTGRES_PASSWORD"] = secrets.token_urlsafe(24)
@@ -212,8 +212,7 @@ def export_compose(
     for index, name in enumerate(names):
         ctx = EnvContext(project, name)
         b = _export_build(ctx, ref)
-        if progress:
-            progress(f"{name}: image of {b.short}...")
+        report(progress, f"{name}: image of {b.short}...")
         image = images.build_image(
             project,
             b,

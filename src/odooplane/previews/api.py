@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,17 +40,16 @@ from odooplane.previews.records import (
     data_mode,
     staging_source,
 )
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 from odooplane.routing import Router, Upstream, router_for
 from odooplane.routing.hosts import url_for
 
-Progress = Callable[[str], None]
 NO_BUILD_SHA = "0000000"
 
 
 def _say(progress: Progress | None, text: str) -> None:
-    if progress is not None:
-        progress(text)
+    report(progress, text)
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -396,7 +395,7 @@ def up(
         if record.data != "staging":
             _random_admin_password(project, record.name)
     else:
-        b = build(project, wanted, progress=False, record=False)
+        b = build(project, wanted, record=False)
         if b.sha == state.build:
             action = "unchanged"
             if not _is_running(project, record.name):
@@ -438,7 +437,7 @@ def _remove(project: Project, router: Router, name: str, reason: str) -> list[st
     if state is not None or record is not None:
         with contextlib.suppress(NotFoundError):
             result = envs.destroy(project, name)
-            removed += list(result.get("removed", []))
+            removed += result.removed
     backend = SupervisorBackend(project.state_dir)
     for program in slots.programs(name):
         if backend.defined(program):

@@ -243,7 +243,7 @@ def rollback(
         state = require_state(ctx)
         server = ctx.server()
         say(progress, f"building {plan.target_sha[:12]}...")
-        b = build(project, plan.target_sha, progress=False, record=False)
+        b = build(project, plan.target_sha, record=False)
         kept: str | None = None
         with open_evidence(project) as store:
             build_id = uuid.UUID(record_build(store, b))
