@@ -10,7 +10,8 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import console, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.errors import CheckFailedError, UsageError
 from odooplane.project import Project, load_project
 
@@ -27,10 +28,8 @@ def _event_option(func: Any) -> Any:
     )(func)
 
 
-def _progress(as_json: bool) -> Any:
-    if as_json:
-        return None
-    return lambda text: console_err.print(f"[dim]{text}[/dim]", highlight=False, soft_wrap=True)
+def _progress(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _client(project: Project) -> Any:

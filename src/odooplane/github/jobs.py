@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,8 @@ from odooplane.fsutil import write_atomic
 from odooplane.github import comments, deployments, markdown, statuses
 from odooplane.github.client import GitHubClient
 from odooplane.github.events import PullRequestEvent, PushEvent
+from odooplane.progress import Progress
 from odooplane.project import Project
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
