@@ -171,3 +171,24 @@ def test_no_password_on_a_public_repository(tmp_path: Path, github: FakeGitHub) 
     )
     parts = sections(github.comments_on(5)[0]["body"])
     assert "❌ Preview failed" in parts["preview"] and "addon x broke" in parts["preview"]
+
+
+def test_previews_removed_by_gc_are_told_to_github(github: FakeGitHub) -> None:
+    from odooplane.github.deployments import ensure_deployment, post_deployment_status
+    from odooplane.github.jobs import report_removals
+
+    client = GitHubClient(resolve_settings())
+    github.add_pull(5, SHA)
+    github.add_pull(6, SHA)
+    comment_id = client.post("/repos/acme/erp/issues/5/comments", {"body": MARKER + "\nold"})["id"]
+    for env in ("pr-5-feature-x", "pr-6-other"):
+        number = ensure_deployment(client, environment=env, sha=SHA, description="preview")
+        post_deployment_status(client, number, environment=env, state="success")
+    inactive, touched = report_removals(
+        client, [("pr-5-feature-x", "expired"), ("pr-6-other", "closed")], RunInfo(RUN)
+    )
+    assert sorted(inactive) == ["pr-5-feature-x", "pr-6-other"]
+    assert github.deployment_states("pr-6-other") == ["success", "inactive"]
+    assert touched == {5: "updated"}
+    assert "removed (expired)" in github.comments[comment_id]["body"]
+    assert github.comments_on(6) == []

@@ -238,6 +238,28 @@ def preview_down_command(
     )
 
 
+@github_group.command("gc")
+@json_option
+@click.pass_context
+def gc_command(ctx: click.Context, as_json: bool) -> None:
+    """`preview gc`, then GitHub told: the removed previews' deployments inactive, their
+    comments saying so."""
+    from odooplane.github.jobs import RunInfo, gc_for_github
+
+    project = load_project(project_dir(ctx))
+    outcome = gc_for_github(
+        project, client=_client(project), run=RunInfo.from_env(), progress=_progress(as_json)
+    )
+
+    def render() -> None:
+        for action in outcome.gc["actions"]:
+            console.print(f"{action['environment']}: {action['action']} ({action['reason']})")
+        if not outcome.gc["actions"]:
+            console.print("nothing to do")
+
+    emit(outcome.to_dict(), as_json, render)
+
+
 @github_group.command("comment")
 @click.option("--gates", "gates_file", type=FILE, help="The report `github gates` wrote.")
 @click.option("--preview", "preview_file", type=FILE, help="What `github preview` wrote.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -269,6 +270,57 @@ def preview_down(
     )
     result["deployments_inactive"] = [d.deployment_id for d in inactive]
     return result
+
+
+@dataclass
+class GcOutcome:
+    gc: dict[str, Any]
+    inactive: dict[str, list[int]] = field(default_factory=dict)  # environment -> ids
+    comments: dict[int, str] = field(default_factory=dict)  # pr -> action
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PREVIEW_PR = re.compile(r"^pr-(\d+)(?:-|$)")
+
+
+def report_removals(
+    client: GitHubClient, removed: list[tuple[str, str]], run: RunInfo
+) -> tuple[dict[str, list[int]], dict[int, str]]:
+    """Tell GitHub about previews ``preview gc`` removed (environment, reason): their
+    deployments become inactive and an existing comment says the preview is gone (a
+    pull request without one gets none)."""
+    inactive: dict[str, list[int]] = {}
+    touched: dict[int, str] = {}
+    for environment, reason in removed:
+        done = deployments.deactivate(
+            client, environment, description=f"preview removed: {reason}", log_url=run.run_url
+        )
+        inactive[environment] = [d.deployment_id for d in done]
+        match = PREVIEW_PR.match(environment)
+        if match is None:
+            continue
+        number = int(match.group(1))
+        if comments.find_comment(client, number) is None:
+            continue
+        text = (
+            f"### 🧹 Preview removed\n\n`{environment}` and its database were removed ({reason})."
+        )
+        touched[number] = comments.upsert_comment(client, number, {"preview": text}).action
+    return inactive, touched
+
+
+def gc_for_github(
+    project: Project, *, client: GitHubClient, run: RunInfo, progress: Progress | None = None
+) -> GcOutcome:
+    """``preview gc``, then what it removed told to GitHub (:func:`report_removals`)."""
+    from odooplane.previews import api
+
+    report = api.gc(project, progress=progress)
+    removed = [(a.environment, a.reason) for a in report.actions if a.action == "removed"]
+    inactive, touched = report_removals(client, removed, run)
+    return GcOutcome(gc=report.to_dict(), inactive=inactive, comments=touched)
 
 
 # -- the comment --------------------------------------------------------------------------

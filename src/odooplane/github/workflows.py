@@ -11,7 +11,8 @@ Five workflows, each with a header saying it is generated and how to regenerate 
   gates on it (recorded);
 - ``odooplane-production.yml``: started by hand (and on a release when asked), runs
   ``promote`` in a job bound to the GitHub environment ``production``;
-- ``odooplane-preview-gc.yml``: ``preview gc`` on a schedule.
+- ``odooplane-preview-gc.yml``: ``preview gc`` on a schedule, the removed previews'
+  deployments made inactive and their comments updated.
 
 Rules every workflow follows: jobs run on the self-hosted runner of the machine hosting
 the environments; ``permissions`` are granted per job, least first; pull-request runs
@@ -398,8 +399,9 @@ def gc_workflow(config: ProjectConfig) -> dict[str, Any]:
     job = _job(
         config,
         "preview gc",
-        [_step("Remove closed, expired and orphaned previews", _cmd(config, "preview gc"))],
-        permissions={},
+        [_step("Remove closed, expired and orphaned previews", _cmd(config, "github gc"))],
+        permissions={"deployments": "write", "pull-requests": "write", "issues": "write"},
+        env=dict(TOKEN),
     )
     return _workflow(
         config,
