@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from conftest import write_addon
+from fixtures_browser import Browser
 from fixtures_odoo import minimal_project
 from odooplane.dev.livereload import EventStreamClient
 from odooplane.dev.session import DevSession, dev_session, prepare_dev
@@ -253,6 +254,42 @@ def test_asset_changes_send_reload_and_css_events(
         assert all(name == "css" for name, _ in client.events[seen:])
     finally:
         client.close()
+
+
+def test_live_reload_in_a_real_browser(
+    session: tuple[DevSession, list[tuple[str, str]]], browser: Browser
+) -> None:
+    """Headless Chromium on the backend: a stylesheet edit restyles the open page without
+    reloading it (a window variable survives), a JS edit reloads the tab."""
+    dev, _events = session
+    browser.goto(dev.url + "/web/login")
+    browser.evaluate(
+        "document.querySelector('input[name=login]').value = 'admin';"
+        "document.querySelector('input[name=password]').value = 'admin';"
+        "document.querySelector('form.oe_login_form').submit(); true"
+    )
+    browser.wait_for("!!document.querySelector('.o_web_client .o_main_navbar')", 120)
+    # The backend's live-reload script is connected (it fetched its config).
+    browser.wait_for("window.__odooplaneLiveReload === true")
+    probe = (
+        "(() => { let el = document.querySelector('.probe');"
+        " if (!el) { el = document.createElement('div'); el.className = 'probe';"
+        " el.textContent = 'probe'; document.body.appendChild(el); }"
+        " return getComputedStyle(el).color; })()"
+    )
+    browser.evaluate("window.__probeMarker = 'still here'; true")
+    before = browser.evaluate(probe)
+    scss = addon(dev) / "static" / "src" / "probe.scss"
+    for color in ("rgb(0, 128, 0)", "rgb(0, 0, 255)"):
+        assert before != color
+        scss.write_text(f".probe {{ color: {color}; }}\n")
+        browser.wait_for(f"{probe} === '{color}'", 60)
+        before = color
+    assert browser.evaluate("window.__probeMarker") == "still here"  # never reloaded
+
+    (addon(dev) / "static" / "src" / "probe.js").write_text("window.__probeJs = 3;\n")
+    browser.wait_for("window.__probeJs === 3 && !window.__probeMarker", 120)
+    browser.wait_for("!!document.querySelector('.o_web_client .o_main_navbar')", 120)
 
 
 def test_schema_change_is_proposed_then_upgraded(
