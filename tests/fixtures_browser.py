@@ -2,7 +2,8 @@
 
 - ``browser`` (function): a :class:`Browser` on a new, empty profile in ``tmp_path``,
   closed afterwards; tests using it are skipped, with the reason, when Chromium is not
-  installed (``apt-get install chromium``; ``.ci/run`` installs it).
+  installed (``apt-get install chromium``; ``.ci/run`` installs it). Tests that open it
+  later (after their own set-up) build ``Browser(profile)`` themselves.
 
 The protocol is JSON messages over one websocket (``websocket-client``): enough to open
 a page, run JavaScript in it, read computed styles and take a screenshot.
@@ -49,7 +50,10 @@ def chromium_binary() -> str | None:
 class Browser:
     """One headless Chromium with one page, driven over the DevTools protocol."""
 
-    def __init__(self, binary: str, profile: Path) -> None:
+    def __init__(self, profile: Path, binary: str | None = None) -> None:
+        binary = binary or chromium_binary()
+        if binary is None:
+            raise RuntimeError("Chromium is not installed (apt-get install chromium)")
         profile.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
@@ -137,7 +141,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     binary = chromium_binary()
     if binary is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
-    opened = Browser(binary, tmp_path / "chromium-profile")
+    opened = Browser(tmp_path / "chromium-profile", binary)
     try:
         yield opened
     finally:
