@@ -177,7 +177,7 @@ def probe_project(tmp_path: Path, odoo_source: OdooSource) -> Iterator[Project]:
     # Unique content: a project layer exported by an earlier test session never matches.
     write_probe(project.root, f"v1-{uuid.uuid4().hex[:8]}")
     yield project
-    prune_exports(lineage=f"project-{project.config.project}-demo")
+    prune_exports(lineage=f"project-{project.config.project}-demo", everything=True)
 
 
 @pytest.mark.odoo

@@ -28,7 +28,7 @@ def lineage(pg_server: DatabaseServer) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:8]}"
     yield name
     tpl.prune_templates(pg_server, lineage=name, everything=True)
-    tpl.prune_exports(lineage=name)
+    tpl.prune_exports(lineage=name, everything=True)
 
 
 class Builder:
@@ -156,7 +156,7 @@ def test_incomplete_template_is_rebuilt(pg_server: DatabaseServer, lineage: str)
     assert use.template.filestore is not None and use.template.filestore_files == 1
     # Without the export either, it is built again.
     shutil.rmtree(use.template.filestore)
-    tpl.prune_exports(lineage=lineage)
+    tpl.prune_exports(lineage=lineage, everything=True)
     use = tpl.ensure_template(pg_server, k, Builder(pg_server, "v2"))
     assert use.outcome == "built" and use.template.filestore_files == 1
 
@@ -213,5 +213,6 @@ def test_a_server_without_the_template_restores_its_export(
     tpl.clone_template(pg_server, use.template, pg_dbname, filestore_root=tmp_path)
     assert rows_of(pg_server, pg_dbname) == ["exported"]
     assert list(files_of(tmp_path, pg_dbname).values()) == [b"exported"]
-    assert tpl.prune_exports(lineage=lineage) == [k.digest]
+    assert [e.digest for e in tpl.list_exports() if e.lineage == lineage] == [k.digest]
+    assert tpl.prune_exports(lineage=lineage, everything=True).removed == [k.digest]
     assert not export.exists()

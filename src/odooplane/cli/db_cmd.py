@@ -590,3 +590,7 @@ def psql_cmd(ctx: click.Context, database: str | None, psql_args: tuple[str, ...
     code = subprocess.run(command, env=server.tool_env(dbname)).returncode
     if code:
         _exit(code)
+
+
+# `db cache` lives in its own module; importing it registers it on the group.
+from odooplane.cli import db_cache_cmd  # noqa: E402, F401

@@ -517,36 +517,115 @@ def _restore(server: DatabaseServer, export: Path, database: str, filestore_root
     copy_filestore(export / "filestore", filestore_of(filestore_root, database))
 
 
+@dataclass(frozen=True)
+class ExportInfo(Result):
+    """A template kept in the user cache, restorable on any server."""
+
+    digest: str
+    layer: str
+    lineage: str
+    path: Path
+    bytes: int
+    created_at: str | None
+    last_used_at: str
+
+
+def list_exports() -> list[ExportInfo]:
+    """Every exported template, most recently used (written or restored) first."""
+    root = exports_dir()
+    found: list[ExportInfo] = []
+    if not root.is_dir():
+        return found
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        meta = _export_meta(folder)
+        _files, size = filestore_size(folder)
+        used = datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
+        found.append(
+            ExportInfo(
+                digest=folder.name,
+                layer=str(meta.get("layer", "?")),
+                lineage=str(meta.get("lineage", "")),
+                path=folder,
+                bytes=size,
+                created_at=meta.get("created_at"),
+                last_used_at=used.isoformat(timespec="seconds"),
+            )
+        )
+    return sorted(found, key=lambda e: e.last_used_at, reverse=True)
+
+
 def prune_exports(
     *,
-    keep_digests: set[str] = frozenset(),  # type: ignore[assignment]
+    keep: int | None = None,
     unused_for: timedelta | None = None,
     lineage: str | None = None,
-) -> list[str]:
-    """Remove exported templates not in ``keep_digests`` and not used (written or
-    restored) for ``unused_for`` (None: whatever their age); ``lineage`` limits it to the
-    exports of one lineage. Returns the digests removed."""
-    removed: list[str] = []
+    everything: bool = False,
+) -> PruneResult:
+    """Remove exported templates by the rules of :func:`prune_templates`; exports left
+    half-written by a crash (over an hour old) always go."""
+    result = PruneResult()
+    now = datetime.now(timezone.utc)
+    seen: dict[str, int] = {}
+    for export in list_exports():
+        if lineage is not None and export.lineage != lineage:
+            continue
+        seen[export.lineage] = seen.get(export.lineage, 0) + 1
+        used = _parse_time(export.last_used_at)
+        doomed = (
+            everything
+            or (unused_for is not None and (used is None or now - used > unused_for))
+            or (keep is not None and seen[export.lineage] > keep)
+        )
+        if not doomed:
+            result.kept.append(export.digest)
+            continue
+        remove_filestore(export.path)
+        result.removed.append(export.digest)
+        result.freed_bytes += export.bytes
     root = exports_dir()
-    if not root.is_dir():
-        return removed
-    now = time.time()
-    for folder in sorted(root.iterdir()):
-        if not folder.is_dir() or folder.name in keep_digests:
-            continue
-        if folder.name.startswith("."):
-            # A half-written export: only when its writer is long gone.
-            if now - folder.stat().st_mtime > 3600:
+    if root.is_dir():
+        for folder in root.iterdir():
+            if folder.name.startswith(".") and time.time() - folder.stat().st_mtime > 3600:
                 remove_filestore(folder)
-            continue
-        if lineage is not None and _export_meta(folder).get("lineage") != lineage:
-            continue
-        used = folder.stat().st_mtime
-        if unused_for is not None and now - used < unused_for.total_seconds():
-            continue
-        remove_filestore(folder)
-        removed.append(folder.name)
-    return removed
+    return result
+
+
+@dataclass(frozen=True)
+class CacheListing(Result):
+    """``db cache list``: the templates of a server and the exports of the user cache."""
+
+    server: str
+    templates: list[TemplateInfo]
+    exports: list[ExportInfo]
+
+
+def cache_listing(server: DatabaseServer) -> CacheListing:
+    return CacheListing(server.describe(), list_templates(server), list_exports())
+
+
+@dataclass(frozen=True)
+class CachePrune(Result):
+    """``db cache prune``: what went from the server and from the user cache."""
+
+    templates: PruneResult
+    exports: PruneResult
+
+
+def prune_cache(
+    server: DatabaseServer,
+    *,
+    keep: int | None = KEEP_PER_LINEAGE,
+    unused_for: timedelta | None = None,
+    everything: bool = False,
+) -> CachePrune:
+    """Prune the server's templates and the exported ones alike (see
+    :func:`prune_templates`)."""
+    return CachePrune(
+        prune_templates(server, keep=keep, unused_for=unused_for, everything=everything),
+        prune_exports(keep=keep, unused_for=unused_for, everything=everything),
+    )
 
 
 # -- cloning -------------------------------------------------------------------------------
