@@ -84,6 +84,11 @@ def write_project(root: Path, source: OdooSource, server: DatabaseServer, databa
         "database:\n"
         f"  server: '{server.url(redact=False)}'\n"
         "environments:\n"
+        # No `modules`: a new database gets every installable addon of the project.
+        "  dev2:\n"
+        "    kind: development\n"
+        f"    database: {database}_2\n"
+        # Last in the file: a test appends odoo_options to it.
         "  dev:\n"
         "    kind: development\n"
         f"    database: {database}\n"
@@ -174,12 +179,13 @@ def session(
     def on_event(kind: str, message: str, _data: dict[str, Any]) -> None:
         events.append((kind, message))
 
-    context = prepare_dev(load_project(root), mail=False)
+    context = prepare_dev(load_project(root), "dev", mail=False)
     try:
         with dev_session(context, port=None, on_event=on_event) as running:
             yield running, events
     finally:
-        drop_database(pg_server, database, force=True, missing_ok=True)
+        for name in (database, f"{database}_2"):
+            drop_database(pg_server, name, force=True, missing_ok=True)
 
 
 def addon(session: DevSession) -> Path:
@@ -565,7 +571,7 @@ def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]
     assert dev.odoo is not None and dev.odoo.pid != old_parent
     assert (
         "limit_time_real = 999"
-        in (dev.context.project.state_dir / "run" / "dev-dev.conf").read_text()
+        in (dev.context.project.state_dir / "environments" / "dev" / "odoo.conf").read_text()
     )
     assert poller.failures == []
 
@@ -606,12 +612,13 @@ def test_a_crashing_watcher_is_reported_and_restarted(
 def test_cli_ctrl_c_leaves_no_process_behind(
     session: tuple[DevSession, list[tuple[str, str]]],
 ) -> None:
-    """`odooplane dev` itself, on the same project and database (another port), with the
+    """`odooplane dev` itself, on the project's second development environment (no
+    `modules`: its new database holds every installable addon of the project), with the
     mail catcher: SIGINT stops Odoo's parent, its children and the catcher it started."""
     dev, _events = session
     root = dev.context.project.root
     proc = subprocess.Popen(
-        [sys.executable, "-m", "odooplane", "-C", str(root), "dev", "--json"],
+        [sys.executable, "-m", "odooplane", "-C", str(root), "dev", "dev2", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -625,7 +632,9 @@ def test_cli_ctrl_c_leaves_no_process_behind(
                 serving = event
                 break
         assert serving, proc.stderr.read() if proc.stderr else ""
+        # The project's addons are installed and serve their routes on first run.
         assert http_get(serving["url"] + "/dev_probe/value")[0] == 200
+        assert http_get(serving["url"] + "/dev_probe_extra/value") == (200, b"dev_probe_extra")
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 2  # the warm parent and its serving child at least
         proc.send_signal(signal.SIGINT)

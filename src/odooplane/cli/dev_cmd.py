@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import time
-from types import FrameType
+from collections.abc import Sequence
+from types import FrameType, TracebackType
 from typing import Any
 
 import click
@@ -15,8 +16,9 @@ from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, project_dir
-from odooplane.cli.progress import ProgressBar
-from odooplane.dev.session import DevSession, prepare_dev
+from odooplane.dev.session import DevContext, DevSession, prepare_dev
+from odooplane.environments.steps import StepTiming
+from odooplane.progress import ProgressEvent
 from odooplane.project import load_project
 
 _STYLES = {
@@ -29,6 +31,82 @@ _STYLES = {
     "odoo": "red",
     "info": "dim",
 }
+# The steps of the start-up path (prepare_environment), and quickstart's first one.
+STEPS = ("project", "postgres", "odoo source", "runtime", "mail catcher", "database")
+
+
+class StepsView:
+    """Shows the start-up steps as they run: one spinner naming the step (and what the
+    step is doing), then a ✓ line per step with its time; with ``as_json`` one JSON
+    line per step instead; ``quiet`` shows nothing (the result carries the steps)."""
+
+    def __init__(self, as_json: bool, *, quiet: bool = False) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+        self.step: str | None = None
+        self.status: Status | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        if event.warning is not None:
+            if self.as_json:
+                _json_line({"event": "warning", "message": event.warning})
+            else:
+                console.print(f"[yellow]warning:[/yellow] {event.warning}")
+            return
+        if event.phase in STEPS:
+            self.step = event.phase
+            if self.as_json:
+                _json_line({"event": "step", "step": event.phase, "state": "start"})
+            text = f"{event.phase} …"
+        else:
+            count = f" {event.done}/{event.total}" if event.total else ""
+            text = f"{self.step or ''}: {event.phase}{count} …"
+        if self.as_json:
+            return
+        if self.status is None:
+            self.status = console.status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def finish(self, steps: Sequence[StepTiming]) -> None:
+        self.close()
+        if self.quiet:
+            return
+        for step in steps:
+            if self.as_json:
+                _json_line(
+                    {
+                        "event": "step",
+                        "step": step.name,
+                        "state": "done",
+                        "seconds": step.seconds,
+                        "detail": step.detail,
+                    }
+                )
+            else:
+                detail = f" — {step.detail}" if step.detail else ""
+                console.print(
+                    f"[green]✓[/green] {step.name} [dim]({step.seconds:.1f} s){detail}[/dim]"
+                )
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def __enter__(self) -> StepsView:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 @cli.command("dev")
@@ -65,33 +143,41 @@ def dev(
     """Serve the development environment ENV with hot reload, until Ctrl-C.
 
     Makes sure of the embedded PostgreSQL, the Odoo source and runtime, the mail catcher
-    and the development database (created on first run), then serves Odoo with the dev
-    options of its series. Python edits are served by a fresh Odoo process forked from a
-    warm one, with no refused request; a syntax error keeps the last good code serving.
-    Views and QWeb templates are read from their files on the next request. Data files,
-    changed fields and new addons need an upgrade: press u + Enter, or pass
-    --auto-upgrade. JS/CSS/SCSS edits reload open browser tabs (stylesheets are swapped
-    in place). Changes to odooplane.yaml or the env file restart Odoo.
+    and the development database (on first run a clone of cached templates holding the
+    environment's `modules`, else every installable addon of the project), then serves
+    Odoo with the dev options of its series. `odooplane env list` shows it serving.
+    Python edits are served by a fresh Odoo process forked from a warm one, with no
+    refused request; a syntax error keeps the last good code serving. Views and QWeb
+    templates are read from their files on the next request. Data files, changed fields
+    and new addons need an upgrade: press u + Enter, or pass --auto-upgrade. JS/CSS/SCSS
+    edits reload open browser tabs (stylesheets are swapped in place). Changes to
+    odooplane.yaml or the env file restart Odoo.
     """
     project = load_project(project_dir(ctx))
-    status: list[Status] = []
-    # The source fetch and runtime build draw a bar, stopped when their step ends so
-    # the next step's spinner can show (rich draws one live display at a time).
-    bar = ProgressBar()
+    with StepsView(as_json) as view:
+        context = prepare_dev(
+            project, env, progress=view, mail=not no_mail, livereload=not no_livereload
+        )
+        view.finish(context.steps)
+    serve_foreground(
+        context,
+        port=port,
+        auto_upgrade=auto_upgrade,
+        livereload=not no_livereload,
+        as_json=as_json,
+    )
 
-    def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
-        if as_json:
-            _json_line({"event": "step", "step": name, "state": state, "seconds": seconds})
-            return
-        if state == "start":
-            if name not in ("odoo source", "runtime"):  # those draw their own bars
-                status.append(console.status(f"{name} …"))
-                status[-1].start()
-            return
-        bar.stop()
-        while status:
-            status.pop().stop()
-        console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
+
+def serve_foreground(
+    context: DevContext,
+    *,
+    port: int | None,
+    auto_upgrade: bool,
+    livereload: bool,
+    as_json: bool,
+) -> None:
+    """Serve ``context`` with a :class:`DevSession` until Ctrl-C or SIGTERM, drawing its
+    events (``odooplane dev`` and ``quickstart``)."""
 
     def on_event(kind: str, message: str, data: dict[str, Any]) -> None:
         if as_json:
@@ -101,23 +187,18 @@ def dev(
         style = _STYLES.get(kind, "")
         console.print(f"[dim]{stamp}[/dim] [{style}]{kind:>7}[/{style}] {message}", markup=True)
 
-    try:
-        context = prepare_dev(
-            project, env, progress=None if as_json else bar, mail=not no_mail, on_step=on_step
-        )
-        session = DevSession(
-            context,
-            port=port,
-            auto_upgrade=auto_upgrade,
-            livereload=not no_livereload,
-            on_event=on_event,
-        )
-        with _status(status, "start odoo", as_json):
-            session.start()
-    finally:
-        bar.stop()
-        while status:
-            status.pop().stop()
+    session = DevSession(
+        context,
+        port=port,
+        auto_upgrade=auto_upgrade,
+        livereload=livereload,
+        on_event=on_event,
+    )
+    with StepsView(as_json) as view:
+        if not as_json:
+            view.status = console.status("start odoo …")
+            view.status.start()
+        session.start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -128,8 +209,7 @@ def dev(
     if not as_json:
         console.print(
             f"\n[bold green]Odoo is serving[/bold green] {session.url}  "
-            f"(database {context.database}, log {context.project.state_dir}/logs/"
-            f"dev-{context.env_name}.log)\n"
+            f"(database {context.database}, login admin / admin, log {session.log_path})\n"
             "Edit your addons: changes are applied as you save. Ctrl-C stops everything."
         )
     else:
@@ -144,20 +224,6 @@ def dev(
         session.stop()
         if not as_json:
             console.print("Stopped.")
-
-
-class _status:
-    def __init__(self, stack: list[Status], name: str, quiet: bool) -> None:
-        self.stack, self.name, self.quiet = stack, name, quiet
-
-    def __enter__(self) -> None:
-        if not self.quiet:
-            self.stack.append(console.status(f"{self.name} …"))
-            self.stack[-1].start()
-
-    def __exit__(self, *exc: object) -> None:
-        while self.stack:
-            self.stack.pop().stop()
 
 
 def _read_keys(session: DevSession, stop: threading.Event) -> None:
