@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -655,3 +656,50 @@ def test_cli_ctrl_c_leaves_no_process_behind(
         if p.pid not in own and str(root) in " ".join(p.info["cmdline"] or [])
     ]
     assert strays == []
+
+
+def test_environment_commands_know_the_dev_sessions(
+    session: tuple[DevSession, list[tuple[str, str]]], pg_server: DatabaseServer
+) -> None:
+    """`env list/status` show the module's session serving `dev` (URL, pid, generation)
+    and `dev2` (served by the CLI test, then stopped) as stopped; `env diff`, `env psql`
+    work on both; `env destroy` ends the session serving `dev`. Last: it stops the
+    module's session."""
+    from odooplane.environments import api as envs
+
+    dev, _events = session
+    project = load_project(dev.context.project.root)
+    status = envs.status(project, "dev")
+    assert status["status"] == "running" and status["url"] == dev.url
+    assert status["serving"]["pid"] == os.getpid()
+    assert dev.odoo is not None and status["serving"]["generation"] == dev.odoo.gen
+    assert status["build"]["working_tree"] == str(project.root)
+    rows = {r["environment"]: r for r in envs.list_environments(project)}
+    assert rows["dev"]["status"] == "running" and rows["dev"]["url"] == dev.url
+    assert rows["dev2"]["status"] == "stopped"
+    assert envs.status(project, "dev2")["serving"] is None
+
+    diff = envs.environment_diff(project, "dev", "dev2")
+    assert diff["a"] == "dev" and diff["b"] == "dev2"
+    for name in ("dev", "dev2"):
+        command = envs.psql_command(project, name)
+        ran = subprocess.run(
+            [*command.argv, "-tAc", "SELECT count(*) FROM ir_module_module WHERE name='dev_probe'"],
+            env=command.env,
+            capture_output=True,
+            text=True,
+        )
+        assert ran.stdout.strip() == "1", ran.stderr
+
+    # Destroying an environment nobody serves, then the one the session serves.
+    database2 = project.config.database_name("dev2")
+    assert "database " + database2 in envs.destroy(project, "dev2")["removed"]
+    result = envs.destroy(project, "dev")
+    assert "odooplane dev session" in result["removed"]
+    assert dev._stop.is_set() and envs.status(project, "dev")["status"] == "absent"
+    with pg_server.connect() as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname IN (%s, %s)",
+            (dev.context.database, database2),
+        ).fetchall()
+    assert left == []

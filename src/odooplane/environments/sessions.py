@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
+from odooplane.environments import slots
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.state import EnvState, Serving, StateStore, now_iso
 from odooplane.errors import LockedError, RefusedError
@@ -116,8 +117,10 @@ def begin(
                 f"`odooplane env stop {name}`) first.",
             )
         backend = backend_for(project, name)
-        if backend.defined(name) and backend.status(name).running:
-            backend.stop(name)
+        running = [p for p in slots.programs(name) if backend.status(p).running]
+        for program in running:
+            backend.stop(program)
+        if running:
             state.desired = "stopped"
             notes.append(f"stopped the supervised Odoo of '{name}': odooplane dev serves it now")
         me = psutil.Process(os.getpid())
