@@ -670,17 +670,18 @@ def test_environment_commands_know_the_dev_sessions(
     dev, _events = session
     project = load_project(dev.context.project.root)
     status = envs.status(project, "dev")
-    assert status["status"] == "running" and status["url"] == dev.url
-    assert status["serving"]["pid"] == os.getpid()
-    assert dev.odoo is not None and status["serving"]["generation"] == dev.odoo.gen
-    assert status["build"]["working_tree"] == str(project.root)
-    rows = {r["environment"]: r for r in envs.list_environments(project)}
-    assert rows["dev"]["status"] == "running" and rows["dev"]["url"] == dev.url
-    assert rows["dev2"]["status"] == "stopped"
-    assert envs.status(project, "dev2")["serving"] is None
+    assert status.status == "running" and status.url == dev.url
+    assert status.serving is not None and status.serving.pid == os.getpid()
+    assert dev.odoo is not None and status.serving.generation == dev.odoo.gen
+    assert (status.build or {})["working_tree"] == str(project.root)
+    assert status.to_dict()["serving"]["url"] == dev.url
+    rows = {r.environment: r for r in envs.list_environments(project)}
+    assert rows["dev"].status == "running" and rows["dev"].url == dev.url
+    assert rows["dev2"].status == "stopped"
+    assert envs.status(project, "dev2").serving is None
 
     diff = envs.environment_diff(project, "dev", "dev2")
-    assert diff["a"] == "dev" and diff["b"] == "dev2"
+    assert diff.a == "dev" and diff.b == "dev2"
     for name in ("dev", "dev2"):
         command = envs.psql_command(project, name)
         ran = subprocess.run(
@@ -693,10 +694,10 @@ def test_environment_commands_know_the_dev_sessions(
 
     # Destroying an environment nobody serves, then the one the session serves.
     database2 = project.config.database_name("dev2")
-    assert "database " + database2 in envs.destroy(project, "dev2")["removed"]
+    assert "database " + database2 in envs.destroy(project, "dev2").removed
     result = envs.destroy(project, "dev")
-    assert "odooplane dev session" in result["removed"]
-    assert dev._stop.is_set() and envs.status(project, "dev")["status"] == "absent"
+    assert "odooplane dev session" in result.removed
+    assert dev._stop.is_set() and envs.status(project, "dev").status == "absent"
     with pg_server.connect() as conn:
         left = conn.execute(
             "SELECT datname FROM pg_database WHERE datname IN (%s, %s)",

@@ -16,8 +16,7 @@ from odooplane.project import Project
 
 def project_with(tmp_path: Path, environments: str) -> Project:
     (tmp_path / "odooplane.yaml").write_text(
-        "project: acme\nodoo:\n  series: '17.0'\n  source: /nowhere\n"
-        "environments:\n" + environments
+        "project: acme\nodoo:\n  series: '17.0'\n  source: /nowhere\nenvironments:\n" + environments
     )
     return Project(root=tmp_path, config=load_config(tmp_path / "odooplane.yaml"))
 
