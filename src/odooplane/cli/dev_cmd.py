@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 import click
-from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, project_dir
+from odooplane.cli.progress import StepsView, json_line
 from odooplane.dev.session import DevContext, DevSession, prepare_dev
-from odooplane.environments.steps import StepTiming
-from odooplane.progress import ProgressEvent
 from odooplane.project import load_project
 
 _STYLES = {
@@ -31,82 +27,6 @@ _STYLES = {
     "odoo": "red",
     "info": "dim",
 }
-# The steps of the start-up path (prepare_environment), and quickstart's first one.
-STEPS = ("project", "postgres", "odoo source", "runtime", "mail catcher", "database")
-
-
-class StepsView:
-    """Shows the start-up steps as they run: one spinner naming the step (and what the
-    step is doing), then a ✓ line per step with its time; with ``as_json`` one JSON
-    line per step instead; ``quiet`` shows nothing (the result carries the steps)."""
-
-    def __init__(self, as_json: bool, *, quiet: bool = False) -> None:
-        self.as_json = as_json
-        self.quiet = quiet
-        self.step: str | None = None
-        self.status: Status | None = None
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if self.quiet:
-            return
-        if event.warning is not None:
-            if self.as_json:
-                _json_line({"event": "warning", "message": event.warning})
-            else:
-                console.print(f"[yellow]warning:[/yellow] {event.warning}")
-            return
-        if event.phase in STEPS:
-            self.step = event.phase
-            if self.as_json:
-                _json_line({"event": "step", "step": event.phase, "state": "start"})
-            text = f"{event.phase} …"
-        else:
-            count = f" {event.done}/{event.total}" if event.total else ""
-            text = f"{self.step or ''}: {event.phase}{count} …"
-        if self.as_json:
-            return
-        if self.status is None:
-            self.status = console.status(text)
-            self.status.start()
-        else:
-            self.status.update(text)
-
-    def finish(self, steps: Sequence[StepTiming]) -> None:
-        self.close()
-        if self.quiet:
-            return
-        for step in steps:
-            if self.as_json:
-                _json_line(
-                    {
-                        "event": "step",
-                        "step": step.name,
-                        "state": "done",
-                        "seconds": step.seconds,
-                        "detail": step.detail,
-                    }
-                )
-            else:
-                detail = f" — {step.detail}" if step.detail else ""
-                console.print(
-                    f"[green]✓[/green] {step.name} [dim]({step.seconds:.1f} s){detail}[/dim]"
-                )
-
-    def close(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-
-    def __enter__(self) -> StepsView:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @cli.command("dev")
@@ -181,7 +101,7 @@ def serve_foreground(
 
     def on_event(kind: str, message: str, data: dict[str, Any]) -> None:
         if as_json:
-            _json_line({"event": kind, "message": message, **data})
+            json_line({"event": kind, "message": message, **data})
             return
         stamp = time.strftime("%H:%M:%S")
         style = _STYLES.get(kind, "")
@@ -213,7 +133,7 @@ def serve_foreground(
             "Edit your addons: changes are applied as you save. Ctrl-C stops everything."
         )
     else:
-        _json_line({"event": "serving", "url": session.url, "livereload": session.livereload_url})
+        json_line({"event": "serving", "url": session.url, "livereload": session.livereload_url})
     if sys.stdin.isatty():
         threading.Thread(target=_read_keys, args=(session, stop), daemon=True).start()
     try:
@@ -238,8 +158,3 @@ def _read_keys(session: DevSession, stop: threading.Event) -> None:
                 session.request_upgrade()
             else:
                 console.print("[dim]Nothing to upgrade.[/dim]")
-
-
-def _json_line(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
-    sys.stdout.flush()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, emit, json_option
-from odooplane.cli.dev_cmd import StepsView, serve_foreground
+from odooplane.cli.dev_cmd import serve_foreground
+from odooplane.cli.progress import StepsView, json_line
 from odooplane.quickstart import check_serving, prepare
 
 
@@ -62,8 +61,7 @@ def quickstart(
         )
         return
     if as_json:
-        sys.stdout.write(json.dumps({"event": "prepared", **result.to_dict()}, default=str) + "\n")
-        sys.stdout.flush()
+        json_line({"event": "prepared", **result.to_dict()})
     else:
         console.print(
             f"Project ready in {result.project_root} (database {result.database}, login "
