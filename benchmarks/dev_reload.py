@@ -172,15 +172,9 @@ def main() -> None:
     root.mkdir()
     write_project(root, Path(args.odoo_src), args.series)
     project = load_project(root)
-    steps: dict[str, float] = {}
     cold_started = time.monotonic()
-    context = prepare_dev(
-        project,
-        mail=False,
-        on_step=lambda name, state, secs, _d: (
-            steps.__setitem__(name, secs) if state == "done" else None
-        ),
-    )
+    context = prepare_dev(project, mail=False)
+    steps = {step.name: step.seconds for step in context.steps}
     server = context.server
     copy = "bench_stock"
     clone_database(server, context.database, copy)

@@ -2,7 +2,8 @@
 
 Fixtures that start services live beside this file: ``fixtures_postgres.py`` (the
 embedded PostgreSQL server, started once per test session) and ``fixtures_odoo.py``
-(the real-Odoo tier, skipped with a visible reason when no Odoo source is present).
+(the real-Odoo tier, skipped with a visible reason when no Odoo source is present),
+``fixtures_browser.py`` (headless Chromium through the DevTools protocol).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ pytest_plugins = [
     "fixtures_kubernetes",
     "fixtures_docker",
     "fixtures_github",
+    "fixtures_browser",
 ]
 
 # One cache for the whole test session, outside the user's: Python runtimes built for

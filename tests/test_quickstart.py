@@ -15,7 +15,7 @@ from odooplane.odoo.manifest import read_manifest
 from odooplane.odoo.process import http_get
 from odooplane.odoo.source import OdooSource
 from odooplane.postgres.cluster import EmbeddedCluster
-from odooplane.quickstart import create_project, prepare, start, write_sample_addon
+from odooplane.quickstart import check_serving, create_project, prepare, write_sample_addon
 
 
 def test_sample_addon_carries_the_series(tmp_path: Path) -> None:
@@ -69,20 +69,30 @@ def test_quickstart_serves_the_sample_project(
     tmp_path: Path, odoo_source: OdooSource, odoo_runtime: object
 ) -> None:
     target = tmp_path / "acme"
-    steps: list[tuple[str, str]] = []
-    prepared = prepare(
-        target,
-        str(odoo_source.path),
-        on_step=lambda name, state, _s, _d: steps.append((name, state)),
+    phases: list[str] = []
+    result = prepare(
+        target, str(odoo_source.path), progress=lambda event: phases.append(event.phase)
     )
+    prepared = result.prepared
     cluster = EmbeddedCluster(prepared.project.state_dir)
     try:
-        assert prepared.result.created_project and prepared.result.created_database
-        assert ("database", "done") in steps
+        assert result.created_project and prepared.created_database
+        steps = [s.name for s in result.steps]
+        assert steps == [
+            "project",
+            "postgres",
+            "odoo source",
+            "runtime",
+            "mail catcher",
+            "database",
+        ]
+        assert [p for p in phases if p in steps] == steps  # announced in order
         log = subprocess.run(
             ["git", "log", "--format=%s"], cwd=target, capture_output=True, text=True, check=True
         ).stdout
         assert "quickstart" in log
+        # The sample addon is installed because it is the project's (no `modules` list).
+        assert "hello_odooplane" in prepared.modules
         with prepared.server.connect(prepared.database) as conn:
             row = conn.execute(
                 "SELECT state FROM ir_module_module WHERE name = 'hello_odooplane'"
@@ -90,10 +100,8 @@ def test_quickstart_serves_the_sample_project(
             demo = conn.execute("SELECT demo FROM ir_module_module WHERE name='base'").fetchone()
         assert row == ("installed",)
         assert demo == (True,)
-        with start(prepared) as process:
-            assert http_get(process.url + "/web/login")[0] == 200
-            status, body = http_get(process.url + "/hello")
-            assert (status, body) == (200, b"Hello from odooplane")
+        url = check_serving(result)
+        assert url.startswith("http://127.0.0.1:") and result.url == url
         # Running it again resumes: nothing is created twice.
         again = subprocess.run(
             [sys.executable, "-m", "odooplane", "quickstart", str(target), "--no-serve", "--json"],
@@ -105,7 +113,7 @@ def test_quickstart_serves_the_sample_project(
         assert payload["created_project"] is False
         assert payload["created_database"] is False
         assert payload["url"].startswith("http://127.0.0.1:")
-        # Serving hands over to `odooplane dev`; Ctrl-C stops it cleanly.
+        # Serving is a dev session on the new project; Ctrl-C stops it cleanly.
         serving = subprocess.Popen(
             [sys.executable, "-m", "odooplane", "quickstart", str(target), "--json"],
             stdout=subprocess.PIPE,
@@ -122,6 +130,17 @@ def test_quickstart_serves_the_sample_project(
             assert events[0]["event"] == "prepared" and events[0]["created_database"] is False
             assert events[-1]["event"] == "serving", events
             assert http_get(events[-1]["url"] + "/hello") == (200, b"Hello from odooplane")
+            # The environment state knows who serves it.
+            listed = subprocess.run(
+                [sys.executable, "-m", "odooplane", "-C", str(target), "env", "list", "--json"],
+                capture_output=True,
+                text=True,
+            )
+            assert listed.returncode == 0, listed.stderr
+            rows = {r["environment"]: r for r in json.loads(listed.stdout)}
+            development = next(r for r in rows.values() if r["kind"] == "development")
+            assert development["status"] == "running"
+            assert development["url"] == events[-1]["url"]
             serving.send_signal(signal.SIGINT)
             assert serving.wait(timeout=120) == 0
         finally:

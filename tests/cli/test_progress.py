@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 
+import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from odooplane.cli.progress import ProgressBar, ProgressLines
+from odooplane.cli.progress import ProgressBar, ProgressLines, StepsView
+from odooplane.environments.steps import StepTiming
 from odooplane.progress import ProgressEvent, report, warn
 
 
@@ -64,3 +67,36 @@ def test_lines_print_each_new_phase_once() -> None:
     text = out.getvalue()
     assert text.count("Installing packages") == 1
     assert "building main..." in text and "stop..." in text and "slow disk" in text
+
+
+def test_steps_view_draws_the_steps_then_their_times() -> None:
+    console, out = _console()
+    steps = [
+        StepTiming("postgres", 0.4, "succeeded"),
+        StepTiming("database", 1.25, "succeeded", "cloned"),
+    ]
+    with StepsView(False, console=console) as view:
+        report(view, "postgres")
+        report(view, "database")
+        report(view, "installing base", 1, 3)  # a phase inside the step
+        warn(view, "slow disk")
+        view.finish(steps)
+    text = out.getvalue()
+    assert "warning: slow disk" in text
+    assert "✓ postgres (0.4 s)" in text and "✓ database (1.2 s) — cloned" in text
+
+
+def test_steps_view_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    with StepsView(True) as view:
+        report(view, "postgres")
+        report(view, "a detail")  # not a step: no line
+        view.finish([StepTiming("postgres", 0.5, "succeeded")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        {"event": "step", "step": "postgres", "state": "start"},
+        {"event": "step", "step": "postgres", "state": "done", "seconds": 0.5, "detail": ""},
+    ]
+    with StepsView(True, quiet=True) as quiet:
+        report(quiet, "postgres")
+        quiet.finish([StepTiming("postgres", 0.5, "succeeded")])
+    assert capsys.readouterr().out == ""

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_CACHE, run_git, write_addon
+from fixtures_browser import Browser, chromium_binary
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
@@ -35,7 +36,6 @@ from odooplane.previews import api
 from odooplane.previews.records import BASE_NAME
 from odooplane.project import Project
 from odooplane.routing import RouteMode, router_for
-from previews.cdp import Browser, chromium_binary
 from routing.conftest import free_port
 
 pytestmark = [pytest.mark.odoo, pytest.mark.slow]

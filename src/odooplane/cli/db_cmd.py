@@ -23,6 +23,7 @@ from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
+from odooplane.postgres.templates import TEMPLATE_PREFIX
 from odooplane.project import Project, load_project
 
 STRATEGY_CHOICE = click.Choice(["auto", "wal_log", "file_copy"])
@@ -242,6 +243,8 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
                 note = f"snapshot of {d.snapshot.database} ({taken})"
             elif d.name in production:
                 note = "[bold red]production[/bold red]"
+            elif d.name.startswith(TEMPLATE_PREFIX):
+                note = "template (`db cache list`)"
             filestore = f"{d.filestore_files} files, {decimal(d.filestore_bytes)}"
             table.add_row(
                 d.name,
@@ -590,3 +593,7 @@ def psql_cmd(ctx: click.Context, database: str | None, psql_args: tuple[str, ...
     code = subprocess.run(command, env=server.tool_env(dbname)).returncode
     if code:
         _exit(code)
+
+
+# `db cache` lives in its own module; importing it registers it on the group.
+from odooplane.cli import db_cache_cmd  # noqa: E402, F401

@@ -4,14 +4,19 @@
 previous one), started on the first event and stopped by :meth:`ProgressBar.stop`, so
 a command can show a spinner of its own between two operations (rich allows one live
 display at a time). :class:`ProgressLines` prints each new phase on a line with the
-time since the command began. Warnings are printed and stay on screen in both.
+time since the command began. :class:`StepsView` shows the named steps of a start-up
+(``dev``, ``quickstart``) as a spinner, then one timed line per step. Warnings are
+printed and stay on screen in all of them.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.errors import LiveError
@@ -26,9 +31,13 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.status import Status
 
 from odooplane.cli._common import console_err
 from odooplane.progress import ProgressEvent
+
+if TYPE_CHECKING:
+    from odooplane.environments.steps import StepTiming
 
 
 def _warning(console: Console, message: str) -> None:
@@ -135,3 +144,91 @@ class ProgressLines:
         self._phase = event.phase
         elapsed = time.monotonic() - self.started
         self.console.print(f"[dim]{elapsed:6.1f}s[/dim] {event.phase}", highlight=False)
+
+
+# The steps of the start-up path (prepare_environment), and quickstart's first one.
+STEPS = ("project", "postgres", "odoo source", "runtime", "mail catcher", "database")
+
+
+class StepsView:
+    """Shows the start-up steps as they run: one spinner naming the step (and what the
+    step is doing), then a ✓ line per step with its time; with ``as_json`` one JSON
+    line per step instead; ``quiet`` shows nothing (the result carries the steps)."""
+
+    def __init__(
+        self, as_json: bool, *, quiet: bool = False, console: Console = console_err
+    ) -> None:
+        self.console = console
+        self.as_json = as_json
+        self.quiet = quiet
+        self.step: str | None = None
+        self.status: Status | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        if event.warning is not None:
+            if self.as_json:
+                json_line({"event": "warning", "message": event.warning})
+            else:
+                _warning(self.console, event.warning)
+            return
+        if event.phase in STEPS:
+            self.step = event.phase
+            if self.as_json:
+                json_line({"event": "step", "step": event.phase, "state": "start"})
+            text = f"{event.phase} …"
+        else:
+            count = f" {event.done}/{event.total}" if event.total else ""
+            text = f"{self.step or ''}: {event.phase}{count} …"
+        if self.as_json:
+            return
+        if self.status is None:
+            self.status = self.console.status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def finish(self, steps: Sequence[StepTiming]) -> None:
+        self.close()
+        if self.quiet:
+            return
+        for step in steps:
+            if self.as_json:
+                json_line(
+                    {
+                        "event": "step",
+                        "step": step.name,
+                        "state": "done",
+                        "seconds": step.seconds,
+                        "detail": step.detail,
+                    }
+                )
+            else:
+                detail = f" — {step.detail}" if step.detail else ""
+                self.console.print(
+                    f"[green]✓[/green] {step.name} [dim]({step.seconds:.1f} s){detail}[/dim]"
+                )
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def __enter__(self) -> StepsView:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def json_line(data: dict[str, Any]) -> None:
+    """One JSON object on a line of stdout (the events of ``--json`` commands that
+    stream)."""
+    sys.stdout.write(json.dumps(data, default=str) + "\n")
+    sys.stdout.flush()

@@ -13,45 +13,20 @@ installed is updated (``-u all``), since Odoo's own modules may have changed.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from odooplane.odoo.addons import addon_checksum
 from odooplane.odoo.manifest import Addon
 from odooplane.results import Result
 
 CHECKSUMS_PARAM = "odooplane.addon_checksums"
 REVISION_PARAM = "odooplane.odoo_revision"
-_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pot", ".swp", "~")
-_EXCLUDED_DIRS = {"__pycache__", "node_modules"}
 INSTALLED_STATES = ("installed", "to upgrade", "to remove")
-
-
-def addon_checksum(folder: Path) -> str:
-    """SHA-256 over the relative paths and contents of an addon's files, in order."""
-    digest = hashlib.sha256()
-    files: list[Path] = []
-    for current, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
-        for name in names:
-            if name.startswith(".") or name.endswith(_EXCLUDED_SUFFIXES):
-                continue
-            files.append(Path(current, name))
-    for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
-        rel = path.relative_to(folder).as_posix()
-        digest.update(rel.encode() + b"\0")
-        if path.is_symlink():
-            digest.update(b"link:" + os.readlink(path).encode())
-        else:
-            digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def checksums_of(addons: Iterable[Addon]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from odooplane.environments import front, ports, slots
+from odooplane.environments import front, ports, sessions, slots
 from odooplane.environments.builds import require_build
 from odooplane.environments.context import EnvContext
 from odooplane.environments.health import HealthResult, check_once
@@ -78,6 +78,13 @@ def _start_locked(
     ctx: EnvContext, state: EnvState, *, health_timeout: float, progress: Progress | None
 ) -> StartResult:
     if state.build is None:
+        if (state.build_info or {}).get("working_tree"):
+            raise RefusedError(
+                f"Environment '{ctx.name}' is served from the working tree by `odooplane dev`.",
+                hint=f"Run `odooplane dev {ctx.name}`; to run a build of it under supervision "
+                f"instead, `odooplane env destroy {ctx.name}` then `odooplane env create "
+                f"{ctx.name}`.",
+            )
         raise RefusedError(
             f"Environment '{ctx.name}' has no build to start.",
             hint=f"Deploy one: `odooplane env deploy {ctx.name} REF`.",
@@ -138,6 +145,8 @@ def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> S
         state = require_state(ctx)
         if interrupted_operation(state) is not None:
             recover(ctx, state, health_timeout=DEFAULT_HEALTH_TIMEOUT, progress=None)
+        sessions.stop_session(project, state)
+        state.serving = None
         stop_process(ctx)
         state.status, state.desired = "stopped", "stopped"
         ctx.store.save(state)
@@ -197,6 +206,8 @@ def destroy(
         state = store.load(name)
         database = state.database if state else default_db
         removed: list[str] = []
+        if state is not None and sessions.stop_session(project, state):
+            removed.append("odooplane dev session")
         for program in slots.programs(name):
             if backend.defined(program):
                 backend.remove(program)

@@ -10,18 +10,12 @@ from pathlib import Path
 
 from odooplane.config import EnvironmentKind
 from odooplane.environments import ports, slots
-from odooplane.environments.builds import Build, build, record_build, runtime_of, source_of
+from odooplane.environments.builds import Build, build, record_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
 from odooplane.environments.launch import launch, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.neutralize_step import identity_step, neutralize_step
-from odooplane.environments.odoo_run import (
-    apply_plan,
-    module_rows,
-    run_odoo,
-    store_checksums,
-    update_plan,
-)
+from odooplane.environments.odoo_run import apply_plan, store_checksums, update_plan
 from odooplane.environments.state import EnvState, interrupted_operation, now_iso
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
@@ -32,16 +26,13 @@ from odooplane.environments.steps import (
     StepFailed,
     allocate_ports,
     check_ports_free,
-    explain,
     history_entry,
     mail_catcher,
     open_evidence,
     require_database,
     say,
-    wanted_modules,
 )
 from odooplane.errors import NotFoundError, OdooplaneError, RefusedError
-from odooplane.odoo.series import for_series
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import copy_filestore, filestore_of
 from odooplane.postgres.server import DatabaseServer
@@ -244,31 +235,26 @@ def _create_fresh(
     pair: ports.PortPair,
     run: RecordedRun,
 ) -> None:
-    modules = sorted({"base", "web", *wanted_modules(ctx, b)})
+    """A new database the way ``dev`` makes one: the start-up path, from templates."""
+    from odooplane.environments.prepare import prepare_environment
+
     write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
     with run.step("initialize database") as capture:
         ctx.store.phase(state, "initializing")
-        argv = for_series(b.odoo_series).init_argv(
-            runtime_of(b),
-            source_of(b),
-            ctx.conf_path,
-            database=ctx.database,
-            modules=modules,
-            demo=ctx.demo,
-        )
-        result = run_odoo(ctx, state, argv, b, log_name="init.log", capture=capture)
-        rows = (
-            module_rows(server, ctx.database) if dbs.database_exists(server, ctx.database) else {}
-        )
-        missing = [m for m in modules if rows.get(m) is None or rows[m].state != "installed"]
-        if result.code != 0 or missing:
-            why = (
-                f"odoo-bin exited with code {result.code}"
-                if result.code
-                else (f"{', '.join(missing)} not installed")
+        try:
+            prepared = prepare_environment(
+                ctx.project, ctx.name, build=b, mail=ctx.config.neutralized, progress=run.progress
             )
+        except OdooplaneError as exc:
             raise StepFailed(
-                f"Initializing the database failed: {why}.", excerpt=explain(result.output)
+                f"Initializing the database failed: {exc.message}", excerpt=exc.hint or ""
+            ) from None
+        made = prepared.new_database
+        if made is not None:
+            layers = ", ".join(f"{u.template.layer} layer {u.outcome}" for u in made.layers)
+            capture.line(
+                f"{ctx.database}: {', '.join(made.modules)} ({'demo' if made.demo else 'no demo'})"
+                f" cloned from {made.clone.template} in {made.clone.seconds:.2f} s ({layers})"
             )
         store_checksums(ctx, server, b)
 

@@ -18,7 +18,8 @@ from odooplane.environments.health import HealthResult, check_once
 from odooplane.environments.launch import log_of, serving_program
 from odooplane.environments.locks import environment_lock, lock_holder
 from odooplane.environments.odoo_run import run_odoo
-from odooplane.environments.state import Operation, interrupted_operation
+from odooplane.environments.sessions import live_session
+from odooplane.environments.state import Operation, Serving, interrupted_operation
 from odooplane.environments.steps import (
     allocate_ports,
     explain,
@@ -64,6 +65,8 @@ class EnvironmentStatus(Result):
     slots: dict[str, dict[str, Any]] | None = None
     log: Path | None = None
     conf: Path | None = None
+    # The `odooplane dev` session serving it from the working tree, while it lives.
+    serving: Serving | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -99,10 +102,16 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
     live = ctx.backend.status(serving_program(ctx, state))
     op = state.operation
     interrupted = interrupted_operation(state)
+    serving = live_session(state)
     if interrupted is not None:
         effective = "interrupted"
     elif op is not None:
         effective = f"{op.op}-in-progress"
+    elif serving is not None:
+        effective = "running"
+    elif state.serving is not None:
+        # `odooplane dev` was killed without recording its end: nothing serves it.
+        effective = "stopped"
     elif live.running:
         effective = "running" if live.state == "RUNNING" else live.state.lower()
     elif state.desired == "running":
@@ -118,16 +127,18 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
     if check_health and live.running and pair is not None:
         # Through the front door, as users reach it.
         health = check_once(ctx.local_url(pair), timeout=5)
+    if check_health and serving is not None:
+        health = check_once(serving.url, timeout=5)
     return EnvironmentStatus(
         environment=name,
         kind=kind,
         database=database,
-        url=ctx.url(pair),
+        url=serving.url if serving else ctx.url(pair),
         status=effective,
         created=True,
         recorded_status=state.status,
         desired=state.desired,
-        http_port=state.http_port,
+        http_port=serving.http_port if serving else state.http_port,
         gevent_port=state.gevent_port,
         workers=ctx.config.workers,
         build=state.build_info,
@@ -143,8 +154,9 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
         last_deployment=state.last_deployment,
         slot=state.slot,
         slots=state.slots,
-        log=log_of(ctx, state),
+        log=Path(serving.log) if serving else log_of(ctx, state),
         conf=ctx.conf_path,
+        serving=serving,
     )
 
 
@@ -180,6 +192,9 @@ def log_file(project: Project, name: str) -> Path:
     state = ctx.store.load(name)
     if state is None:
         return ctx.backend.log_location(name) or ctx.log_path
+    serving = live_session(state)
+    if serving is not None:
+        return Path(serving.log)
     return ctx.backend.log_location(serving_program(ctx, state)) or log_of(ctx, state)
 
 

@@ -78,6 +78,31 @@ class Operation(Result):
 
 
 @dataclass
+class Serving(Result):
+    """Who serves an environment in the foreground (``odooplane dev``), recorded while
+    it does: a process that died without saying so is seen as gone by its pid."""
+
+    pid: int
+    pid_started: float
+    command: str
+    url: str
+    http_port: int
+    generation: int
+    started_at: str
+    log: str
+    livereload_url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Serving:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def alive(self) -> bool:
+        return process_alive(self.pid, self.pid_started)
+
+
+@dataclass
 class EnvState(Result):
     name: str
     kind: str
@@ -100,6 +125,7 @@ class EnvState(Result):
     slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     neutralization: dict[str, Any] | None = None
     operation: Operation | None = None
+    serving: Serving | None = None
     last_deployment: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     version: int = STATE_VERSION
@@ -110,6 +136,8 @@ class EnvState(Result):
         values = {k: v for k, v in data.items() if k in known}
         op = values.get("operation")
         values["operation"] = Operation.from_dict(op) if isinstance(op, dict) else None
+        serving = values.get("serving")
+        values["serving"] = Serving.from_dict(serving) if isinstance(serving, dict) else None
         return cls(**values)
 
     def add_history(self, record: dict[str, Any]) -> None:

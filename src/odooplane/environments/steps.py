@@ -21,7 +21,6 @@ from odooplane.environments.health import HealthResult
 from odooplane.environments.state import EnvState, now_iso
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.mailcatcher import ensure_catcher
-from odooplane.odoo.addons import project_addons
 from odooplane.ports import ensure_port_free
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
@@ -217,12 +216,12 @@ def catcher_address(ctx: EnvContext) -> tuple[str, int]:
 
 
 def wanted_modules(ctx: EnvContext, b: Build) -> list[str]:
-    """What the environment should have installed: its ``modules``, else every
-    installable addon of the project."""
-    if ctx.config.modules:
-        return list(ctx.config.modules)
-    addons = project_addons(build_project(ctx.project, b))
-    return sorted(name for name, addon in addons.items() if addon.installable)
+    """What the environment should have installed (the one rule,
+    :func:`odooplane.odoo.newdb.wanted_modules`): its ``modules``, else every installable
+    addon of the build's project, with base and web."""
+    from odooplane.odoo.newdb import wanted_modules as rule
+
+    return rule(build_project(ctx.project, b), ctx.config.modules)
 
 
 def check_secrets(ctx: EnvContext, b: Build) -> None:

@@ -7,7 +7,9 @@ then ``odoo/addons`` (where ``base`` lives).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -44,6 +46,9 @@ IMPORT_TO_DISTRIBUTION = {
     "yaml": "PyYAML",
     "zmq": "pyzmq",
 }
+# Left out of an addon's checksum: compiled files, caches, editor leftovers, hidden files.
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pot", ".swp", "~")
+_EXCLUDED_DIRS = {"__pycache__", "node_modules"}
 _REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,.-]+\])?\s*([<>=!~;].*)?$")
 
 
@@ -112,6 +117,27 @@ def project_addons(project: Project) -> dict[str, Addon]:
 def all_addons(project: Project, source: OdooSource) -> dict[str, Addon]:
     """Every addon Odoo would see with :func:`addons_path`."""
     return discover_addons(addons_path(project, source))
+
+
+def addon_checksum(folder: Path) -> str:
+    """SHA-256 over the relative paths and contents of an addon's files, in order."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for current, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
+        for name in names:
+            if name.startswith(".") or name.endswith(_EXCLUDED_SUFFIXES):
+                continue
+            files.append(Path(current, name))
+    for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
+        rel = path.relative_to(folder).as_posix()
+        digest.update(rel.encode() + b"\0")
+        if path.is_symlink():
+            digest.update(b"link:" + os.readlink(path).encode())
+        else:
+            digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 # -- dependency graph ------------------------------------------------------------------

@@ -551,3 +551,21 @@ def _dump_into(
         text = errors.read().decode(errors="replace")
     if code != 0:
         _fail(f"Dumping '{database}'", command[0], code, text)
+
+
+def dump_custom(server: DatabaseServer, database: str, path: Path) -> None:
+    """``pg_dump --format=custom`` of ``database`` into ``path`` (no owners), the form
+    :func:`load` restores (kind ``custom``)."""
+    command = [
+        str(server.tool("pg_dump")),
+        "--format=custom",
+        "--compress=1",
+        "--no-owner",
+        "--file",
+        str(path),
+        database,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=server.tool_env(database))
+    if done.returncode != 0:
+        path.unlink(missing_ok=True)
+        _fail(f"Dumping '{database}'", command[0], done.returncode, done.stderr)
