@@ -245,6 +245,8 @@ def _create_fresh(
     run: RecordedRun,
 ) -> None:
     modules = sorted({"base", "web", *wanted_modules(ctx, b)})
+    # Created by odooplane (with Odoo's extensions): the environment's role may not.
+    dbs.create_database(server, ctx.database, exist_ok=True)
     write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
     with run.step("initialize database") as capture:
         ctx.store.phase(state, "initializing")

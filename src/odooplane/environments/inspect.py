@@ -64,6 +64,8 @@ class EnvironmentStatus(Result):
     slots: dict[str, dict[str, Any]] | None = None
     log: Path | None = None
     conf: Path | None = None
+    # The environment's database role and its rotations (never the password).
+    credentials: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -87,6 +89,12 @@ class EnvironmentRow(Result):
     build: str | None
     branch: str | None
     deployed_at: str | None
+
+
+def describe_credentials(ctx: EnvContext) -> dict[str, Any]:
+    from odooplane.environments.credentials import describe
+
+    return describe(ctx)
 
 
 def status(project: Project, name: str, *, check_health: bool = True) -> EnvironmentStatus:
@@ -145,6 +153,7 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
         slots=state.slots,
         log=log_of(ctx, state),
         conf=ctx.conf_path,
+        credentials=describe_credentials(ctx),
     )
 
 
