@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -197,6 +197,39 @@ def test_production_runs_workers_and_a_gevent_port(scenario: Scenario) -> None:
     raise AssertionError(f"nothing listens on the gevent port {gevent}; log:\n{log[-3000:]}")
 
 
+def test_odoo_runs_unprivileged_on_loopback(scenario: Scenario) -> None:
+    """Odoo ran as root and listened on every interface (issue 10)."""
+    from odooplane.odoo.sysuser import ODOO_USER, odoo_user
+
+    info = envs.status(scenario.project, "production")
+    assert info.process is not None and info.process.pid is not None
+    master = psutil.Process(info.process.pid)
+    expected = odoo_user()
+    uid = expected.uid if expected is not None else os.geteuid()
+    assert uid != 0 or expected is None
+    processes = [master, *master.children(recursive=True)]
+    assert {p.uids().real for p in processes} == {uid}
+    assert {p.uids().effective for p in processes} == {uid}
+    assert info.slots is not None and info.slot is not None
+    ports = {info.slots[info.slot]["http"], info.slots[info.slot]["gevent"]}
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for p in processes
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert {ip for ip, port in listening if port in ports} == {"127.0.0.1"}
+    from odooplane.odoo.sysuser import conf_of
+
+    conf = conf_of(master.cmdline())
+    assert conf is not None
+    if expected is not None:
+        assert conf.stat().st_uid == expected.uid and expected.name == ODOO_USER
+        filestore = scenario.project.odoo_data_dir / "filestore" / _db(scenario, "production")
+        assert filestore.stat().st_uid == expected.uid
+    assert conf.stat().st_mode & 0o777 == 0o600
+
+
 def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
     addon_a = scenario.repo / "addons" / "addon_a"
     (addon_a / "models").mkdir()
@@ -301,6 +334,69 @@ def test_staging_is_a_neutralized_copy(scenario: Scenario) -> None:
     info = envs.status(scenario.project, "staging")
     assert info.health.checks == {"/web/health": 200, "/web/login": 200}
     assert info.http_port != envs.status(scenario.project, "production").http_port
+
+
+def _conf_login(sc: Scenario, env: str) -> DatabaseServer:
+    """The server as environment ``env``'s odoo.conf logs in to it."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(sc.project.state_dir / "environments" / env / "odoo.conf")
+    options = parser["options"]
+    return replace(sc.server, user=options["db_user"], password=options["db_password"])
+
+
+def test_each_environment_logs_in_with_its_own_role(scenario: Scenario) -> None:
+    """Every environment connected as the same superuser (issue 10): staging's odoo.conf
+    opened production's database with full rights."""
+    from odooplane.errors import ExternalToolError
+    from odooplane.postgres import roles
+
+    prod_db, staging_db = _db(scenario, "production"), _db(scenario, "staging")
+    as_staging = _conf_login(scenario, "staging")
+    as_prod = _conf_login(scenario, "production")
+    assert as_staging.user == staging_db and as_prod.user == prod_db
+    for env in ("production", "staging"):
+        conf = (scenario.project.state_dir / "environments" / env / "odoo.conf").read_text()
+        assert str(scenario.server.password) not in conf
+        assert f"db_user = {scenario.server.user}\n" not in conf
+    with pytest.raises(ExternalToolError, match="CONNECT privilege"):
+        as_staging.connect(prod_db).close()
+    with pytest.raises(ExternalToolError, match="CONNECT privilege"):
+        as_prod.connect(staging_db).close()
+    with as_staging.connect(staging_db) as conn:
+        row = conn.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        assert row == (False, False, False)
+        with pytest.raises(Exception, match=r"external program|pg_execute_server_program"):
+            conn.execute("COPY (SELECT 1) TO PROGRAM 'true'")
+    # staging's copy of production's tables became staging's, inside and out.
+    assert roles.objects_owned_by_others(scenario.server, staging_db, staging_db) == 0
+    assert roles.objects_owned_by_others(scenario.server, prod_db, prod_db) == 0
+
+
+def test_rotating_credentials_is_said_and_restarts(scenario: Scenario) -> None:
+    from odooplane.errors import ExternalToolError
+
+    staging_db = _db(scenario, "staging")
+    before = _conf_login(scenario, "staging")
+    result = scenario.cli("env", "rotate-credentials", "staging", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["restarted"] and data["rotated"] == "rotated on request"
+    assert before.password not in result.stdout
+    after = _conf_login(scenario, "staging")
+    assert after.password != before.password
+    with pytest.raises(ExternalToolError, match="password authentication failed"):
+        before.connect(staging_db).close()
+    after.connect(staging_db).close()
+    info = envs.status(scenario.project, "staging")
+    assert info.status == "running"
+    assert info.health is not None
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
+    assert info.credentials is not None
+    assert info.credentials["rotations"][-1]["reason"] == "rotated on request"
 
 
 def test_env_diff_staging_production(scenario: Scenario) -> None:

@@ -164,6 +164,9 @@ def test_snapshots_named_and_timestamped(
         pg_server, source_db, name="before-upgrade", filestore_root=fs_root
     )
     stamped = dbops.snapshot_database(pg_server, source_db, filestore_root=fs_root)
+    # An empty name given on purpose was silently a timestamp.
+    with pytest.raises(UsageError, match="cannot be empty"):
+        dbops.snapshot_database(pg_server, source_db, name=" ", filestore_root=fs_root)
     assert named.snapshot_db == f"{source_db}__snap__before-upgrade"
     assert stamped.name[:8].isdigit() and stamped.name[8] == "-"
     listed = dbops.list_snapshots(pg_server, source_db)

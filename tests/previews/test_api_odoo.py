@@ -210,6 +210,29 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
     assert len(own) == 2 and not own & {uuid_of("staging"), uuid_of(BASE_NAME)}
 
 
+def test_a_preview_logs_in_with_its_own_role_only(scenario: Scenario) -> None:
+    """A preview runs a pull request's code: its odoo.conf opens its own database and
+    no other (issue 10: every environment shared one superuser)."""
+    import configparser
+    from dataclasses import replace
+
+    from odooplane.errors import ExternalToolError
+
+    sc = scenario
+    env = sc.infos[1].environment
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(sc.project.state_dir / "environments" / env / "odoo.conf")
+    options = parser["options"]
+    as_preview = replace(sc.server, user=options["db_user"], password=options["db_password"])
+    own = sc.project.config.database_name(env)
+    assert as_preview.user == own != sc.server.user
+    as_preview.connect(own).close()
+    others = [sc.infos[2].environment, "staging", "production", BASE_NAME]
+    for other in others:
+        with pytest.raises(ExternalToolError, match="CONNECT privilege"):
+            as_preview.connect(sc.project.config.database_name(other)).close()
+
+
 def test_a_push_updates_one_preview_in_place(scenario: Scenario) -> None:
     sc = scenario
     run_git(sc.repo, "checkout", "-q", "feature/login-a")

@@ -38,6 +38,10 @@ class ProgramSpec:
     log_backups: int = 3
     # The build (its git SHA) the process runs: a backend running images needs it.
     build: str | None = None
+    # An Odoo process: never run as root (the local backend switches to the
+    # unprivileged Odoo user, odooplane.odoo.sysuser); the project's own services
+    # (the front door, the keeper) are not.
+    unprivileged: bool = False
 
 
 @dataclass(frozen=True)

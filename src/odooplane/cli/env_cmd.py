@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from odooplane.cli import cli
 from odooplane.cli._common import (
@@ -385,6 +386,17 @@ def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
                     f"{op.op} (phase {op.phase}) by pid {op.pid}"
                     + (" [red]died[/red]" if data.interrupted else ""),
                 )
+            credentials = data.credentials or {}
+            if credentials.get("role"):
+                rotations = credentials.get("rotations") or []
+                latest = rotations[-1] if rotations else None
+                table.add_row(
+                    "database role",
+                    str(credentials["role"])
+                    + (f" (rotated {latest['at']}: {latest['reason']})" if latest else ""),
+                )
+            if credentials.get("warning"):
+                table.add_row("[yellow]warning[/yellow]", str(credentials["warning"]))
             last = data.last_deployment
             if last:
                 table.add_row(
@@ -533,5 +545,44 @@ def diff_command(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
                     row.b if row.b is not None else "[dim]-[/dim]",
                 )
             console.print(table)
+
+    emit(data, as_json, render)
+
+
+@env_group.command("rotate-credentials")
+@click.argument("name")
+@wait_option
+@timeout_option
+@json_option
+@click.pass_context
+def rotate_credentials_command(
+    ctx: click.Context,
+    name: str,
+    lock_timeout: float | None,
+    health_timeout: float,
+    as_json: bool,
+) -> None:
+    """Give environment NAME's database role a new password.
+
+    The password is generated, kept 0600 in the environment's state and recorded as a
+    rotation (env status lists them); a running environment is restarted with its new
+    odoo.conf. See docs/security.md.
+    """
+    from odooplane.environments.credentials import rotate_credentials
+
+    data = rotate_credentials(
+        _project(ctx),
+        name,
+        health_timeout=health_timeout,
+        lock_timeout=lock_timeout,
+        progress=_progress(as_json),
+    )
+
+    def render() -> None:
+        if data.get("warning"):
+            console_err.print(Text(f"warning: {data['warning']}", style="yellow"))
+            return
+        restarted = " and restarted it" if data.get("restarted") else ""
+        console.print(f"New password for role {data['role']} of {name}{restarted}.")
 
     emit(data, as_json, render)

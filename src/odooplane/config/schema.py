@@ -45,8 +45,10 @@ from odooplane.config.values import (
     WholeNumber,
     check_debian_package,
     check_env_var_name,
+    check_listen_address,
     check_option_name,
     check_timezone,
+    check_xml_id,
     env_file_escapes,
     number_as_text,
     postgres_url_problem,
@@ -405,13 +407,14 @@ class PreviewsConfig(Strict):
         "default: staging when a staging environment exists, else demo",
     )
     domain: DomainName | None = None
-    ttl_hours: Annotated[WholeNumber, Field(ge=1)] = 72
-    idle_minutes: Annotated[WholeNumber, Field(ge=0)] = Field(
+    # Upper bounds: beyond ten years a duration is a typo, and overflows a date.
+    ttl_hours: Annotated[WholeNumber, Field(ge=1, le=87_600)] = 72
+    idle_minutes: Annotated[WholeNumber, Field(ge=0, le=5_256_000)] = Field(
         default=30, description="stop a preview nobody requested for this long (0: never)"
     )
     max_running: Annotated[WholeNumber, Field(ge=1, le=500)] = 5
     max_deployed: Annotated[WholeNumber, Field(ge=1, le=5000)] = 20
-    closed_grace_minutes: Annotated[WholeNumber, Field(ge=0)] = 60
+    closed_grace_minutes: Annotated[WholeNumber, Field(ge=0, le=5_256_000)] = 60
     workers: Annotated[WholeNumber, Field(ge=0, le=16)] = 0
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
 
@@ -420,7 +423,9 @@ class RoutingConfig(Strict):
     """The front door: the project's Caddy (docs/routing.md)."""
 
     caddy: str | None = Field(default=None, description="Caddy binary (default: on PATH)")
-    listen: str = Field(default="", description="address of the hostname listener; '' = all")
+    listen: Annotated[str, AfterValidator(check_listen_address)] = Field(
+        default="", description="address of the hostname listener; '' = all"
+    )
     http_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 80
     https_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 443
     tls: Literal["auto", "internal", "off"] = "auto"
@@ -526,7 +531,7 @@ class ProjectRule(Strict):
 
 
 class NeutralizationConfig(Strict):
-    cron_allowlist: list[str] = Field(
+    cron_allowlist: list[Annotated[str, AfterValidator(check_xml_id)]] = Field(
         default_factory=lambda: ["base.autovacuum_job"],
         description="XML ids of crons left active in neutralized databases",
     )

@@ -27,7 +27,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,6 @@ def export_compose(
     if external:
         server_url = DatabaseServer.from_url(project.config.database.server)
         db_host, db_port, db_user = server_url.host, server_url.port, server_url.user
-        dotenv["ODOO_DB_PASSWORD"] = server_url.password or ""
     else:
         db_host, db_port, db_user = DB_SERVICE, 5432, DB_USER
         report(progress, "PostgreSQL image...")
@@ -222,7 +221,20 @@ def export_compose(
         )
         folder = directory / name
         folder.mkdir(exist_ok=True)
-        write_atomic(folder / "odoo.conf", _conf(ctx, b, server), mode=0o644)
+        db_env = {"PGPASSWORD": "${ODOO_DB_PASSWORD}", "PGUSER": db_user}
+        env_server = server
+        if external:
+            # On a shared server each environment logs in as its own role, created
+            # with its empty database by the export; the URL's login is never
+            # written here (docs/security.md).
+            from odooplane.environments.credentials import provision
+
+            login = provision(ctx, server_url)
+            password_var = _variable(name, "DB_PASSWORD")
+            dotenv[password_var] = login.password or ""
+            db_env = {"PGPASSWORD": f"${{{password_var}}}", "PGUSER": login.user}
+            env_server = replace(server, user=login.user)
+        write_atomic(folder / "odoo.conf", _conf(ctx, b, env_server), mode=0o644)
         values = {k: v for k, v in ctx.env_values().items()}
         values["ODOOPLANE_ENVIRONMENT"] = name
         write_atomic(folder / "env.json", json.dumps(values, indent=1) + "\n", mode=0o644)
@@ -241,7 +253,6 @@ def export_compose(
             # root's, and Odoo could not write its attachments).
             Mount("volume", filestore, f"{images.DATA_DIR}/filestore"),
         ]
-        db_env = {"PGPASSWORD": "${ODOO_DB_PASSWORD}", "PGUSER": db_user}
         labels = {
             f"{images.LABEL_PREFIX}project": project.config.project,
             f"{images.LABEL_PREFIX}environment": name,

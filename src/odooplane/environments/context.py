@@ -39,6 +39,7 @@ class EnvContext:
     name: str
     config: EnvironmentConfig = field(init=False)
     _server: DatabaseServer | None = field(default=None, init=False, repr=False)
+    _odoo_server: DatabaseServer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.config = self.project.environment(self.name)
@@ -104,6 +105,18 @@ class EnvContext:
             self._server = server_for(self.project)
         return self._server
 
+    def odoo_server(self, server: DatabaseServer | None = None) -> DatabaseServer:
+        """The server as this environment's Odoo logs in to it: its own role, never
+        odooplane's (:mod:`odooplane.environments.credentials`). Work inside the
+        environment's database (neutralization, checksums) is done with it too, so a
+        trigger planted in an imported dump never runs with more rights than Odoo has.
+        Settled once per command."""
+        if self._odoo_server is None:
+            from odooplane.environments.credentials import odoo_server
+
+            self._odoo_server = odoo_server(self, server or self.server())
+        return self._odoo_server
+
     def url(self, ports: PortPair | None) -> str:
         if self.config.url:
             return self.config.url.rstrip("/")
@@ -141,6 +154,9 @@ def conf_options(
     options: dict[str, Any] = {
         **(server.odoo_options() if server is not None else {}),
         "admin_passwd": ctx.admin_password(),
+        # Behind the front door: reachable from this machine only, unless odoo_options
+        # says otherwise (config check warns about 0.0.0.0).
+        "http_interface": "127.0.0.1",
         "http_port": ports.http,
         "gevent_port": ports.gevent,
         "workers": ctx.config.workers,
@@ -211,7 +227,8 @@ def write_odoo_conf(
     the configuration of a serving slot at ``path``."""
     target = path or ctx.conf_path
     ctx.dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, render_odoo_conf(ctx, build, ports, server, catcher=catcher), mode=0o600)
+    login = ctx.odoo_server(server)
+    write_atomic(target, render_odoo_conf(ctx, build, ports, login, catcher=catcher), mode=0o600)
     return target
 
 
@@ -249,4 +266,5 @@ def program_spec(
         # after a second (an Odoo that dies later is restarted all the same).
         start_seconds=1 if ctx.kind is EnvironmentKind.preview else 3,
         build=build.sha,
+        unprivileged=True,
     )

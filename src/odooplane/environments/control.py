@@ -25,6 +25,7 @@ from odooplane.environments.steps import (
 )
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.postgres import databases as dbs
+from odooplane.postgres import roles
 from odooplane.postgres.filestore import filestore_of
 from odooplane.progress import Progress
 from odooplane.project import Project
@@ -234,6 +235,8 @@ def destroy(
             missing_ok=True,
         ):
             removed.append(f"database {database}")
+        if roles.retire_role(server, roles.role_for(database)):
+            removed.append(f"role {database}")
         leftover = filestore_of(filestore_root, database)
         if leftover is not None and leftover.exists():
             import shutil

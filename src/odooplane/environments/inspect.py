@@ -67,6 +67,8 @@ class EnvironmentStatus(Result):
     conf: Path | None = None
     # The `odooplane dev` session serving it from the working tree, while it lives.
     serving: Serving | None = None
+    # The environment's database role and its rotations (never the password).
+    credentials: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -90,6 +92,12 @@ class EnvironmentRow(Result):
     build: str | None
     branch: str | None
     deployed_at: str | None
+
+
+def describe_credentials(ctx: EnvContext) -> dict[str, Any]:
+    from odooplane.environments.credentials import describe
+
+    return describe(ctx)
 
 
 def status(project: Project, name: str, *, check_health: bool = True) -> EnvironmentStatus:
@@ -157,6 +165,7 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
         log=Path(serving.log) if serving else log_of(ctx, state),
         conf=ctx.conf_path,
         serving=serving,
+        credentials=describe_credentials(ctx),
     )
 
 

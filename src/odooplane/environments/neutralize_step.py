@@ -41,7 +41,7 @@ def neutralize_step(
     with run.step("neutralize") as capture:
         try:
             report = neutralize_database(
-                server,
+                ctx.odoo_server(server),
                 ctx.database,
                 project=ctx.project,
                 environment=ctx.name,
@@ -103,7 +103,7 @@ def identity_step(
     started = time.monotonic()
     with run.step("identity and verification") as capture:
         identity = personalize_copy(
-            server,
+            ctx.odoo_server(server),
             ctx.database,
             environment=ctx.name,
             base_url=ctx.url(pair),
@@ -115,7 +115,7 @@ def identity_step(
             mode=0o600,
         )
         report = verify_database(
-            server,
+            ctx.odoo_server(server),
             ctx.database,
             project=ctx.project,
             environment=ctx.name,
@@ -174,7 +174,7 @@ def verify_before_start(
 
     catcher = catcher_address(ctx)
     report = verify_database(
-        server,
+        ctx.odoo_server(server),
         ctx.database,
         project=ctx.project,
         environment=ctx.name,

@@ -30,6 +30,7 @@ from odooplane.errors import RefusedError, UsageError
 from odooplane.odoo.addons import addons_path
 from odooplane.odoo.newdb import NewDatabase, new_database, wanted_modules
 from odooplane.odoo.process import initialize_database, installed_modules
+from odooplane.postgres import roles
 from odooplane.postgres.databases import database_exists
 from odooplane.progress import Progress, report
 from odooplane.results import jsonable
@@ -251,4 +252,6 @@ def _database(
         extra_options=dict(env.odoo_options),
         addons_paths=addons_path(prepared.code, prepared.source, extra=extra_addons),
     )
+    # Installed with odooplane's login: what it made becomes the environment role's.
+    roles.settle(server, database)
     prepared.installed = missing

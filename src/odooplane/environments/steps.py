@@ -160,7 +160,7 @@ def require_database(ctx: EnvContext, server: DatabaseServer) -> None:
         raise NotFoundError(
             f"The database '{ctx.database}' of environment '{ctx.name}' does not exist on "
             f"{server.describe()} any more (dropped outside odooplane?).",
-            hint=f"Restore a snapshot (`odooplane db snapshot list {ctx.database}`), or "
+            hint=f"Restore a snapshot (`odooplane db snapshots {ctx.database}`), or "
             f"recreate the environment: `odooplane env destroy {ctx.name} --force` then "
             f"`odooplane env create {ctx.name}`.",
         )

@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from odooplane.errors import NotFoundError, RefusedError, UsageError
+from odooplane.postgres import roles
 from odooplane.postgres.filestore import (
     NO_FILESTORE,
     FilestoreCopy,
@@ -403,6 +404,8 @@ def create_database(server: DatabaseServer, name: str, *, exist_ok: bool = False
                 db_ident(name)
             )
         )
+    roles.create_extensions(server, name)
+    roles.settle(server, name)
     return True
 
 
@@ -445,6 +448,8 @@ def _clone(
         copied = copy_filestore(
             filestore_of(filestore_root, source), filestore_of(filestore_root, target)
         )
+        # A copy of another environment's database becomes this one's (or odooplane's).
+        roles.settle(server, target)
     except BaseException:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(db_ident(target)))
         raise
@@ -549,13 +554,15 @@ def rename_database(
         _require(conn, server, old)
         _require_absent(conn, server, new)
         _require_no_filestore(filestore_root, new)
-        return _exclusive(
+        ended = _exclusive(
             conn,
             [old],
             terminate=terminate,
             action=f"rename '{old}'",
             statement=lambda: _renames(conn, [(old, new)], filestore_root=filestore_root),
         )
+    roles.settle(server, new)
+    return ended
 
 
 def swap_databases(
@@ -579,7 +586,7 @@ def swap_databases(
     with _maintenance(server) as conn:
         _require(conn, server, first)
         _require(conn, server, second)
-        return _exclusive(
+        ended = _exclusive(
             conn,
             [first, second],
             terminate=terminate,
@@ -590,6 +597,10 @@ def swap_databases(
                 filestore_root=filestore_root,
             ),
         )
+    # Each name keeps its owner: the role of an environment owns what it now names.
+    roles.settle(server, first)
+    roles.settle(server, second)
+    return ended
 
 
 def _drop(
@@ -669,6 +680,8 @@ def snapshot_database(
     """
     user_database_name(database)
     now = datetime.now(timezone.utc)
+    if name is not None and not name.strip():
+        raise UsageError("A snapshot name cannot be empty.", hint="Leave it out for a timestamp.")
     name = name or now.strftime("%Y%m%d-%H%M%S")
     target = snapshot_db_name(database, name)
     with _maintenance(server) as conn:
@@ -834,6 +847,8 @@ def restore_snapshot(
             progress=progress,
         )
         try:
+            # Owned by the environment's role before it takes the name.
+            roles.settle(server, incoming, roles.environment_role(conn, database))
             replaced, ended = _replace_with(
                 conn,
                 database,
@@ -913,6 +928,10 @@ def swap_in_snapshot(
                 sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(db_ident(kept))
             )
         size = _size(conn, kept)
+    # The snapshot now serving belongs to the environment's role; the database set
+    # aside, like every snapshot, to odooplane (the environment cannot reopen it).
+    roles.settle(server, database)
+    roles.settle(server, kept)
     return SnapshotInfo(
         database=database,
         name=keep_as,
@@ -965,6 +984,12 @@ def import_database(
     The dump goes into a temporary database renamed to ``target`` when complete; an
     existing ``target`` is refused unless ``replace`` is true, and a protected
     (production's, or marked ``protected``) one also needs ``force``.
+
+    A dump is untrusted: it is loaded by a throw-away role that owns the temporary
+    database and nothing else (:func:`odooplane.postgres.roles.temporary_owner`), so
+    statements needing more (``COPY ... TO PROGRAM``, ``CREATE ROLE``, ``ALTER SYSTEM``,
+    an untrusted language) fail and nothing is loaded. Odoo's extensions are created
+    beforehand by odooplane. The result belongs to ``target``'s environment role.
     """
     from odooplane.postgres import archive
 
@@ -984,7 +1009,8 @@ def import_database(
     try:
         with contextlib.ExitStack() as stack:
             staged = stack.enter_context(_staging(filestore_root))
-            archive.load(server, source, kind, incoming, filestore_dir=staged, progress=progress)
+            loader = stack.enter_context(roles.temporary_owner(server, incoming))
+            archive.load(loader, source, kind, incoming, filestore_dir=staged, progress=progress)
             copied = NO_FILESTORE
             if staged is not None and staged.is_dir():
                 files, size = filestore_size(staged)
@@ -992,6 +1018,7 @@ def import_database(
                 move_filestore(staged, filestore_root / incoming)
                 copied = FilestoreCopy("extract", files, size)
         with _maintenance(server) as conn:
+            roles.settle(server, incoming, roles.environment_role(conn, target))
             replaced, _ended = _replace_with(
                 conn,
                 target,

@@ -108,10 +108,14 @@ class DatabaseServer:
                     f"Database '{dbname}' does not exist on {self.describe()}.",
                     hint="`odooplane db list` shows the databases of this server.",
                 ) from None
+            refused = "CONNECT privilege" in str(exc) or "authentication failed" in str(exc)
             raise ExternalToolError(
                 f"Could not connect to PostgreSQL {self.describe()} (database '{dbname}'): {text}",
                 hint=(
-                    "Start it with `odooplane db server start`."
+                    f"The role '{self.user}' may not open '{dbname}' with these credentials: "
+                    "each environment's role opens its own database only."
+                    if refused
+                    else "Start it with `odooplane db server start`."
                     if self.embedded
                     else "Check database.server in odooplane.yaml and that the server is "
                     "reachable from this machine."

@@ -37,6 +37,7 @@ from psycopg import sql
 from odooplane.errors import OdooplaneError, UsageError
 from odooplane.paths import cache_dir
 from odooplane.postgres import databases as dbs
+from odooplane.postgres import roles
 from odooplane.postgres.filestore import (
     NO_FILESTORE,
     FilestoreCopy,
@@ -663,6 +664,8 @@ def clone_template(
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(db_ident(target)))
             raise
         _touch(conn, template.database)
+    # The clone becomes its environment's (its role owns it, PUBLIC cannot connect).
+    roles.settle(server, target)
     return TemplateClone(
         template=template.database,
         database=target,

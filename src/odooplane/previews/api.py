@@ -208,9 +208,11 @@ def _random_admin_password(project: Project, name: str) -> None:
     """A fresh database's admin/admin is not what a preview reachable from outside
     accepts: a random password, kept beside the preview's state (0600)."""
     from odooplane.neutralize.identity import reset_admin_password
-    from odooplane.postgres.project_server import server_for
 
-    login, password = reset_admin_password(server_for(project), project.config.database_name(name))
+    # As the preview's own role: code from the pull request ran in that database, and
+    # its triggers must never run with odooplane's rights.
+    server = EnvContext(project, name).odoo_server()
+    login, password = reset_admin_password(server, project.config.database_name(name))
     write_atomic(
         StateStore(project.state_dir).env_dir(name) / LOGIN_FILE,
         json.dumps({"login": login, "password": password}) + "\n",
@@ -677,15 +679,18 @@ def _orphans(project: Project, router: Router) -> list[str]:
 
 def _drop_orphan_database(project: Project, database: str) -> None:
     from odooplane.postgres import databases as dbs
+    from odooplane.postgres import roles
     from odooplane.postgres.project_server import server_for
 
+    server = server_for(project)
     dbs.drop_database(
-        server_for(project),
+        server,
         database,
         filestore_root=project.odoo_data_dir / "filestore",
         terminate=True,
         missing_ok=True,
     )
+    roles.retire_role(server, roles.role_for(database))
     _record_removal(
         project,
         database,
