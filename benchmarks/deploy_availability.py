@@ -238,7 +238,9 @@ class Version:
         git(root, "commit", "-q", "-m", "reference project")
         project = Project(root=root, config=load_config(root / "odooplane.yaml"))
         envs.create(project, "production", import_path=self.dump)
-        return int(envs.status(project, "production")["http_port"])
+        info = envs.status(project, "production")
+        # A dict on the baseline, a typed result (EnvironmentStatus) since.
+        return int(info["http_port"] if isinstance(info, dict) else info.http_port)
 
     def snapshot_window(self) -> float:
         """How long a TEMPLATE snapshot of production takes while it serves: the

@@ -161,7 +161,8 @@ def production(
         run_git(repo, "commit", "-q", "-m", "kill matrix project")
         project = Project(root=repo, config=load_config(repo / "odooplane.yaml"))
         envs.create(project, "production")
-        port = int(envs.status(project, "production")["http_port"])
+        port = envs.status(project, "production").http_port
+        assert port is not None
         try:
             yield Production(project=project, repo=repo, server=pg_server, port=port)
         finally:
