@@ -33,6 +33,9 @@ class ProgramSpec:
     env: Mapping[str, str]
     log_file: Path
     stop_wait_seconds: int = 30
+    # The signal that asks the program to finish what it serves and exit (sent to its
+    # whole process group on this machine).
+    stop_signal: str = "TERM"
     start_seconds: int = 3
     log_max_bytes: str = "20MB"
     log_backups: int = 3

@@ -274,7 +274,7 @@ class SupervisorBackend(ProcessBackend):
                 "exitcodes=0",
                 f"startsecs={spec.start_seconds}",
                 "startretries=3",
-                "stopsignal=TERM",
+                f"stopsignal={spec.stop_signal}",
                 f"stopwaitsecs={spec.stop_wait_seconds}",
                 # Odoo with workers forks: stop and kill the whole process group.
                 "stopasgroup=true",

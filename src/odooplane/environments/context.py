@@ -163,9 +163,9 @@ def conf_options(
         DEMO_OPTION: ctx.demo,
         "log_level": "info",
     }
-    if ctx.config.url:
-        # Behind a reverse proxy: trust its X-Forwarded-* headers.
-        options["proxy_mode"] = True
+    # Always behind the front door (Caddy): trust its X-Forwarded-* headers (client
+    # address, scheme and host), which only Caddy can send to the internal ports.
+    options["proxy_mode"] = True
     if ctx.config.neutralized:
         # Scheduled actions of a neutralized copy run only when triggered by hand.
         options["max_cron_threads"] = 0
@@ -260,8 +260,12 @@ def program_spec(
         cwd=ctx.dir,
         env=process_env(ctx, build),
         log_file=log_file,
-        # Odoo finishes its requests on SIGTERM; workers may need the longest request.
+        # Workers may need the time of the longest request to finish it.
         stop_wait_seconds=60 if ctx.config.workers else 30,
+        # SIGINT, not SIGTERM: the whole group gets it, and Odoo's prefork workers die
+        # at once on SIGTERM (mid-request) but finish their request on SIGINT; the
+        # master and the threaded server stop gracefully on either.
+        stop_signal="INT",
         # A preview woken by a request is waited for by a person: count it started
         # after a second (an Odoo that dies later is restarted all the same).
         start_seconds=1 if ctx.kind is EnvironmentKind.preview else 3,

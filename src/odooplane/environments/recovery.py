@@ -235,7 +235,14 @@ def _recover_deploy(
     previous = load_build(ctx.project, op.previous_build) if op.previous_build else None
     allocate_ports(ctx, state)
     new = slots.slot(ctx, state, op.slot) if op.slot else None
-    if new is not None and target is not None:
+    phase = op.phase
+    undoing = phase == "rolling_back"
+    if undoing:
+        # The deploy had failed and was undoing itself: finish the undo, from the phase
+        # it failed in (that says whether the database was touched).
+        earlier = [p["phase"] for p in op.phases if p.get("phase") != "rolling_back"]
+        phase = earlier[-1] if earlier else "begun"
+    if new is not None and target is not None and not undoing:
         route = front.serving(ctx)
         new_serves = (
             route is not None
@@ -260,7 +267,7 @@ def _recover_deploy(
                 health_timeout=health_timeout,
             )
             return ROLLED_FORWARD, target.sha
-    elif op.mode is None and op.phase == "starting" and target is not None:
+    elif op.mode is None and phase == "starting" and target is not None:
         # A journal from before slots: its one program served the new build already?
         pair = public_pair(state)
         if (
@@ -284,7 +291,7 @@ def _recover_deploy(
         new_slot=op.slot,
         old_slot=op.previous_slot,
         mode=op.mode or MAINTENANCE,
-        phase=op.phase,
+        phase=phase,
         snapshot=op.snapshot,
         health_timeout=health_timeout,
         start=state.desired == "running",
