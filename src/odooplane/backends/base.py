@@ -23,6 +23,14 @@ from odooplane.results import Result
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
 
 
+def split_program(name: str) -> tuple[str, str | None]:
+    """(environment, slot) of a program name: the lifecycle names an environment's
+    programs ``<env>.<slot>`` (blue/green), or ``<env>`` for the one program of an
+    environment from before slots; a dot never appears in an environment's name."""
+    env, _, slot = name.partition(".")
+    return env, slot or None
+
+
 @dataclass(frozen=True)
 class ProgramSpec:
     """How to run one environment's process."""
@@ -129,9 +137,16 @@ class ProcessBackend(abc.ABC):
         del state_dir
         return host, port
 
-    def discard(self, handle: str | None) -> None:
-        """Clean up after a one-off command that was cut short (a timeout)."""
+    def discard(self, handle: str | None) -> bool:
+        """Clean up after a one-off command that was cut short (a timeout, or its client
+        killed); whether something was still there to end."""
         del handle  # a local process ends with its client: nothing is left behind
+        return False
+
+    def forget_environment(self, env: str) -> None:
+        """Remove what the backend keeps for environment ``env`` besides its programs
+        (called once they are removed, when the environment is destroyed)."""
+        del env  # a local environment's files are in its state folder
 
     @abc.abstractmethod
     def log_location(self, name: str) -> Path | None:

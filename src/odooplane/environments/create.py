@@ -68,6 +68,7 @@ def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
     """Remove what a failed or interrupted creation left (its own database only)."""
     for program in slots.programs(ctx.name):
         ctx.backend.remove(program)
+    ctx.backend.forget_environment(ctx.name)
     dbs.drop_database(
         server,
         state.database,
