@@ -40,6 +40,7 @@ from odooplane.containers.engine import Docker
 from odooplane.environments import api as envs
 from odooplane.environments.health import check_once
 from odooplane.environments.state import Operation, StateStore
+from odooplane.evidence.store import EvidenceStore
 from odooplane.mailcatcher import list_messages, stop_catcher
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
@@ -155,6 +156,16 @@ class Scenario:
         assert port is not None
         return port
 
+    def deployed_image(self, env: str) -> str | None:
+        """The image the environment's latest deployment ran, as evidence has it."""
+        with EvidenceStore.open(self.project) as store:
+            [latest] = store.history(env, limit=1)
+            assert latest.build_id is not None
+            assert latest.image_id in [
+                i.image_id for i in store.build_images(build_id=latest.build_id)
+            ]
+        return latest.image_id
+
     def cli(self, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "odooplane", "-C", str(self.repo), *args],
@@ -231,6 +242,8 @@ def test_production_is_a_container_of_its_build(scenario: Scenario) -> None:
     image = scenario.docker.image(container["Image"])
     assert image is not None
     assert image["Config"]["Labels"]["org.odooplane.git-sha"] == scenario.shas["initial"]
+    # The image is recorded with the build, and the deployment shows it.
+    assert scenario.deployed_image("production") == container["Image"]
     # Odoo runs as the image's unprivileged user, under tini, on the project network,
     # published on loopback only, at the slot's internal port: people reach it through
     # the front door at the environment's own port.
@@ -285,6 +298,7 @@ def test_a_code_only_deploy_switches_containers_without_a_failed_request(
     slot, green = scenario.serving("production")
     assert slot == "green"
     assert green["Config"]["Labels"]["org.odooplane.git-sha"] == sha
+    assert scenario.deployed_image("production") == green["Image"]
     blue = scenario.container("production.blue")
     assert not blue["State"]["Running"]
     # Both slots use the environment's volumes: a switch keeps sessions and files.

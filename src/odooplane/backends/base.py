@@ -14,9 +14,13 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from odooplane.results import Result
+
+if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
+    from odooplane.progress import Progress
 
 # States in which a process is (or is about to be, or is still) running; the names are
 # supervisord's, which every backend maps its own states onto.
@@ -117,6 +121,13 @@ class ProcessBackend(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop every program and whatever the backend itself runs (its daemon)."""
+
+    def prepare_build(self, build: str, progress: Progress | None = None) -> BuildImage | None:
+        """Make ready what running build ``build`` (its git SHA) takes on this backend,
+        before anything of an environment changes; returns the image made or found, to
+        be recorded with the build (None: the backend runs builds as they are)."""
+        del build, progress  # a local process runs the build's own folder and runtime
+        return None
 
     def one_off(
         self,

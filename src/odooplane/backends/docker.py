@@ -61,6 +61,7 @@ from odooplane.containers.engine import Docker
 from odooplane.containers.spec import ContainerSpec, Mount, Publish
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
+from odooplane.progress import Progress, report
 
 if TYPE_CHECKING:
     from odooplane.environments.builds import Build
@@ -191,16 +192,28 @@ class DockerBackend(ProcessBackend):
             )
         return require_build(self.project, sha)
 
-    def image_of(self, b: Build) -> str:
+    def image(self, b: Build) -> images.BuildImage:
+        """The image of build ``b``, made on first use (a cache hit afterwards)."""
         config = self.project.config.docker
-        result = images.build_image(
+        return images.build_image(
             self.project,
             b,
             docker=self.docker,
             base_image=config.base_image,
             extra_packages=config.extra_packages,
         )
-        return result.image_id
+
+    def image_of(self, b: Build) -> str:
+        return self.image(b).image_id
+
+    def prepare_build(
+        self, build: str, progress: Progress | None = None
+    ) -> images.BuildImage | None:
+        """The build's image, made now (before a deploy stops anything: a cold image
+        takes minutes) or found."""
+        b = self._build(build)
+        report(progress, f"image of {b.short}...")
+        return self.image(b)
 
     def _conf_path(self, argv: Sequence[str]) -> Path:
         for index, arg in enumerate(argv):

@@ -151,6 +151,7 @@ def create(
         wanted_ref = ref or (source_state.build if source_state else None) or default_ref(ctx)
         say(progress, f"building {wanted_ref}...")
         b = build(project, wanted_ref, progress=progress, record=False)
+        image = ctx.backend.prepare_build(b.sha, progress)
         state = EnvState(name=name, kind=ctx.kind.value, database=ctx.database, status="new")
         ctx.dir.mkdir(parents=True, exist_ok=True)
         pair = allocate_ports(ctx, state)
@@ -160,7 +161,7 @@ def create(
             environment=name, action="create", status="failed", build=b.summary(), url=ctx.url(pair)
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, b, image=image))
             recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id, kind="create")
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "provisioning", deployment_id=str(recorder.id))
