@@ -44,7 +44,6 @@ import shutil
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,9 +56,12 @@ from odooplane.backends.base import (
     split_program,
 )
 from odooplane.containers import images
+from odooplane.containers.database import ALIAS as DATABASE_ALIAS
+from odooplane.containers.database import PORT as DATABASE_PORT
 from odooplane.containers.engine import Docker
+from odooplane.containers.network import NetworkInfo, ensure_network, network_name, project_labels
 from odooplane.containers.spec import ContainerSpec, Mount, Publish
-from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
+from odooplane.errors import ConfigError, NotFoundError
 from odooplane.fsutil import write_atomic
 from odooplane.progress import Progress, report
 
@@ -73,17 +75,6 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 # Variables of the local process environment that describe this machine, not the
 # environment: the image has its own PATH, HOME and Python.
 HOST_ONLY_VARIABLES = ("PATH", "HOME", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "LC_ALL")
-
-
-@dataclass(frozen=True)
-class NetworkInfo:
-    name: str
-    gateway: str
-    subnet: str
-
-
-def network_name(project: Project) -> str:
-    return f"odooplane-{images.slug(project.config.project)}"
 
 
 def environment_prefix(project: Project, env: str) -> str:
@@ -125,7 +116,7 @@ class DockerBackend(ProcessBackend):
     # -- names and labels -------------------------------------------------------------
 
     def _labels(self, env_name: str | None = None) -> dict[str, str]:
-        labels = {f"{LABEL}project": self.project.config.project, f"{LABEL}managed": "true"}
+        labels = project_labels(self.project)
         if env_name is not None:
             labels[f"{LABEL}environment"] = env_name
         return labels
@@ -166,19 +157,7 @@ class DockerBackend(ProcessBackend):
 
     def network(self) -> NetworkInfo:
         """The project's network, created on first use."""
-        name = network_name(self.project)
-        info = self.docker.inspect("network", name)
-        if info is None:
-            args = ["network", "create", "--driver", "bridge"]
-            for key, value in sorted(self._labels().items()):
-                args += ["--label", f"{key}={value}"]
-            self.docker.run([*args, name])
-            info = self.docker.inspect("network", name)
-        configs = ((info or {}).get("IPAM") or {}).get("Config") or []
-        for config in configs:
-            if config.get("Gateway") and config.get("Subnet"):
-                return NetworkInfo(name, str(config["Gateway"]), str(config["Subnet"]))
-        raise ExternalToolError(f"The Docker network {name} has no IPv4 subnet and gateway.")
+        return ensure_network(self.project, self.docker)
 
     # -- translating the local view ------------------------------------------------------
 
@@ -252,14 +231,19 @@ class DockerBackend(ProcessBackend):
         paths = [p.strip() for p in options.get("addons_path", "").split(",") if p.strip()]
         options["addons_path"] = ",".join(str(images.container_path(b, p)) for p in paths)
         if options.get("db_host", "").strip() in LOOPBACK_NAMES:
-            if self.project.config.database.server != "embedded":
+            kind = self.project.config.database.kind
+            if kind == "url":
                 raise ConfigError(
                     f"database.server points at {options['db_host']}, which containers "
                     "cannot reach (it is their own loopback).",
                     hint="Name the database server by an address containers reach.",
                 )
-            options["db_host"] = net.gateway
-            outside["listen"].append("postgres")
+            if kind == "container":
+                # The project's PostgreSQL container, by its name on the project network.
+                options["db_host"], options["db_port"] = DATABASE_ALIAS, str(DATABASE_PORT)
+            else:
+                options["db_host"] = net.gateway
+                outside["listen"].append("postgres")
         smtp = options.get("smtp_server", "").strip()
         if smtp in LOOPBACK_NAMES:
             options["smtp_server"] = net.gateway
