@@ -107,6 +107,7 @@ def test_a_build_image_is_recorded_with_its_build_and_shown_by_history(
     assert detail.images[0].layers == {**layers, "build": IMAGE}
     assert detail.images[0].tag == "odooplane/acme:aaaaaaaaaaaa"
     assert [i.image_id for i in store.build_images(git_sha=SHA_A)] == [IMAGE, REBUILT]
+    assert f"| Image | `{IMAGE}` |" in postmortem(store, str(deployed.id))
     with store.engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(schema.build_images))
         assert count.scalar() == 2
