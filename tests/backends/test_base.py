@@ -37,3 +37,11 @@ def test_an_incomplete_backend_cannot_be_made() -> None:
         HalfDone()  # type: ignore[abstract]
     spec = ProgramSpec("web", ["odoo-bin"], Path("/srv"), {}, Path("/srv/odoo.log"))
     assert (spec.start_seconds, spec.stop_wait_seconds) == (3, 30)
+
+
+def test_program_names_say_environment_and_slot() -> None:
+    from odooplane.backends.base import split_program
+    from odooplane.environments.slots import program_name
+
+    assert split_program(program_name("production", "green")) == ("production", "green")
+    assert split_program("pr-12-shop") == ("pr-12-shop", None)

@@ -95,6 +95,22 @@ def test_history_and_logs(project_dir: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1 and "has no step named 'nope'" in err
 
 
+def test_history_shows_the_image_a_build_ran_from(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = "sha256:" + "9" * 64
+    with EvidenceStore.open(load_project(project_dir)) as store:
+        build = store.record_build(git_sha="c" * 40)
+        store.record_build_image(build.id, git_sha="c" * 40, image_id=image)
+        store.start_deployment("production", git_sha="c" * 40, build_id=build.id).finish(
+            "succeeded"
+        )
+    code, out, _ = run(["-C", str(project_dir), "history", "--json"], capsys)
+    assert code == 0 and [r["image_id"] for r in json.loads(out)] == [image]
+    code, out, _ = run(["-C", str(project_dir), "history"], capsys)
+    assert code == 0 and "image" in out and "9" * 12 in out
+
+
 def test_postmortem_writes_markdown(
     project_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -117,7 +133,7 @@ def test_evidence_status_migrate_sync_prune(
     status = json.loads(out)
     assert code == 0 and status["backend"] == "sqlite" and status["reachable"] is True
     code, out, _ = run(["-C", str(project_dir), "evidence", "migrate", "--json"], capsys)
-    assert code == 0 and json.loads(out)["after"] == "0003"
+    assert code == 0 and json.loads(out)["after"] == "0004"
     code, out, _ = run(["-C", str(project_dir), "evidence", "sync", "--json"], capsys)
     assert code == 0 and json.loads(out)["delivered"] == 0
     _record(project_dir)
@@ -148,7 +164,7 @@ def test_export_sql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "site"
     code, out, _ = run(["evidence", "export-sql", "--out", str(out_dir), "--json"], capsys)
     files = json.loads(out)
-    assert code == 0 and [f["status"] for f in files] == ["written"] * 3
+    assert code == 0 and [f["status"] for f in files] == ["written"] * 4
     assert all(Path(f["path"]).parent == out_dir / "supabase" / "migrations" for f in files)
 
 

@@ -67,6 +67,32 @@ def _unguard(store: EvidenceStore, table: str) -> list[str]:
     return _disable_pg_guards(table)
 
 
+def test_an_image_swapped_under_a_build_is_reported(
+    recorded: tuple[EvidenceStore, uuid.UUID],
+) -> None:
+    """The image a build ran from is evidence too: replacing its id is found."""
+    store, deployment = recorded
+    build_id = store.deployment(deployment).summary.build_id
+    assert build_id is not None
+    image = store.record_build_image(build_id, git_sha=SHA_A, image_id="sha256:" + "c" * 64)
+    assert store.verify().ok
+    key = image.id.hex if store.location.sqlite_path is not None else str(image.id)
+    _raw(
+        store,
+        [
+            *_unguard(store, "build_images"),
+            f"UPDATE {'ops.' if store.location.sqlite_path is None else ''}build_images "
+            f"SET image_id = 'sha256:{'e' * 64}' WHERE id = '{key}'",
+        ],
+    )
+    [found] = store.verify().breaks
+    assert (found.table, found.record_id, found.fields) == (
+        "build_images",
+        str(image.id),
+        ["image_id"],
+    )
+
+
 def test_an_honest_store_verifies(recorded: tuple[EvidenceStore, uuid.UUID]) -> None:
     store, _ = recorded
     result = store.verify()
@@ -205,7 +231,7 @@ def test_records_from_before_the_chain_are_chained_by_the_migration(
                 }
             ],
         )
-    assert store.migrate() == ("0002", "0003")
+    assert store.migrate() == ("0002", "0004")
     result = store.verify()
     assert result.ok and result.entries == result.records == 1
     with store.engine.connect() as conn:

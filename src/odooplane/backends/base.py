@@ -14,13 +14,25 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from odooplane.results import Result
+
+if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
+    from odooplane.progress import Progress
 
 # States in which a process is (or is about to be, or is still) running; the names are
 # supervisord's, which every backend maps its own states onto.
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+
+
+def split_program(name: str) -> tuple[str, str | None]:
+    """(environment, slot) of a program name: the lifecycle names an environment's
+    programs ``<env>.<slot>`` (blue/green), or ``<env>`` for the one program of an
+    environment from before slots; a dot never appears in an environment's name."""
+    env, _, slot = name.partition(".")
+    return env, slot or None
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,13 @@ class ProcessBackend(abc.ABC):
     def shutdown(self) -> None:
         """Stop every program and whatever the backend itself runs (its daemon)."""
 
+    def prepare_build(self, build: str, progress: Progress | None = None) -> BuildImage | None:
+        """Make ready what running build ``build`` (its git SHA) takes on this backend,
+        before anything of an environment changes; returns the image made or found, to
+        be recorded with the build (None: the backend runs builds as they are)."""
+        del build, progress  # a local process runs the build's own folder and runtime
+        return None
+
     def one_off(
         self,
         name: str,
@@ -136,9 +155,16 @@ class ProcessBackend(abc.ABC):
         del state_dir
         return host, port
 
-    def discard(self, handle: str | None) -> None:
-        """Clean up after a one-off command that was cut short (a timeout)."""
+    def discard(self, handle: str | None) -> bool:
+        """Clean up after a one-off command that was cut short (a timeout, or its client
+        killed); whether something was still there to end."""
         del handle  # a local process ends with its client: nothing is left behind
+        return False
+
+    def forget_environment(self, env: str) -> None:
+        """Remove what the backend keeps for environment ``env`` besides its programs
+        (called once they are removed, when the environment is destroyed)."""
+        del env  # a local environment's files are in its state folder
 
     @abc.abstractmethod
     def log_location(self, name: str) -> Path | None:

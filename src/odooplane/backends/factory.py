@@ -20,14 +20,27 @@ def backend_for(project: Project, env_name: str) -> ProcessBackend:
     """
     env = project.config.environments.get(env_name)
     kind = env.backend if env is not None else "local"
+    return _backend(project, kind, env_name)
+
+
+def project_backends(project: Project) -> list[ProcessBackend]:
+    """Every backend the project's environments run on, the local one always: the
+    project's own services (the front door, the keeper) run under its supervisord."""
+    kinds = {env.backend for env in project.config.environments.values()} - {"local"}
+    return [SupervisorBackend(project.state_dir)] + [
+        _backend(project, kind, None) for kind in sorted(kinds)
+    ]
+
+
+def _backend(project: Project, kind: str, env_name: str | None) -> ProcessBackend:
     if kind == "local":
         return SupervisorBackend(project.state_dir)
     if kind == "docker":
         from odooplane.backends.docker import DockerBackend
 
         return DockerBackend(project)
+    who = f"Environment '{env_name}' wants" if env_name else "An environment wants"
     raise ConfigError(
-        f"Environment '{env_name}' wants backend '{kind}', which this version of odooplane "
-        "does not have.",
+        f"{who} backend '{kind}', which this version of odooplane does not have.",
         hint="Use backend: local or backend: docker.",
     )

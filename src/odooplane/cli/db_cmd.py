@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.filesize import decimal
@@ -21,6 +21,9 @@ from odooplane.errors import UsageError
 from odooplane.policy import production_databases
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
+
+if TYPE_CHECKING:
+    from odooplane.containers.database import ContainerCluster
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
 from odooplane.postgres.templates import TEMPLATE_PREFIX
@@ -94,17 +97,22 @@ def db_group() -> None:
 
 @db_group.group("server")
 def server_group() -> None:
-    """Start, stop and inspect the embedded PostgreSQL server."""
+    """Start, stop and inspect the project's PostgreSQL server (embedded, or its
+    container with database.server: container)."""
 
 
-def _cluster(project: Project) -> EmbeddedCluster:
+def _cluster(project: Project) -> EmbeddedCluster | ContainerCluster:
     database = project.config.database
-    if database.server != "embedded":
+    if database.kind == "url":
         raise UsageError(
             "database.server in odooplane.yaml points at an external server; odooplane "
-            "only starts and stops its embedded one.",
+            "only starts and stops its embedded one or its container.",
             hint="Use `odooplane db server status` to check that the external server answers.",
         )
+    if database.kind == "container":
+        from odooplane.containers.database import ContainerCluster
+
+        return ContainerCluster(project)
     bin_dir = Path(database.postgres_bin) if database.postgres_bin else None
     return EmbeddedCluster(project.state_dir, bin_dir=bin_dir)
 
@@ -138,7 +146,8 @@ def server_start(ctx: click.Context, as_json: bool) -> None:
     """Create (first time) and start the embedded server; it keeps running afterwards.
 
     Running it again while the server runs changes nothing. After a crash it recovers the
-    cluster. When run as root the server runs as the unprivileged 'odooplane' user.
+    cluster. When run as root the server runs as the unprivileged 'odooplane' user. With
+    database.server: container, the project's PostgreSQL container is made and started.
     """
     cluster = _cluster(_project(ctx))
     with _spinner(not as_json, "Starting PostgreSQL…"):
@@ -150,7 +159,7 @@ def server_start(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def server_stop(ctx: click.Context, as_json: bool) -> None:
-    """Stop the embedded server (open sessions are ended, nothing is lost)."""
+    """Stop the embedded server or container (sessions are ended, nothing is lost)."""
     cluster = _cluster(_project(ctx))
     status = cluster.stop()
     emit(status.to_dict(), as_json, lambda: _render_status(status))
@@ -165,7 +174,7 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
     For an external server (database.server is a URL) this checks that it answers.
     """
     project = _project(ctx)
-    if project.config.database.server != "embedded":
+    if project.config.database.kind == "url":
         server = server_for(project, start=False)
         data: dict[str, Any] = {"kind": "external", "server": server.url(), "reachable": False}
         try:
@@ -185,7 +194,8 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
             _exit(1)
         return
     status = _cluster(project).status()
-    emit({"kind": "embedded", **status.to_dict()}, as_json, lambda: _render_status(status))
+    kind = project.config.database.kind
+    emit({"kind": kind, **status.to_dict()}, as_json, lambda: _render_status(status))
     if not (status.running and status.accepting):
         _exit(1)
 
@@ -194,15 +204,22 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Required: every database of the cluster is lost.")
 @click.pass_context
 def server_destroy(ctx: click.Context, force: bool) -> None:
-    """Stop the embedded server and delete its cluster with every database in it."""
-    cluster = _cluster(_project(ctx))
+    """Stop the embedded server (or the PostgreSQL container) and delete it with every
+    database in it."""
+    project = _project(ctx)
+    cluster = _cluster(project)
+    what = (
+        "PostgreSQL container and its data volume"
+        if project.config.database.kind == "container"
+        else "embedded cluster"
+    )
     if not force:
         raise UsageError(
-            "This deletes every database of the embedded cluster.",
+            f"This deletes every database of the {what}.",
             hint="Take exports first if needed, then run again with --force.",
         )
     cluster.destroy()
-    console.print("Embedded cluster deleted.")
+    console.print(f"Deleted the {what}.")
 
 
 # -- listing -----------------------------------------------------------------------------

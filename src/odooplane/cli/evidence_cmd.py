@@ -19,7 +19,7 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
-from odooplane.evidence.records import RUNNING, DeploymentSummary
+from odooplane.evidence.records import RUNNING, DeploymentSummary, short_image_id
 from odooplane.fsutil import writable_folder, writable_output, write_atomic
 from odooplane.paths import find_project_root
 from odooplane.project import load_project
@@ -275,9 +275,13 @@ def history_cmd(ctx: click.Context, environment: str | None, limit: int, as_json
         table.add_column("duration", justify="right")
         table.add_column("outcome", no_wrap=True)
         table.add_column("approved by")
+        # The image column only where builds ran in containers.
+        images = any(row.image_id for row in rows)
+        if images:
+            table.add_column("image", no_wrap=True)
         for row in rows:
             style = _OUTCOME_STYLE.get(row.outcome, "")
-            table.add_row(
+            cells = [
                 row.short_id,
                 row.environment,
                 row.kind,
@@ -286,7 +290,10 @@ def history_cmd(ctx: click.Context, environment: str | None, limit: int, as_json
                 _duration(row.duration_ms),
                 f"[{style}]{row.outcome}[/{style}]" if style else row.outcome,
                 row.approved_by or "",
-            )
+            ]
+            if images:
+                cells.append(short_image_id(row.image_id) if row.image_id else "")
+            table.add_row(*cells)
         console.print(table)
 
     emit([row.to_dict() for row in rows], as_json, render)

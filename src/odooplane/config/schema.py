@@ -124,18 +124,29 @@ class OdooConfig(Strict):
 class DatabaseConfig(Strict):
     server: str = Field(
         default="embedded",
-        description="'embedded' for odooplane's own cluster, or a postgresql:// URL",
+        description="'embedded' for odooplane's own cluster, 'container' for a PostgreSQL "
+        "container of the project (Docker), or a postgresql:// URL",
     )
     postgres_bin: str | None = Field(default=None, description="folder holding initdb/pg_ctl")
+
+    @property
+    def kind(self) -> Literal["embedded", "container", "url"]:
+        """Which server: odooplane's own cluster, its container, or the URL's."""
+        if self.server == "embedded":
+            return "embedded"
+        return "container" if self.server == "container" else "url"
 
     @field_validator("server")
     @classmethod
     def _server(cls, value: str) -> str:
-        if value != "embedded" and not re.match(r"^postgres(ql)?://", value):
+        if value in ("embedded", "container"):
+            return value
+        if not re.match(r"^postgres(ql)?://", value):
             raise ValueError(
-                f"'{value}' is neither 'embedded' nor a URL starting with postgresql://"
+                f"'{value}' is neither 'embedded', 'container' nor a URL starting with "
+                "postgresql://"
             )
-        problem = postgres_url_problem(value) if value != "embedded" else None
+        problem = postgres_url_problem(value)
         if problem is not None:
             raise ValueError(
                 f"{problem}; write it like postgresql://USER:PASSWORD@HOST:5432/postgres"

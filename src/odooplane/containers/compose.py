@@ -171,7 +171,8 @@ def export_compose(
     os.chmod(directory, 0o700)
     slug = images.slug(project.config.project)
     network = f"odooplane-{slug}"
-    external = project.config.database.server != "embedded"
+    # The embedded cluster and the project's container both become the `db` service.
+    external = project.config.database.kind == "url"
     dotenv: dict[str, str] = {}
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}

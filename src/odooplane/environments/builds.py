@@ -30,6 +30,7 @@ from odooplane.project import Project
 from odooplane.results import Result
 
 if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
     from odooplane.evidence.api import EvidenceStore
 
 
@@ -136,8 +137,9 @@ def _project_subdir(repo_root: Path) -> str:
     return prefix.rstrip("/")
 
 
-def record_build(store: EvidenceStore, b: Build) -> str:
-    """Record ``b`` in the evidence store (idempotent: same inputs, same id)."""
+def record_build(store: EvidenceStore, b: Build, *, image: BuildImage | None = None) -> str:
+    """Record ``b`` in the evidence store (idempotent: same inputs, same id), with the
+    image it runs from when it runs in a container."""
     row = store.record_build(
         git_sha=b.sha,
         branch=b.branch,
@@ -148,6 +150,17 @@ def record_build(store: EvidenceStore, b: Build) -> str:
         odoo_revision=b.odoo_revision,
         dependencies_hash=b.deps_hash,
     )
+    if image is not None:
+        store.record_build_image(
+            row.id,
+            git_sha=b.sha,
+            image_id=image.image_id,
+            tag=image.tag,
+            base_image=image.base_image,
+            base_image_id=image.base_image_id,
+            layers={layer.role: layer.image_id for layer in image.layers},
+            size_bytes=image.size_bytes,
+        )
     return str(row.id)
 
 
@@ -163,11 +176,17 @@ def build(
     it in the evidence store."""
     result = _build(project, ref, progress=progress, source=source)
     if record:
-        from odooplane.evidence.api import EvidenceStore
-
-        with EvidenceStore.open(project) as store:
-            result.evidence_id = record_build(store, result)
+        record_in_evidence(project, result)
     return result
+
+
+def record_in_evidence(project: Project, b: Build, *, image: BuildImage | None = None) -> str:
+    """Record ``b`` (and its image) in the project's evidence store; returns its id."""
+    from odooplane.evidence.api import EvidenceStore
+
+    with EvidenceStore.open(project) as store:
+        b.evidence_id = record_build(store, b, image=image)
+    return b.evidence_id
 
 
 def _build(

@@ -183,6 +183,7 @@ def destroy(
     shows it as orphaned) can be destroyed too.
     """
     from odooplane.backends import backend_for
+    from odooplane.backends.factory import project_backends
     from odooplane.environments.state import StateStore
     from odooplane.postgres.project_server import server_for
 
@@ -214,6 +215,7 @@ def destroy(
                 backend.remove(program)
                 if "process" not in removed:
                     removed.append("process")
+        backend.forget_environment(name)
         server = server_for(project)
         for snap in dbs.list_snapshots(server, database):
             dbs.drop_database(
@@ -250,14 +252,19 @@ def destroy(
         if state is not None or store.env_dir(name).exists():
             store.delete(name)
             removed.append("state")
-        # Programs named "_..." are the project's services (Caddy, the wake handler).
-        environments_left = [p for p in backend.programs() if not p.startswith("_")]
+        # Programs named "_..." are the project's services (Caddy, the wake handler, the
+        # keeper); environments may run on other backends than this one's.
+        backends = project_backends(project)
+        environments_left = [
+            p for each in backends for p in each.programs() if not p.startswith("_")
+        ]
         if not environments_left and not router.routes():
             # Nothing left to supervise, route or catch mail for: stop the project's daemons.
             from odooplane.mailcatcher import stop_catcher
 
             router.stop()
-            backend.shutdown()
+            for each in backends:
+                each.shutdown()
             stop_catcher(project.state_dir)
         if state is not None and state.build:
             with (

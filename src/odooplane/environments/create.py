@@ -59,6 +59,7 @@ def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
     """Remove what a failed or interrupted creation left (its own database only)."""
     for program in slots.programs(ctx.name):
         ctx.backend.remove(program)
+    ctx.backend.forget_environment(ctx.name)
     dbs.drop_database(
         server,
         state.database,
@@ -141,6 +142,7 @@ def create(
         wanted_ref = ref or (source_state.build if source_state else None) or default_ref(ctx)
         say(progress, f"building {wanted_ref}...")
         b = build(project, wanted_ref, progress=progress, record=False)
+        image = ctx.backend.prepare_build(b.sha, progress)
         state = EnvState(name=name, kind=ctx.kind.value, database=ctx.database, status="new")
         ctx.dir.mkdir(parents=True, exist_ok=True)
         pair = allocate_ports(ctx, state)
@@ -150,7 +152,7 @@ def create(
             environment=name, action="create", status="failed", build=b.summary(), url=ctx.url(pair)
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, b, image=image))
             recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id, kind="create")
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "provisioning", deployment_id=str(recorder.id))

@@ -32,7 +32,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, build, load_build, record_build
@@ -72,6 +72,9 @@ from odooplane.postgres.server import DatabaseServer
 from odooplane.progress import Progress
 from odooplane.project import Project
 
+if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
+
 
 @dataclass
 class Plan:
@@ -86,6 +89,8 @@ class Plan:
     new: Slot
     old: Slot | None
     public: PortPair
+    # The image the build runs from (Docker backend), made before anything changed.
+    image: BuildImage | None = None
 
 
 def deploy(
@@ -131,7 +136,7 @@ def deploy(
             previous_slot=plan.old.name if plan.old else None,
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, plan.build))
+            build_id = uuid.UUID(record_build(store, plan.build, image=plan.image))
             recorder = store.start_deployment(
                 name, git_sha=plan.build.sha, build_id=build_id, approved_by=approved_by
             )
@@ -178,6 +183,7 @@ def prepare(
     require_database(ctx, server)
     say(progress, f"building {ref}...")
     b = build(ctx.project, ref, progress=progress, record=False)
+    image = ctx.backend.prepare_build(b.sha, progress)
     update = update_plan(ctx, server, b)
     neutralize = bool(
         ctx.config.neutralized
@@ -201,6 +207,7 @@ def prepare(
         new=new,
         old=old,
         public=public,
+        image=image,
     )
 
 

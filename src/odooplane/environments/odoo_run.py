@@ -38,16 +38,23 @@ def run_odoo(
 ) -> RunResult:
     from odooplane.environments.context import process_env
 
+    backend = ctx.backend
+    once = backend.one_off(ctx.name, argv, process_env(ctx, b), build=b.sha)
+
     def on_spawn(pid: int, started: float) -> None:
         if state.operation is not None:
-            ctx.store.phase(state, state.operation.phase, child_pid=pid, child_started=started)
+            ctx.store.phase(
+                state,
+                state.operation.phase,
+                child_pid=pid,
+                child_started=started,
+                child_handle=once.handle,
+            )
 
     def sink(line: str) -> None:
         if capture is not None:
             capture.write(line)
 
-    backend = ctx.backend
-    once = backend.one_off(ctx.name, argv, process_env(ctx, b), build=b.sha)
     result = run_logged(
         once.argv,
         env=once.env,

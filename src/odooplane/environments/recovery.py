@@ -343,6 +343,9 @@ def recover(
     actions: list[str] = []
     if _kill_child(op):
         actions.append(f"killed the orphaned Odoo process {op.child_pid}")
+    if op.child_handle and ctx.backend.discard(op.child_handle):
+        # A container outlives its killed client: end it before touching its database.
+        actions.append(f"ended the orphaned Odoo command {op.child_handle}")
     server = ctx.server()
     decision, serving = "nothing", None
     try:

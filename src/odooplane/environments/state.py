@@ -70,6 +70,9 @@ class Operation(Result):
     replaced_as: str | None = None
     child_pid: int | None = None
     child_started: float | None = None
+    # What the backend needs to end that child when killing its pid is not enough (the
+    # Docker backend: the one-off container, which outlives its `docker run` client).
+    child_handle: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Operation:

@@ -214,7 +214,10 @@ def backfill(conn: sa.Connection) -> int:
         return 0
     appender = _Appender(conn)
     count = 0
+    inspector = sa.inspect(conn)
     for table in schema.RECORD_TABLES:
+        if not inspector.has_table(table.name, schema=schema.SCHEMA):
+            continue  # added by a later revision than the one migrated to
         order = [table.c.recorded_at] if "recorded_at" in table.c else []
         if table is schema.deployment_events:
             order = [table.c.at, table.c.seq]

@@ -37,6 +37,32 @@ class BuildRecord(Result):
 
 
 @dataclass(frozen=True)
+class BuildImageRecord(Result):
+    """The OCI image a build ran from (Docker backend), recorded with the build."""
+
+    id: uuid.UUID
+    project: str
+    build_id: uuid.UUID
+    git_sha: str
+    image_id: str
+    tag: str | None
+    base_image: str | None
+    base_image_id: str | None
+    layers: dict[str, str] | None
+    size_bytes: int | None
+    recorded_at: datetime
+
+    @property
+    def short_id(self) -> str:
+        """The image id as ``docker images`` shows it (12 hex digits)."""
+        return short_image_id(self.image_id)
+
+
+def short_image_id(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+@dataclass(frozen=True)
 class DeploymentSummary(Result):
     id: uuid.UUID
     project: str
@@ -53,6 +79,9 @@ class DeploymentSummary(Result):
     rollback_of: uuid.UUID | None
     recorded_by: str | None
     artifacts_dir: str | None
+    # The image the build ran from, when it ran in a container (the one recorded for
+    # the build by the time the deployment started).
+    image_id: str | None = None
 
     @property
     def short_id(self) -> str:
@@ -155,6 +184,8 @@ class DeploymentDetail(Result):
     # The "finished" event's data: error, rollback taken, notes.
     result: dict[str, Any] = field(default_factory=dict)
     rollbacks: list[DeploymentSummary] = field(default_factory=list)
+    # Every image recorded for the build, oldest first.
+    images: list[BuildImageRecord] = field(default_factory=list)
 
     @property
     def id(self) -> uuid.UUID:
@@ -190,6 +221,7 @@ def summary_from_row(row: Mapping[Any, Any]) -> DeploymentSummary:
         rollback_of=row["rollback_of"],
         recorded_by=row["recorded_by"],
         artifacts_dir=row["artifacts_dir"],
+        image_id=row.get("image_id"),
     )
 
 

@@ -4,7 +4,7 @@ The only path through the append-only guards. One run:
 
 1. selects this project's records older than the record window (deployments with
    their events and migrations, gate runs, neutralizations, builds no kept record
-   refers to, environment definitions superseded by a newer one);
+   refers to with their images, environment definitions superseded by a newer one);
 2. writes them to a compressed JSON Lines archive under ``.odooplane/evidence/archive``
    and fsyncs it, *before* touching the database;
 3. in one transaction: records the run in ``ops.retention_runs`` (archive path and
@@ -51,6 +51,7 @@ _DELETE_ORDER = (
     "migrations",
     "deployments",
     "gate_runs",
+    "build_images",
     "builds",
     "neutralizations",
     "environments",
@@ -176,6 +177,16 @@ def _select(store: EvidenceStore, cutoff: datetime) -> dict[str, list[dict[str, 
                 ~sa.exists(kept_gate),
             )
         )
+        # A build's images go with it (they are records of the build).
+        bi = schema.build_images
+        gone_builds = [row["id"] for row in selected["builds"]]
+        selected["build_images"] = [
+            row
+            for start in range(0, len(gone_builds), _CHUNK)
+            for row in rows(
+                sa.select(bi).where(bi.c.build_id.in_(gone_builds[start : start + _CHUNK]))
+            )
+        ]
         selected["neutralizations"] = rows(
             sa.select(n).where(n.c.project == project, n.c.started_at < cutoff)
         )

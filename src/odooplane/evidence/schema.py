@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 SCHEMA = "ops"
 # The head Alembic revision; a test checks it against the migration scripts, so the
 # store can tell whether a database is current without loading Alembic on every read.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 VERSION_TABLE = "alembic_version"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -240,10 +240,30 @@ record_chain = sa.Table(
     sa.Index("ix_record_chain_record", "table_name", "record_id"),
 )
 
+# Added by revision 0004: the OCI image a build ran from (Docker backend), one row per
+# (build, image id); a record of its own since build rows are never edited.
+build_images = sa.Table(
+    "build_images",
+    metadata,
+    sa.Column("id", _uuid(), primary_key=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("build_id", _uuid(), sa.ForeignKey("ops.builds.id"), nullable=False),
+    sa.Column("git_sha", sa.String(40), nullable=False),
+    sa.Column("image_id", sa.String(80), nullable=False),
+    sa.Column("tag", sa.Text()),
+    sa.Column("base_image", sa.Text()),
+    sa.Column("base_image_id", sa.String(80)),
+    sa.Column("layers", json_type()),
+    sa.Column("size_bytes", sa.BigInteger()),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_build_images_build", "build_id"),
+)
+
 # Tables holding evidence records, in an order where a row's parents come first.
 RECORD_TABLES: tuple[sa.Table, ...] = (
     environments,
     builds,
+    build_images,
     deployments,
     deployment_events,
     migrations,

@@ -53,6 +53,7 @@ from odooplane.evidence.recorder import (
 from odooplane.evidence.records import (
     OUTCOMES,
     RUNNING,
+    BuildImageRecord,
     BuildRecord,
     DeploymentDetail,
     DeploymentSummary,
@@ -116,9 +117,14 @@ _VERBATIM = frozenset(
         "branch",
         "approved_by",
         "recorded_by",
+        "image_id",
+        "base_image_id",
+        "tag",
+        "base_image",
     }
 )
 _ID_PREFIX_RE = re.compile(r"^[0-9a-fA-F-]{6,36}$")
+_IMAGE_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The "finished" event of a deployment (at most one: its id is derived from the
 # deployment's), joined to deployments to read their outcome.
 _FINISHED = schema.deployment_events.alias("f")
@@ -590,6 +596,61 @@ class EvidenceStore:
         stored = self._write([(schema.builds, row)])[0]
         return BuildRecord(**stored)
 
+    def record_build_image(
+        self,
+        build_id: uuid.UUID,
+        *,
+        git_sha: str,
+        image_id: str,
+        tag: str | None = None,
+        base_image: str | None = None,
+        base_image_id: str | None = None,
+        layers: Mapping[str, str] | None = None,
+        size_bytes: int | None = None,
+    ) -> BuildImageRecord:
+        """The OCI image build ``build_id`` runs from. Recording the same image of the
+        same build again returns the same record and stores nothing new; another image
+        of the build (made again from another base) is a record of its own."""
+        if not re.fullmatch(r"[0-9a-f]{7,40}", git_sha):
+            raise UsageError(f"'{git_sha}' is not a git commit SHA.")
+        if not _IMAGE_ID_RE.match(image_id):
+            raise UsageError(
+                f"'{image_id}' is not an image id (sha256:<64 hex digits>, as `docker "
+                "inspect` gives it)."
+            )
+        row = {
+            "id": uuid.uuid5(_NAMESPACE, f"build-image:{build_id}:{image_id}"),
+            "project": self.project_name,
+            "build_id": build_id,
+            "git_sha": git_sha,
+            "image_id": image_id,
+            "tag": tag,
+            "base_image": base_image,
+            "base_image_id": base_image_id,
+            "layers": dict(layers) if layers is not None else None,
+            "size_bytes": size_bytes,
+            "recorded_at": self.now(),
+        }
+        stored = self._write([(schema.build_images, row)])[0]
+        return BuildImageRecord(**stored)
+
+    def build_images(
+        self, *, build_id: uuid.UUID | None = None, git_sha: str | None = None
+    ) -> list[BuildImageRecord]:
+        """The images recorded for a build (by id, or every build of a commit), oldest
+        first."""
+        bi = schema.build_images
+        query = sa.select(bi).where(bi.c.project == self.project_name)
+        if build_id is not None:
+            query = query.where(bi.c.build_id == build_id)
+        if git_sha is not None:
+            query = query.where(bi.c.git_sha == git_sha)
+        with self._read() as conn:
+            return [
+                BuildImageRecord(**row)
+                for row in conn.execute(query.order_by(bi.c.recorded_at, bi.c.id)).mappings()
+            ]
+
     def record_build_from_git(
         self,
         repo: Path,
@@ -946,11 +1007,22 @@ class EvidenceStore:
     def _summary_select(self) -> sa.Select[Any]:
         d = schema.deployments
         f = _FINISHED
+        bi = schema.build_images
+        # The image of the build as the deployment found it (a later rebuild of the
+        # build's image is not what this deployment ran).
+        image = (
+            sa.select(bi.c.image_id)
+            .where(bi.c.build_id == d.c.build_id, bi.c.recorded_at <= d.c.started_at)
+            .order_by(bi.c.recorded_at.desc(), bi.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
         return sa.select(
             d,
             f.c.status.label("outcome"),
             f.c.at.label("finished_at"),
             f.c.duration_ms.label("duration_ms"),
+            image.label("image_id"),
         ).select_from(d.outerjoin(f, sa.and_(f.c.deployment_id == d.c.id, f.c.kind == "finished")))
 
     def history(
@@ -1070,6 +1142,19 @@ class EvidenceStore:
                     .order_by(d.c.started_at)
                 ).mappings()
             ]
+            bi = schema.build_images
+            images = (
+                [
+                    BuildImageRecord(**row)
+                    for row in conn.execute(
+                        sa.select(bi)
+                        .where(bi.c.build_id == summary.build_id)
+                        .order_by(bi.c.recorded_at, bi.c.id)
+                    ).mappings()
+                ]
+                if summary.build_id is not None
+                else []
+            )
         finished = next((e for e in events if e.kind == "finished"), None)
         return DeploymentDetail(
             summary=summary,
@@ -1091,6 +1176,7 @@ class EvidenceStore:
             gate_runs=gates,
             result=dict(finished.data or {}) if finished is not None else {},
             rollbacks=rollbacks,
+            images=images,
         )
 
     def step_logs(self, detail: DeploymentDetail, step: str | None = None) -> list[StepLog]:

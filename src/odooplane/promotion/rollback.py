@@ -244,9 +244,10 @@ def rollback(
         server = ctx.server()
         say(progress, f"building {plan.target_sha[:12]}...")
         b = build(project, plan.target_sha, record=False)
+        image = ctx.backend.prepare_build(b.sha, progress)
         kept: str | None = None
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, b, image=image))
             recorder = store.start_deployment(
                 environment,
                 git_sha=b.sha,

@@ -111,7 +111,7 @@ def _export_build(ctx: EnvContext, ref: str | None) -> Build:
 
 def _server(project: Project) -> DatabaseServer | None:
     config = project.config.database
-    if config.server == "embedded":
+    if config.kind != "url":
         return None
     return DatabaseServer.from_url(config.server, postgres_bin=config.postgres_bin)
 
@@ -196,8 +196,8 @@ def export_kubernetes(
     server = _server(project) if include_secrets else None
     if include_secrets and server is None:
         raise RefusedError(
-            "The embedded PostgreSQL server listens on this machine only: pods cannot reach "
-            "it, so there are no database credentials to export.",
+            f"The {project.config.database.server} PostgreSQL server is on this machine only: "
+            "pods cannot reach it, so there are no database credentials to export.",
             hint="Set database.server to a postgresql:// URL the cluster reaches, or export "
             "without --include-secrets and create the -db secrets yourself.",
         )
