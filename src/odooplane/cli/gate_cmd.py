@@ -45,7 +45,8 @@ def gate_list(as_json: bool) -> None:
 @click.option(
     "--base",
     metavar="REF",
-    help="Compare with this commit (default: what the target environment runs).",
+    help="Compare with this commit (default: what production runs, for --env staging "
+    "too; for another --env, what it ran before --ref).",
 )
 @click.option("--env", "environment", metavar="ENV", help="The environment the gates are for.")
 @click.option("--all", "all_addons", is_flag=True, help="Every addon, not only the changed ones.")

@@ -93,21 +93,15 @@ def run_gates_for_event(
 ) -> GatesOutcome:
     """The gates of a pull request (its commit against its base; a fork's: only
     ``github.fork_gates``, reported on the run only) or of a push (what it deployed on
-    ``environment`` against what production runs), each with its commit status."""
-    from odooplane.gates.runner import deployed_sha, production_environment, run_gates
+    ``environment``, against the gates' default base: for staging, what production
+    runs), each with its commit status."""
+    from odooplane.gates.runner import run_gates, select_gates
 
     fork = isinstance(event, PullRequestEvent) and event.fork
-    base: str | None
-    if isinstance(event, PullRequestEvent):
-        ref, base = event.head_sha, event.base_sha
-    else:
-        ref = event.after
-        production = production_environment(project)
-        base = deployed_sha(project, production) if production else None
+    ref = event.head_sha if isinstance(event, PullRequestEvent) else event.after
+    base = event.base_sha if isinstance(event, PullRequestEvent) else None
     names: list[str] = [str(g) for g in project.config.github.fork_gates] if fork else []
     if not names:
-        from odooplane.gates.runner import select_gates
-
         names = select_gates(project, [])
     post = client is not None and not fork
     if post:
@@ -120,8 +114,6 @@ def run_gates_for_event(
             ref=ref,
             base=base,
             environment=environment,
-            # Production runs nothing yet: every addon is new to it.
-            all_addons=base is None,
             progress=progress,
         )
     except OdooplaneError as exc:
