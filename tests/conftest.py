@@ -28,6 +28,14 @@ pytest_plugins = [
 TEST_CACHE = Path(os.environ.get("ODOOPLANE_TEST_CACHE", "/tmp/odooplane-test-cache"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Session and module fixtures run before the autouse fixture below: without this,
+    # one building a runtime or starting a catcher would use the user's real cache.
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    os.environ["ODOOPLANE_CACHE_DIR"] = str(TEST_CACHE)
+    os.environ["ODOOPLANE_FORBID_REAL_STATE"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def _no_real_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Forbid touching the user's real cache or any project state outside tmp_path."""
@@ -58,7 +66,7 @@ def run_git(cwd: Path, *args: str) -> str:
 def write_addon(
     root: Path,
     name: str,
-    version: str = "17.0.1.0.0",
+    version: str = "1.0.0",
     depends: tuple[str, ...] = ("base",),
     extra: dict[str, str] | None = None,
 ) -> Path:

@@ -357,7 +357,7 @@ def new_addon_files(name: str) -> dict[str, str]:
         "__manifest__.py": (
             "{\n"
             f"    'name': '{name}',\n"
-            "    'version': '17.0.1.0.0',\n"
+            "    'version': '1.0.0',\n"
             "    'depends': ['web'],\n"
             "    'license': 'LGPL-3',\n"
             "    'data': ['data/data.xml'],\n"
