@@ -17,6 +17,7 @@ import pytest
 pytest_plugins = [
     "fixtures_postgres",
     "fixtures_odoo",
+    "fixtures_prodlike",
     "fixtures_disk",
     "fixtures_kubernetes",
     "fixtures_docker",

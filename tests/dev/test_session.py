@@ -159,14 +159,14 @@ class Poller:
 
 @pytest.fixture(scope="module")
 def session(
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DevSession, list[tuple[str, str]]]]:
     database = f"dev_{uuid.uuid4().hex[:8]}"
     root = write_project(
-        tmp_path_factory.mktemp("dev") / "project", odoo_source, pg_server, database
+        tmp_path_factory.mktemp("dev") / "project", series_source, pg_server, database
     )
     events: list[tuple[str, str]] = []
 
@@ -233,6 +233,19 @@ def test_xml_view_change_is_visible_without_restart(
         assert time.monotonic() < deadline, "the edited template was never served"
         time.sleep(0.1)
     assert dev.odoo is not None and dev.odoo.gen == gen  # no restart needed
+
+
+def test_live_reload_script_is_in_the_web_clients_bundles(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The backend web client (web.assets_web, which includes web.assets_backend) and
+    the website/portal pages (web.assets_frontend) of this series ship the script."""
+    dev, _events = session
+    for bundle in ("web.assets_web", "web.assets_frontend"):
+        status, body = http_get(f"{dev.url}/web/assets/debug/{bundle}.js", timeout=120)
+        assert status == 200, bundle
+        assert b"__odooplaneLiveReload" in body, f"{bundle} lacks the live-reload script"
+        assert b"/odooplane_livereload/config" in body
 
 
 def test_asset_changes_send_reload_and_css_events(

@@ -249,6 +249,10 @@ def test_runtime_pins_per_series() -> None:
     assert not for_series("18.0").option_env_vars
 
 
+def test_gevent_paths_are_the_websocket_on_every_supported_series() -> None:
+    assert {for_series(s).gevent_paths for s in SUPPORTED_SERIES} == {("/websocket",)}
+
+
 # -- the profiles against the real trees (once per series present) ----------------------
 
 
@@ -271,12 +275,6 @@ def test_dev_options_match_the_tree(series_source: OdooSource) -> None:
             ),
         )
     )
-    assert uses_werkzeug == ("werkzeug" in profile.dev_options)
-
-
-def test_gevent_paths_are_the_websocket_on_every_supported_series() -> None:
-    assert {for_series(s).gevent_paths for s in SUPPORTED_SERIES} == {("/websocket",)}
-
     assert used <= profile.dev_options
     # Every option the series reads is one the profile offers, and nothing more.
     assert profile.dev_options - {"all"} == used

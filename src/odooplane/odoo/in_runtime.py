@@ -1,8 +1,9 @@
 """Odoo's Python API as odooplane drives it from *inside* the runtime's interpreter.
 
-The warm pre-forked server of ``odooplane dev`` imports Odoo and calls into it directly;
-what it calls moved between series, and this file is where that knowledge lives (the
-rest of odooplane reaches Odoo through command lines, see :mod:`odooplane.odoo.series`):
+The warm pre-forked server of ``odooplane dev`` imports Odoo and calls into it directly,
+and ``env cron-run`` runs a script in ``odoo-bin shell``; what they call moved between
+series, and this file is where that knowledge lives (the rest of odooplane reaches Odoo
+through command lines, see :mod:`odooplane.odoo.series`):
 
 ========================  ===============================  ==============================
                           16.0, 17.0, 18.0                 19.0
@@ -16,6 +17,10 @@ install/update modules    ``config['init'|'update']``      ``Registry.new(instal
                           update_module=True)``            dicts are ignored
 ``ir.http.routing_map``   any thread                       reads ``current_thread().dbname``
 superuser id              ``odoo.SUPERUSER_ID``            ``odoo.api.SUPERUSER_ID``
+``ir.cron`` "Run          raises the job's exception       runs the job as the scheduler
+Manually"                                                  does and *returns* its error
+                                                           as a ``display_exception``
+                                                           client action
 ========================  ===============================  ==============================
 
 It runs in the runtime's Python, which has Odoo's requirements and not odooplane's: it
@@ -91,3 +96,18 @@ def warm_routing(registry: Any) -> None:
     api: Any = importlib.import_module("odoo.api")
     with registry.cursor() as cr:
         api.Environment(cr, superuser_id(), {})["ir.http"].routing_map()
+
+
+def trigger_cron(cron: Any) -> tuple[str, str] | None:
+    """Run ``cron`` now as its "Run Manually" button does: None when the job succeeded,
+    else (error, traceback). A failure raises up to 18.0; 19.0 logs it and returns it."""
+    answer = cron.method_direct_trigger()
+    if not (isinstance(answer, dict) and answer.get("tag") == "display_exception"):
+        return None
+    data = (answer.get("params") or {}).get("data") or {}
+    debug = str(data.get("debug") or "")
+    # 19.0 wraps the job's exception as the cause of an empty RuntimeError: the line
+    # that names it ends the first traceback of the chain.
+    first = debug.split("The above exception was the direct cause")[0].strip().splitlines()
+    error = str(data.get("message") or "") or (first[-1] if first else "the job failed")
+    return error, debug

@@ -33,6 +33,7 @@ payment table is ``payment_provider`` from 16.0 on (``payment_acquirer`` before)
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from odooplane.odoo.source import OdooSource
 
 SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
+# The series `odooplane init` writes when neither manifests nor a source tree say one.
+DEFAULT_SERIES = "19.0"
 
 # Pseudo-option understood by render_conf: every series spells "load demo data" its own way.
 DEMO_OPTION = "demo"
@@ -105,6 +108,13 @@ class SeriesProfile:
     # refuses it unless it starts with the series); earlier series prefix any version
     # that does not start with "<series>." and accept only x.y or x.y.z after it.
     keeps_long_versions: bool = False
+    # How an addon of this series spells what changed: the list view (``<tree>`` up to
+    # 17.0), the groups of views, menus and actions (``group_ids`` from 19.0), and SQL
+    # constraints (``models.Constraint`` attributes from 19.0, which ignores
+    # ``_sql_constraints`` with a warning).
+    list_view: str = "list"
+    groups_field: str = "groups_id"
+    constraint_objects: bool = False
 
     @property
     def major(self) -> int:
@@ -135,6 +145,21 @@ class SeriesProfile:
         else:
             base = text[len(self.series) + 1 :]
         return text if re.fullmatch(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?", base) else None
+
+    def unique_constraint(self, name: str, columns: Sequence[str], message: str) -> str:
+        """The lines of a model class body declaring a UNIQUE constraint, as this series
+        writes it (the database constraint is ``<table>_<name>`` either way)."""
+        definition = json.dumps(f"UNIQUE({', '.join(columns)})")
+        text = json.dumps(message)
+        if self.constraint_objects:
+            return (
+                f"    _{name} = models.Constraint(\n        {definition},\n        {text},\n    )\n"
+            )
+        return (
+            "    _sql_constraints = [\n"
+            f"        ({json.dumps(name)}, {definition}, {text}),\n"
+            "    ]\n"
+        )
 
     # -- odoo.conf ----------------------------------------------------------------------
 
@@ -411,6 +436,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         server_wide_modules=("base", "web"),
         python_tested=((3, 7), (3, 11)),
         runtime_constraints=_PKG_RESOURCES_ERA,
+        list_view="tree",
     ),
     "17.0": SeriesProfile(
         series="17.0",
@@ -425,6 +451,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         python_tested=((3, 10), (3, 12)),
         # Odoo 17 imports pkg_resources, which setuptools 81 removed and 80 warns about.
         runtime_constraints=_PKG_RESOURCES_ERA,
+        list_view="tree",
     ),
     "18.0": SeriesProfile(
         series="18.0",
@@ -453,6 +480,8 @@ _PROFILES: dict[str, SeriesProfile] = {
         runtime_constraints=(),
         option_env_vars=_ENV_OPTIONS_19,
         keeps_long_versions=True,
+        groups_field="group_ids",
+        constraint_objects=True,
     ),
 }
 
