@@ -81,6 +81,14 @@ def test_runtime_runs_odoo_bin(series_source: OdooSource, series_runtime: Runtim
     # Every requirement of the series installs here (18.0's cbor2 sdist needs the
     # pkg_resources-era setuptools for its build; libldap2-dev is installed by .ci/run).
     assert series_runtime.skipped == ()
+    # The gevent (websocket) worker imports these first thing (gevent < 23 needs
+    # pkg_resources, which recent setuptools removed).
+    subprocess.run(
+        [str(series_runtime.python), "-c", "import gevent.events, gevent.monkey, psycopg2"],
+        env=series_runtime.env(),
+        check=True,
+        capture_output=True,
+    )
     version = subprocess.run(
         [str(series_runtime.python), str(series_source.odoo_bin), "--version"],
         env=series_runtime.env(),

@@ -241,9 +241,16 @@ def test_manifest_versions(series: str, version: str, stored: str | None) -> Non
 
 
 def test_runtime_pins_per_series() -> None:
-    # pkg_resources is imported by 16.0 and 17.0 only; every series builds old sdists
-    # with a setuptools that still has it.
-    assert [s for s in SUPPORTED_SERIES if for_series(s).runtime_constraints] == ["16.0", "17.0"]
+    # pkg_resources: 16.0 and 17.0 import it; 18.0 and 19.0 only through gevent < 23,
+    # which they pin for Python < 3.12. Every series builds old sdists with a setuptools
+    # that still has it.
+    unconditional = [
+        s
+        for s in SUPPORTED_SERIES
+        if not any("python_version" in c for c in for_series(s).runtime_constraints)
+    ]
+    assert unconditional == ["16.0", "17.0"]
+    assert "setuptools<69 ; python_version < '3.12'" in for_series("19.0").runtime_constraints
     assert all("setuptools<81" in for_series(s).build_constraints for s in SUPPORTED_SERIES)
     assert {"PGHOST", "ODOO_DEV", "ODOO_RC"} <= set(OPTION_ENV_VARS)
     assert not for_series("18.0").option_env_vars
@@ -348,14 +355,30 @@ def test_python_versions_match_the_tree(series_source: OdooSource) -> None:
 
 
 @pytest.mark.odoo
-def test_pkg_resources_pins_only_where_the_tree_imports_it(series_source: OdooSource) -> None:
+def test_pkg_resources_pins_follow_what_the_tree_runs(series_source: OdooSource) -> None:
+    """Old setuptools (pkg_resources) where Odoo imports it, on every Python; else only
+    for the Pythons its requirements pin a gevent older than 23 for (gevent.events
+    imports pkg_resources there)."""
     imports = any(
         re.search(r"^\s*(import pkg_resources|from pkg_resources import)", p.read_text(), re.M)
         for p in (series_source.path / "odoo").rglob("*.py")
         if "/tests/" not in str(p)
     )
     constraints = for_series(series_source.series).runtime_constraints
-    assert imports == any(c.startswith("setuptools<") for c in constraints)
+    assert any(c.startswith("setuptools<") for c in constraints)
+    marker = "python_version < '3.12'"
+    if imports:
+        assert not any(marker in c for c in constraints)
+        return
+    assert all(c.endswith(marker) for c in constraints)
+    old_gevent = [
+        line
+        for line in _read(series_source, "requirements.txt").splitlines()
+        if (found := re.match(r"gevent==(\d+)\.", line)) and int(found.group(1)) < 23
+    ]
+    assert old_gevent
+    for line in old_gevent:
+        assert "== '3.10'" in line or "< '3.12'" in line, line
 
 
 MANIFEST_VERSIONS = (

@@ -416,12 +416,15 @@ def _conf_value(key: str, value: object) -> str:
     return text
 
 
-# Series 16 and 17 import pkg_resources, so their runtimes keep an old setuptools. That
+# pkg_resources must be importable, and from a setuptools old enough to keep the zope.*
+# releases its metadata reader can see: 16.0 and 17.0 import it themselves; gevent before
+# 23 (21.8.0 and 22.10.2, which 18.0 and 19.0 pin for Python 3.10 and 3.11) imports it in
+# gevent.events, so without it the gevent (websocket) worker dies at start. That
 # pkg_resources cannot see packages whose metadata folder uses the normalized name
-# (zope_interface-8.x.dist-info): gevent's plugin check then raises DistributionNotFound
-# and the gevent (websocket) worker dies at start. Keep zope.* on releases whose metadata
-# it can read. 18.0 and 19.0 read metadata with importlib.metadata and need none of it.
+# (zope_interface-8.x.dist-info): gevent's plugin check then raises DistributionNotFound.
 _PKG_RESOURCES_ERA = ("setuptools<69", "zope.interface<7", "zope.event<5")
+# gevent 24 (Python 3.12 on) reads entry points with importlib.metadata.
+_OLD_GEVENT = tuple(f"{pin} ; python_version < '3.12'" for pin in _PKG_RESOURCES_ERA)
 
 _PROFILES: dict[str, SeriesProfile] = {
     "16.0": SeriesProfile(
@@ -464,7 +467,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "web"),
         python_tested=((3, 10), (3, 12)),
-        runtime_constraints=(),
+        runtime_constraints=_OLD_GEVENT,
     ),
     "19.0": SeriesProfile(
         series="19.0",
@@ -477,7 +480,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "rpc", "web"),
         python_tested=((3, 10), (3, 13)),
-        runtime_constraints=(),
+        runtime_constraints=_OLD_GEVENT,
         option_env_vars=_ENV_OPTIONS_19,
         keeps_long_versions=True,
         groups_field="group_ids",
