@@ -157,10 +157,8 @@ def _route(project: Project, router: Router, record: PreviewRecord) -> None:
     hostnames = [record.hostname] if record.hostname else []
     wake = wake_command(project, record.name)
     current = router.get(record.name)
-    if (
-        current is not None
-        and current.upstream is not None
-        and (current.listen_port == state.http_port)
+    if current is not None and current.upstream is not None and (
+        current.listen_port == state.http_port
     ):
         # The lifecycle's front door serves the environment at its own port (Odoo on
         # internal ports): keep its upstream, add what is the preview's own.
