@@ -28,6 +28,7 @@ from odooplane.dev.session import DevSession, dev_session, prepare_dev
 from odooplane.dev.watcher import watch_changes
 from odooplane.odoo.process import http_get
 from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
 from odooplane.postgres.databases import drop_database
 from odooplane.postgres.server import DatabaseServer
@@ -233,6 +234,22 @@ def test_xml_view_change_is_visible_without_restart(
         assert time.monotonic() < deadline, "the edited template was never served"
         time.sleep(0.1)
     assert dev.odoo is not None and dev.odoo.gen == gen  # no restart needed
+
+
+def test_the_series_dev_options_are_on(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The warm Odoo runs with every --dev option of its series that restarts nothing
+    (19.0's access among them), and never with Odoo's own reloader."""
+    dev, _events = session
+    assert dev.odoo is not None and dev.odoo.pid is not None
+    profile = for_series(dev.context.source.series)
+    args = psutil.Process(dev.odoo.pid).cmdline()
+    wanted = profile.dev_value(profile.dev_for_watcher)
+    assert f"--dev={wanted}" in args
+    assert "reload" not in wanted.split(",")
+    if "access" in profile.dev_options:
+        assert "access" in wanted.split(",")
 
 
 def test_live_reload_script_is_in_the_web_clients_bundles(
