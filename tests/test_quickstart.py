@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_odoo import minimal_project
 from odooplane.errors import RefusedError, UsageError
 from odooplane.odoo.manifest import read_manifest
-from odooplane.odoo.process import http_get
+from odooplane.odoo.process import http_get, initialize_database
+from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
 from odooplane.postgres.cluster import EmbeddedCluster
+from odooplane.postgres.server import DatabaseServer
 from odooplane.quickstart import check_serving, create_project, prepare, write_sample_addon
 
 
@@ -24,6 +28,72 @@ def test_sample_addon_carries_the_series(tmp_path: Path) -> None:
     assert manifest["version"] == "18.0.1.0.0"
     assert (folder / "security" / "ir.model.access.csv").is_file()
     assert not list(folder.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize(
+    ("series", "list_tag", "groups", "constraint"),
+    [
+        ("17.0", "<tree>", "groups_id", "_sql_constraints = ["),
+        ("18.0", "<list>", "groups_id", "_sql_constraints = ["),
+        ("19.0", "<list>", "group_ids", "_name_unique = models.Constraint("),
+    ],
+)
+def test_sample_addon_is_written_for_its_series(
+    tmp_path: Path, series: str, list_tag: str, groups: str, constraint: str
+) -> None:
+    folder = write_sample_addon(tmp_path / "addons", series)
+    views = (folder / "views" / "greeting_views.xml").read_text()
+    model = (folder / "models" / "greeting.py").read_text()
+    assert list_tag in views and f'name="{groups}"' in views
+    assert constraint in model
+    compile(model, "greeting.py", "exec")
+    assert "{" not in views
+
+
+@pytest.mark.odoo
+def test_sample_addon_installs_cleanly_on_the_series(
+    tmp_path: Path,
+    series_source: OdooSource,
+    series_runtime: Runtime,
+    pg_server: DatabaseServer,
+    pg_dbname: str,
+) -> None:
+    """The addon quickstart writes installs on its series with nothing Odoo would warn
+    about (a <tree> view on 18.0 fails; _sql_constraints on 19.0 is ignored)."""
+    project = minimal_project(tmp_path / "project", series_source)
+    write_sample_addon(project.root / "addons", series_source.series)
+    log = tmp_path / "init.log"
+    initialize_database(
+        project,
+        series_source,
+        series_runtime,
+        pg_server,
+        pg_dbname,
+        ["hello_odooplane"],
+        demo=False,
+        log_path=log,
+    )
+    warnings = [
+        line
+        for line in log.read_text().splitlines()
+        if (" WARNING " in line or " ERROR " in line) and "hello" in line.lower()
+    ]
+    assert warnings == []
+    with pg_server.connect(pg_dbname) as conn:
+        constraint = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'hello_greeting_name_unique'"
+        ).fetchone()
+        view = conn.execute(
+            "SELECT type FROM ir_ui_view WHERE name = 'hello.greeting.list'"
+        ).fetchone()
+        groups = conn.execute(
+            "SELECT count(*) FROM ir_act_window_group_rel r JOIN ir_model_data d "
+            "ON d.res_id = r.act_id AND d.model = 'ir.actions.act_window' "
+            "AND d.name = 'hello_greeting_action'"
+        ).fetchone()
+    assert constraint == (1,)
+    assert view == (for_series(series_source.series).list_view,)
+    assert groups == (1,)
 
 
 def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:

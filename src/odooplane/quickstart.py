@@ -27,6 +27,7 @@ from odooplane.errors import RefusedError, UsageError
 from odooplane.gitrepo import git
 from odooplane.odoo.process import log_tail
 from odooplane.odoo.source import OdooSource, fetch_git_source, inspect_source
+from odooplane.odoo.series import for_series
 from odooplane.paths import CONFIG_FILENAME
 from odooplane.progress import Progress, report
 from odooplane.project import load_project
@@ -76,7 +77,17 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 def write_sample_addon(addons_dir: Path, series: str) -> Path:
-    """Copy the sample addon shipped with odooplane, its version set to ``series``."""
+    """Copy the sample addon shipped with odooplane, written for ``series``: its version,
+    and the spellings the series uses (list views, groups, SQL constraints)."""
+    profile = for_series(series)
+    values = {
+        "{series}": series,
+        "{list_view}": profile.list_view,
+        "{groups_field}": profile.groups_field,
+        "{constraints}": profile.unique_constraint(
+            "name_unique", ["name"], "A greeting with this name already exists."
+        ).rstrip("\n"),
+    }
     target = addons_dir / SAMPLE_ADDON
     template = resources.files("odooplane") / "templates" / "sample_addon"
     with resources.as_file(template) as folder:
@@ -87,8 +98,8 @@ def write_sample_addon(addons_dir: Path, series: str) -> Path:
             dest = target / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             text = path.read_text(encoding="utf-8")
-            if rel.name == "__manifest__.py":
-                text = text.replace("{series}", series)
+            for placeholder, value in values.items():
+                text = text.replace(placeholder, value)
             dest.write_text(text, encoding="utf-8")
     return target
 

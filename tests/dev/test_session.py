@@ -30,6 +30,7 @@ from odooplane.dev.session import DevSession, dev_session, prepare_dev
 from odooplane.dev.watcher import watch_changes
 from odooplane.odoo.process import http_get
 from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
 from odooplane.postgres.databases import drop_database
 from odooplane.postgres.server import DatabaseServer
@@ -166,14 +167,14 @@ class Poller:
 
 @pytest.fixture(scope="module")
 def session(
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DevSession, list[tuple[str, str]]]]:
     database = f"dev_{uuid.uuid4().hex[:8]}"
     root = write_project(
-        tmp_path_factory.mktemp("dev") / "project", odoo_source, pg_server, database
+        tmp_path_factory.mktemp("dev") / "project", series_source, pg_server, database
     )
     events: list[tuple[str, str]] = []
 
@@ -241,6 +242,35 @@ def test_xml_view_change_is_visible_without_restart(
         assert time.monotonic() < deadline, "the edited template was never served"
         time.sleep(0.1)
     assert dev.odoo is not None and dev.odoo.gen == gen  # no restart needed
+
+
+def test_the_series_dev_options_are_on(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The warm Odoo runs with every --dev option of its series that restarts nothing
+    (19.0's access among them), and never with Odoo's own reloader."""
+    dev, _events = session
+    assert dev.odoo is not None and dev.odoo.pid is not None
+    profile = for_series(dev.context.source.series)
+    args = psutil.Process(dev.odoo.pid).cmdline()
+    wanted = profile.dev_value(profile.dev_for_watcher)
+    assert f"--dev={wanted}" in args
+    assert "reload" not in wanted.split(",")
+    if "access" in profile.dev_options:
+        assert "access" in wanted.split(",")
+
+
+def test_live_reload_script_is_in_the_web_clients_bundles(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The backend web client (web.assets_web, which includes web.assets_backend) and
+    the website/portal pages (web.assets_frontend) of this series ship the script."""
+    dev, _events = session
+    for bundle in ("web.assets_web", "web.assets_frontend"):
+        status, body = http_get(f"{dev.url}/web/assets/debug/{bundle}.js", timeout=120)
+        assert status == 200, bundle
+        assert b"__odooplaneLiveReload" in body, f"{bundle} lacks the live-reload script"
+        assert b"/odooplane_livereload/config" in body
 
 
 def test_asset_changes_send_reload_and_css_events(
@@ -401,7 +431,7 @@ def new_addon_files(name: str) -> dict[str, str]:
         "__manifest__.py": (
             "{\n"
             f"    'name': '{name}',\n"
-            "    'version': '17.0.1.0.0',\n"
+            "    'version': '1.0.0',\n"
             "    'depends': ['web'],\n"
             "    'license': 'LGPL-3',\n"
             "    'data': ['data/data.xml'],\n"

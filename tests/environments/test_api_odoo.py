@@ -1,14 +1,18 @@
-"""The whole lifecycle with a real Odoo 17, real PostgreSQL, real supervisord and git.
+"""The whole lifecycle with a real Odoo, real PostgreSQL, real supervisord and git, once
+per series present (17.0, 18.0, 19.0).
 
 One project (two small addons in a real git repository) and its environments are
 shared by the ordered steps of this module: initializing Odoo takes a while, so each
-step builds on the previous one, as an operator's day would.
+step builds on the previous one, as an operator's day would. The steps about odooplane's
+own logic rather than Odoo's (env diff, recovery after SIGKILL, refusals, messages) run
+on the primary series only (docs/testing.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +27,7 @@ import psutil
 import pytest
 
 from conftest import TEST_CACHE, run_git, write_addon
+from fixtures_odoo import primary_only
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
@@ -51,6 +56,15 @@ CRON_XML = """<?xml version="1.0" encoding="utf-8"?>
         <field name="interval_type">days</field>
         <field name="active" eval="False"/>
     </record>
+    <record id="cron_fail" model="ir.cron">
+        <field name="name">Addon B: fail</field>
+        <field name="model_id" ref="base.model_ir_config_parameter"/>
+        <field name="state">code</field>
+        <field name="code">raise UserError('cron exploded')</field>
+        <field name="interval_number">1</field>
+        <field name="interval_type">days</field>
+        <field name="active" eval="False"/>
+    </record>
 </odoo>
 """
 FIELD_PY = """from odoo import fields, models
@@ -68,7 +82,12 @@ class Scenario:
     project: Project
     repo: Path
     server: DatabaseServer
+    source: OdooSource
     shas: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def series(self) -> str:
+        return self.source.series
 
     def commit(self, label: str, message: str) -> str:
         run_git(self.repo, "add", "-A")
@@ -94,8 +113,8 @@ class Scenario:
 def scenario(
     tmp_path_factory: pytest.TempPathFactory,
     pg_server: DatabaseServer,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
 ) -> Iterator[Scenario]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ODOOPLANE_CACHE_DIR", str(TEST_CACHE))
@@ -107,8 +126,8 @@ def scenario(
         (repo / "odooplane.yaml").write_text(
             f"project: {name}\n"
             "odoo:\n"
-            f"  series: '{odoo_source.series}'\n"
-            f"  source: '{odoo_source.path}'\n"
+            f"  series: '{series_source.series}'\n"
+            f"  source: '{series_source.path}'\n"
             "database:\n"
             f"  server: '{pg_server.url(redact=False)}'\n"
             "environments:\n"
@@ -121,6 +140,9 @@ def scenario(
             "    env_file: staging.env\n"
             "    data:\n"
             "      copy: production\n"
+            "  dev:\n"
+            "    kind: development\n"
+            "    data: demo\n"
         )
         (repo / "production.env").write_text("PAYMENT_KEY=live-1234567890\nSHARED=one\n")
         (repo / "staging.env").write_text("PAYMENT_KEY=test-0000000000\n")
@@ -134,12 +156,12 @@ def scenario(
             )
         )
         project = Project(root=repo, config=load_config(repo / "odooplane.yaml"))
-        sc = Scenario(project=project, repo=repo, server=pg_server)
+        sc = Scenario(project=project, repo=repo, server=pg_server, source=series_source)
         sc.commit("initial", "Two addons")
         try:
             yield sc
         finally:
-            for env in ("staging", "production"):
+            for env in ("dev", "staging", "production"):
                 try:
                     envs.destroy(project, env, force=True)
                 except Exception as exc:  # teardown must go on
@@ -228,6 +250,27 @@ def test_odoo_runs_unprivileged_on_loopback(scenario: Scenario) -> None:
         filestore = scenario.project.odoo_data_dir / "filestore" / _db(scenario, "production")
         assert filestore.stat().st_uid == expected.uid
     assert conf.stat().st_mode & 0o777 == 0o600
+
+
+def test_development_with_demo_data_stops_starts_and_reports(scenario: Scenario) -> None:
+    outcome = envs.create(scenario.project, "dev")
+    assert outcome.status == "running"
+    db = _db(scenario, "dev")
+    # Demo data, however the series spells it (--without-demo up to 18.0, --with-demo on).
+    assert scenario.rows(db, "SELECT demo FROM ir_module_module WHERE name = 'base'") == [(True,)]
+    assert (
+        scenario.rows(db, "SELECT count(*) FROM res_partner WHERE name = 'Azure Interior'")[0][0]
+        >= 1
+    )
+    stopped = envs.stop(scenario.project, "dev")
+    assert stopped.status == "stopped"
+    assert envs.status(scenario.project, "dev").status == "stopped"
+    started = envs.start(scenario.project, "dev")
+    assert started.status == "running"
+    info = envs.status(scenario.project, "dev")
+    assert info.health.checks == {"/web/health": 200, "/web/login": 200}
+    assert info.build["odoo_series"] == scenario.series
+    assert envs.destroy(scenario.project, "dev", force=True).status == "destroyed"
 
 
 def test_deploy_updates_only_the_changed_addon(scenario: Scenario) -> None:
@@ -400,6 +443,7 @@ def test_rotating_credentials_is_said_and_restarts(scenario: Scenario) -> None:
 
 
 def test_env_diff_staging_production(scenario: Scenario) -> None:
+    primary_only(scenario.source)
     result = scenario.cli("env", "diff", "staging", "production", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -447,6 +491,11 @@ def test_cron_run_runs_a_disabled_cron(scenario: Scenario) -> None:
     missing = scenario.cli("env", "cron-run", "staging", "no such job")
     assert missing.returncode == 1
     assert "No scheduled action 'no such job'" in missing.stderr
+    # A job that fails is a failed command, on every series (19.0 does not raise).
+    failed = scenario.cli("env", "cron-run", "staging", "addon_b.cron_fail")
+    assert failed.returncode == 1, failed.stdout
+    assert "Scheduled action 'Addon B: fail' failed" in failed.stderr
+    assert "cron exploded" in failed.stderr
 
 
 def test_shell_psql_and_logs(scenario: Scenario) -> None:
@@ -492,10 +541,19 @@ def _wait_recovered(store: StateStore, env: str, timeout: float = 180) -> float:
     raise AssertionError(f"the keeper did not recover {env} within {timeout} s")
 
 
+def _bump(scenario: Scenario, label: str, version: str) -> str:
+    """The commit setting addon_a's version to ``version`` (made once, as ``label``)."""
+    if label not in scenario.shas:
+        manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
+        text = re.sub(r"'version': '[^']*'", f"'version': '{version}'", manifest.read_text())
+        manifest.write_text(text)
+        scenario.commit(label, f"addon_a: {version}")
+    return scenario.shas[label]
+
+
 def test_killing_the_client_leaves_the_deploy_running(scenario: Scenario) -> None:
-    manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
-    manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
-    target = scenario.commit("bump", "addon_a: 1.0.1")
+    primary_only(scenario.source)
+    target = _bump(scenario, "bump", "1.0.1")
     store = StateStore(scenario.project.state_dir)
     client = subprocess.Popen(
         [
@@ -526,13 +584,13 @@ def test_killing_the_client_leaves_the_deploy_running(scenario: Scenario) -> Non
         _db(scenario, "production"),
         "SELECT latest_version FROM ir_module_module WHERE name = 'addon_a'",
     )
-    assert version == [("17.0.1.0.1",)]
+    assert version == [(f"{scenario.series}.1.0.1",)]
 
 
 def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
-    manifest = scenario.repo / "addons" / "addon_a" / "__manifest__.py"
-    manifest.write_text(manifest.read_text().replace("17.0.1.0.1", "17.0.1.0.2"))
-    target = scenario.commit("bump2", "addon_a: 1.0.2")
+    primary_only(scenario.source)
+    _bump(scenario, "bump", "1.0.1")
+    target = _bump(scenario, "bump2", "1.0.2")
     store = StateStore(scenario.project.state_dir)
     before = store.load("production")
     assert before is not None
@@ -586,7 +644,8 @@ def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
 
 
 def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenario) -> None:
-    outcome = envs.deploy(scenario.project, "staging", scenario.shas["bump2"])
+    _bump(scenario, "bump", "1.0.1")
+    outcome = envs.deploy(scenario.project, "staging", _bump(scenario, "bump2", "1.0.2"))
     assert outcome.plan is not None and outcome.plan.update == ["addon_a"]
     names = [s.name for s in outcome.steps]
     assert names.index("update modules") < names.index("neutralize") < names.index("start")
@@ -616,6 +675,7 @@ def test_staging_deploy_neutralizes_again_and_survives_a_crash(scenario: Scenari
 
 
 def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> None:
+    primary_only(scenario.source)
     from odooplane.mailcatcher import ensure_catcher
     from odooplane.neutralize import neutralize_database
 
@@ -645,6 +705,7 @@ def test_a_copy_that_no_longer_verifies_is_not_started(scenario: Scenario) -> No
 
 
 def test_bad_input_gets_a_sentence(scenario: Scenario) -> None:
+    primary_only(scenario.source)
     unknown = scenario.cli("env", "status", "nowhere")
     assert unknown.returncode == 1
     assert "No environment named 'nowhere'" in unknown.stderr

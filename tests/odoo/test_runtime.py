@@ -27,9 +27,12 @@ from odooplane.odoo.runtime import (
     SystemProbe,
     _missing_from_output,
     _system_package,
+    choose_python,
     dependencies_hash,
     ensure_runtime,
+    installed_interpreters,
     load_runtime,
+    pick_interpreter,
     python_tag,
     requirement_name,
     runtime_dir,
@@ -191,6 +194,34 @@ def test_python_tag_of_this_and_another_interpreter() -> None:
         python_tag(Path("/nonexistent/python"))
 
 
+def test_pick_interpreter_prefers_the_running_one_then_the_newest_that_fits() -> None:
+    here, py312, py313, py39 = (Path(p) for p in ("/a/python", "/b/p3.12", "/b/p3.13", "/c"))
+    others = [(py313, (3, 13)), (py312, (3, 12)), (py39, (3, 9))]
+    # The running interpreter when the series accepts it: its runtime hash stays put.
+    assert pick_interpreter((here, (3, 11)), others, ((3, 10), (3, 13))) == here
+    # Otherwise the newest installed one the series accepts.
+    assert pick_interpreter((here, (3, 14)), others, ((3, 10), (3, 12))) == py312
+    assert pick_interpreter((here, (3, 14)), others, ((3, 10), (3, 13))) == py313
+    # None fits: the running one (the build then warns).
+    assert pick_interpreter((here, (3, 14)), [(py39, (3, 9))], ((3, 10), (3, 12))) == here
+
+
+def test_installed_interpreters_are_found_on_path() -> None:
+    found = installed_interpreters()
+    versions = [version for _path, version in found]
+    assert (sys.version_info[0], sys.version_info[1]) in versions or not found
+    assert versions == sorted(versions, reverse=True)
+    for path, version in found:
+        assert path.name == f"python{version[0]}.{version[1]}"
+
+
+def test_choose_python_for_a_series(tmp_path: Path, fake_source: OdooSource) -> None:
+    proj = project(tmp_path, fake_source)
+    # This interpreter (3.10+) runs every supported series from 17.0 on.
+    for series in ("17.0", "18.0", "19.0"):
+        assert choose_python(proj, series) == Path(sys.executable)
+
+
 def test_requirement_names() -> None:
     assert requirement_name("python-ldap==3.4.0 ; sys_platform != 'win32'") == "python-ldap"
     assert requirement_name("Jinja2==3.1.2 ; python_version > '3.10'") == "jinja2"
@@ -267,9 +298,21 @@ def test_runtime_env_puts_its_bin_first(
     tmp_path: Path, fake_source: OdooSource, runtime_cache: Path
 ) -> None:
     runtime = ensure_runtime(project(tmp_path, fake_source), fake_source)
-    env = runtime.env({"PATH": "/usr/bin", "PYTHONPATH": "/elsewhere", "HOME": "/root"})
+    env = runtime.env(
+        {
+            "PATH": "/usr/bin",
+            "PYTHONPATH": "/elsewhere",
+            "HOME": "/root",
+            # Odoo 19 would read these over odoo.conf.
+            "PGHOST": "db.example.com",
+            "PGPASSWORD": "x",
+            "ODOO_DEV": "all",
+            "ODOO_RC": "/etc/odoo.conf",
+        }
+    )
     assert env["PATH"].split(os.pathsep)[0] == str(runtime.bin_dir)
     assert "PYTHONPATH" not in env and env["HOME"] == "/root"
+    assert not {"PGHOST", "PGPASSWORD", "ODOO_DEV", "ODOO_RC"} & set(env)
     # What Odoo's reloader does: run a bare `python` found on PATH.
     found = subprocess.run(
         ["python", "-c", "import sys; print(sys.prefix)"],

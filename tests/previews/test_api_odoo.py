@@ -197,6 +197,7 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
         assert steps.index("identity and verification") < steps.index("update modules")
         assert "neutralize" not in steps[: steps.index("update modules")]
         assert steps.index("neutralize") > steps.index("update modules")
+
     def uuid_of(env: str) -> str:
         with sc.server.connect(sc.project.config.database_name(env)) as conn:
             row = conn.execute(

@@ -22,7 +22,7 @@ from odooplane import gitrepo
 from odooplane.environments.state import now_iso
 from odooplane.errors import ConfigError, NotFoundError
 from odooplane.fsutil import read_json, write_json_atomic
-from odooplane.odoo.addons import addons_path, project_addons
+from odooplane.odoo.addons import addons_path, check_installable, project_addons
 from odooplane.odoo.runtime import Runtime, ensure_runtime, load_runtime
 from odooplane.odoo.source import OdooSource, resolve_source
 from odooplane.progress import Progress
@@ -223,6 +223,11 @@ def _build(
         odoo_source = source or resolve_source(project.config.odoo, project.root, progress=progress)
         runtime: Runtime = ensure_runtime(exported, odoo_source, progress=progress)
         addons = project_addons(exported)
+        # Odoo would only log a warning for these and install nothing: say it now, before
+        # an environment is stopped for them.
+        check_installable(
+            addons, [n for n, a in addons.items() if a.installable], odoo_source.series
+        )
         result = Build(
             sha=sha,
             ref=ref,

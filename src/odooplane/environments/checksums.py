@@ -23,6 +23,7 @@ import psycopg
 from odooplane.odoo.addons import addon_checksum
 from odooplane.odoo.manifest import Addon
 from odooplane.results import Result
+from odooplane.odoo.series import for_series
 
 CHECKSUMS_PARAM = "odooplane.addon_checksums"
 REVISION_PARAM = "odooplane.odoo_revision"
@@ -34,10 +35,9 @@ def checksums_of(addons: Iterable[Addon]) -> dict[str, str]:
 
 
 def adapt_version(version: str, series: str) -> str:
-    """The version Odoo stores for a manifest version (``1.0`` -> ``17.0.1.0``)."""
-    if version == series or not version.startswith(series + "."):
-        return f"{series}.{version}"
-    return version
+    """The version Odoo stores for a manifest version (``1.0`` -> ``17.0.1.0``); one the
+    series refuses stays as written."""
+    return for_series(series).manifest_version(version) or version
 
 
 @dataclass(frozen=True)

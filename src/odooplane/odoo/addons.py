@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odooplane.errors import ConfigError, NotFoundError
-from odooplane.odoo.manifest import Addon, addons_paths_of, find_addon_dirs, read_addon
+from odooplane.odoo.manifest import (
+    Addon,
+    addons_paths_of,
+    find_addon_dirs,
+    manifest_path,
+    read_addon,
+)
 from odooplane.paths import CONFIG_FILENAME
 
 if TYPE_CHECKING:
@@ -180,6 +186,41 @@ def dependency_closure(addons: Mapping[str, Addon], names: Iterable[str]) -> set
             closure.add(name)
             stack.extend(addons[name].depends)
     return closure
+
+
+def check_installable(addons: Mapping[str, Addon], names: Iterable[str], series: str) -> None:
+    """A ConfigError naming the manifest of each addon of ``names`` (or of their
+    dependencies) that Odoo ``series`` would not install: marked not installable, or a
+    version it refuses (a 17.0 version on 19.0). Odoo itself only logs a warning there
+    and ends an ``-i`` with success. Names not in ``addons`` are left to the callers'
+    own checks."""
+    from odooplane.odoo.series import for_series
+
+    profile = for_series(series)
+    problems: list[str] = []
+    reachable: set[str] = set()
+    stack = [n for n in names if n in addons]
+    while stack:
+        name = stack.pop()
+        if name not in reachable:
+            reachable.add(name)
+            stack.extend(d for d in addons[name].depends if d in addons)
+    for name in sorted(reachable):
+        addon = addons[name]
+        where = manifest_path(addon.path) or addon.path
+        if not addon.installable:
+            problems.append(f"{where}: 'installable' is False")
+        elif profile.manifest_version(addon.version or "1.0") is None:
+            problems.append(
+                f"{where}: version '{addon.version}' is not a {series} version "
+                f"(use x.y, x.y.z, {series}.x.y or {series}.x.y.z)"
+            )
+    if problems:
+        raise ConfigError(
+            f"Odoo {series} would not install {len(problems)} addon(s):\n  "
+            + "\n  ".join(problems),
+            hint="Fix the manifest(s) above; Odoo only logs a warning and skips them.",
+        )
 
 
 def dependency_order(addons: Mapping[str, Addon], names: Iterable[str] | None = None) -> list[str]:

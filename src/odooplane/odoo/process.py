@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from odooplane.errors import CheckFailedError, ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
-from odooplane.odoo.addons import addons_path, discover_addons
+from odooplane.odoo.addons import addons_path, check_installable, discover_addons
 from odooplane.odoo.series import for_series
 from odooplane.ports import free_port
 
@@ -174,6 +174,7 @@ def initialize_database(
             f"No addon named {', '.join(unknown)} on the addons path of {project.root}.",
             hint="Check the module names, or add their folder to odoo.addons_paths.",
         )
+    check_installable(known, modules, source.series)
     extra: dict[str, object] = {"demo": demo, **(extra_options or {})}
     if addons_paths is not None:
         extra["addons_path"] = [str(p) for p in paths]

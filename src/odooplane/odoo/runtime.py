@@ -38,7 +38,7 @@ from filelock import FileLock
 from odooplane.errors import ConfigError, ExternalToolError, OdooplaneError
 from odooplane.fsutil import write_json_atomic
 from odooplane.odoo.addons import project_addons, python_requirements
-from odooplane.odoo.series import for_series
+from odooplane.odoo.series import OPTION_ENV_VARS, for_series
 from odooplane.paths import CONFIG_FILENAME, cache_dir
 from odooplane.progress import Progress, report, warn
 from odooplane.results import Result
@@ -178,9 +178,11 @@ class Runtime:
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """A process environment for Odoo: the runtime's ``bin`` first on PATH, because
         Odoo's reloader re-executes a bare ``python``; no PYTHONPATH/PYTHONHOME leaking
-        in from odooplane's own interpreter."""
+        in from odooplane's own interpreter, and none of the variables Odoo 19 reads over
+        odoo.conf (a ``$PGHOST`` or ``$ODOO_DEV`` of the calling shell would otherwise
+        point Odoo at another server or switch developer features on)."""
         env = dict(os.environ if base is None else base)
-        for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"):
+        for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__", *OPTION_ENV_VARS):
             env.pop(key, None)
         env["VIRTUAL_ENV"] = str(self.path)
         env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", os.defpath)])
@@ -330,13 +332,72 @@ def _same_interpreter(interpreter: Path) -> bool:
         return False
 
 
-def choose_python(project: Project) -> Path:
+def interpreter_version(interpreter: Path) -> tuple[int, int] | None:
+    """``(3, 11)`` for an interpreter, None when it cannot run."""
+    match = re.search(r"-(\d+)\.(\d+)-", _tag_or_empty(interpreter))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _tag_or_empty(interpreter: Path) -> str:
+    try:
+        return python_tag(interpreter)
+    except ConfigError:
+        return ""
+
+
+def installed_interpreters() -> list[tuple[Path, tuple[int, int]]]:
+    """The ``python3.N`` commands on PATH with their versions, newest first."""
+    found: dict[tuple[int, int], Path] = {}
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        try:
+            names = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for name in names:
+            if not re.fullmatch(r"python3\.\d+", name):
+                continue
+            path = Path(folder or ".") / name
+            if not os.access(path, os.X_OK):
+                continue
+            version = interpreter_version(path)
+            if version is not None and version not in found:
+                found[version] = path
+    return [(path, version) for version, path in sorted(found.items(), reverse=True)]
+
+
+def pick_interpreter(
+    current: tuple[Path, tuple[int, int]],
+    candidates: Sequence[tuple[Path, tuple[int, int]]],
+    accepted: tuple[tuple[int, int], tuple[int, int]],
+) -> Path:
+    """The interpreter for a series accepting Pythons ``accepted`` (lowest, highest):
+    the one running odooplane when it fits, else the newest installed one that fits,
+    else the one running odooplane (the build then warns)."""
+    low, high = accepted
+    path, version = current
+    if low <= version <= high:
+        return path
+    fitting = [c for c in candidates if low <= c[1] <= high]
+    if fitting:
+        return max(fitting, key=lambda c: c[1])[0]
+    return path
+
+
+def choose_python(project: Project, series: str | None = None) -> Path:
     """The interpreter a project's runtime is built from: ``odoo.python`` (a path, a
-    command such as ``python3.11``, or a version such as ``3.11``), else the one running
-    odooplane."""
+    command such as ``python3.11``, or a version such as ``3.11``); else the one running
+    odooplane when ``series`` accepts it, else the newest installed ``python3.N`` the
+    series accepts."""
     wanted = project.config.odoo.python
     if not wanted:
-        return Path(sys.executable)
+        current = Path(sys.executable)
+        if series is None:
+            return current
+        accepted = for_series(series).python_tested
+        version = (sys.version_info[0], sys.version_info[1])
+        if accepted[0] <= version <= accepted[1]:
+            return current
+        return pick_interpreter((current, version), installed_interpreters(), accepted)
     where = f"{project.root / CONFIG_FILENAME}: odoo.python"
     candidate = Path(wanted).expanduser()
     if "/" in wanted:
@@ -393,6 +454,7 @@ def _hash_of(python: str, series: str, reqs: RequirementSet) -> str:
         f"recipe={RECIPE_VERSION}",
         f"python={python}",
         "constraints=" + ",".join(for_series(series).runtime_constraints),
+        "build=" + ",".join(for_series(series).build_constraints),
     ]
     # What gets installed counts, not which file says it: an empty or comment-only
     # requirement file changes nothing.
@@ -471,7 +533,7 @@ class RuntimeStatus:
 
 def runtime_status(project: Project, source: OdooSource) -> RuntimeStatus:
     """Which runtime the project needs and whether it is built; builds nothing."""
-    tag = python_tag(choose_python(project))
+    tag = python_tag(choose_python(project, source.series))
     deps_hash = dependencies_hash(source, project, tag)
     return RuntimeStatus(deps_hash, runtime_dir(deps_hash), tag, load_runtime(deps_hash))
 
@@ -490,7 +552,7 @@ def ensure_runtime(
 ) -> Runtime:
     """The runtime of ``project`` on ``source``: reused when its hash is built, built
     otherwise (or again with ``rebuild``)."""
-    interpreter = choose_python(project)
+    interpreter = choose_python(project, source.series)
     tag = python_tag(interpreter)
     reqs = collect_requirements(source, project)
     deps_hash = _hash_of(tag, source.series, reqs)
@@ -634,6 +696,10 @@ class _Builder:
         env["NO_COLOR"] = "1"
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PIP_NO_INPUT"] = "1"
+        if self.installer == "pip" and self.work.is_dir():
+            # pip's isolated build environments read constraints from the environment
+            # only (uv takes --build-constraints).
+            env["PIP_CONSTRAINT"] = str(self._build_constraints_file())
         return env
 
     def _run(self, argv: Sequence[str], what: str) -> subprocess.CompletedProcess[str]:
@@ -693,9 +759,10 @@ class _Builder:
             version = (int(match.group(1)), int(match.group(2)))
             if not low <= version <= high:
                 self.reporter.warn(
-                    f"Odoo {self.series} is tested with Python {low[0]}.{low[1]} to "
-                    f"{high[0]}.{high[1]}, this runtime uses {version[0]}.{version[1]}; set "
-                    "odoo.python in odooplane.yaml to pick another interpreter."
+                    f"Odoo {self.series} runs on Python {low[0]}.{low[1]} to "
+                    f"{high[0]}.{high[1]}, this runtime uses {version[0]}.{version[1]} (no "
+                    "python3.N on PATH fits); install one, or set odoo.python in "
+                    "odooplane.yaml to pick another interpreter."
                 )
 
     def _create_venv(self) -> None:
@@ -734,6 +801,11 @@ class _Builder:
         path = self.work / "constraints.txt"
         lines = [*self.reqs.constraints, *for_series(self.series).runtime_constraints]
         path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _build_constraints_file(self) -> Path:
+        path = self.work / "build-constraints.txt"
+        path.write_text("\n".join(for_series(self.series).build_constraints) + "\n")
         return path
 
     def _requirements_file(self, name: str, lines: Sequence[str]) -> Path:
@@ -828,6 +900,8 @@ class _Builder:
             str(self.python),
             "-c",
             str(constraints),
+            "--build-constraints",
+            str(self._build_constraints_file()),
             str(infile),
             "-o",
             str(out),
@@ -928,6 +1002,8 @@ class _Builder:
                 "--no-deps",
                 "-c",
                 str(constraints),
+                "--build-constraints",
+                str(self._build_constraints_file()),
                 "-r",
                 str(reqfile),
             ]
