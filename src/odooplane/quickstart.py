@@ -26,8 +26,8 @@ from odooplane.environments.steps import StepTiming
 from odooplane.errors import RefusedError, UsageError
 from odooplane.gitrepo import git
 from odooplane.odoo.process import log_tail
-from odooplane.odoo.source import OdooSource, fetch_git_source, inspect_source
 from odooplane.odoo.series import for_series
+from odooplane.odoo.source import OdooSource, fetch_git_source, inspect_source
 from odooplane.paths import CONFIG_FILENAME
 from odooplane.progress import Progress, report
 from odooplane.project import load_project

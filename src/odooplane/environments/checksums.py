@@ -22,8 +22,8 @@ import psycopg
 
 from odooplane.odoo.addons import addon_checksum
 from odooplane.odoo.manifest import Addon
-from odooplane.results import Result
 from odooplane.odoo.series import for_series
+from odooplane.results import Result
 
 CHECKSUMS_PARAM = "odooplane.addon_checksums"
 REVISION_PARAM = "odooplane.odoo_revision"
