@@ -81,7 +81,14 @@ def test_each_environment_opens_its_own_database_only(
         assert row == (False, False, False)
     assert "CONNECT privilege" in cannot_connect(as_staging, prod)
     assert "CONNECT privilege" in cannot_connect(as_prod, staging)
-    assert "CONNECT privilege" in cannot_connect(as_staging, "postgres")
+    # Odoo opens `postgres` at start (to see whether its database exists): allowed, and
+    # nothing of another environment is there. template1 stays closed.
+    with as_staging.connect("postgres") as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = 'public'::regnamespace"
+        ).fetchone() == (0,)
+    assert "CONNECT privilege" in cannot_connect(as_staging, "template1")
     # A role no environment has cannot open anything either (CONNECT is not PUBLIC's).
     with pg_server.connect() as conn:
         conn.execute(

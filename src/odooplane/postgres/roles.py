@@ -198,6 +198,11 @@ def ensure_role(server: DatabaseServer, role: str, password: str) -> RoleResult:
                 # A role with CREATEROLE manages the objects of the roles it is a member of.
                 conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))
         lock_down(conn, server)
+        if server.embedded:
+            # Odoo connects to `postgres` when it starts with a database name, to see
+            # whether that database exists (odoo.service.db._create_empty_database) and
+            # stops if it cannot. The database holds nothing of any environment.
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(ident))
     return RoleResult(role, found is None)
 
 
@@ -221,6 +226,8 @@ def retire_role(server: DatabaseServer, role: str) -> bool:
         if found is None or found[0] or not _is_ours(found[1], ENVIRONMENT_MARK):
             return False
         ident = sql.Identifier(role)
+        if server.embedded:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE postgres FROM {}").format(ident))
         try:
             conn.execute(sql.SQL("DROP ROLE {}").format(ident))
             return True
