@@ -100,7 +100,7 @@ def create(
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         server = ctx.server()
-        state = ctx.store.load(name)
+        state = ctx.load_state()
         if state is not None:
             op = interrupted_operation(state)
             if (op is not None and op.op == "create") or (
@@ -138,7 +138,7 @@ def create(
             )
         if ctx.copy_source and import_path is None:
             source_ctx = EnvContext(project, ctx.copy_source)
-            source_state = source_ctx.store.load(ctx.copy_source)
+            source_state = source_ctx.load_state()
             if source_state is None or source_state.build is None:
                 raise RefusedError(
                     f"Environment '{name}' is a copy of '{ctx.copy_source}', which has not "

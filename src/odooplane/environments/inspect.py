@@ -3,6 +3,7 @@ the environment for a branch, and ``env diff``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from odooplane.project import Project
 def status(project: Project, name: str, *, check_health: bool = True) -> dict[str, Any]:
     """The truth about one environment: recorded state, live process, health."""
     ctx = EnvContext(project, name)
-    state = ctx.store.load(name)
+    state = ctx.load_state()
     base: dict[str, Any] = {
         "environment": name,
         "kind": ctx.kind.value,
@@ -58,9 +59,14 @@ def status(project: Project, name: str, *, check_health: bool = True) -> dict[st
         else None
     )
     health = None
-    if check_health and live.running and pair is not None:
-        # Through the front door, as users reach it.
-        health = check_once(ctx.local_url(pair), timeout=5).to_dict()
+    if check_health and live.running:
+        if not ctx.backend.serves_here:
+            # A cluster serves through its own Service: asked from inside the pod.
+            program = serving_program(ctx, state)
+            health = ctx.backend.check_health(program, "", timeout=5).to_dict()
+        elif pair is not None:
+            # Through the front door, as users reach it.
+            health = check_once(ctx.local_url(pair), timeout=5).to_dict()
     holder = lock_holder(project.state_dir, name)
     return {
         **base,
@@ -124,6 +130,13 @@ def list_environments(project: Project) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def log_stream(project: Project, name: str, *, lines: int, follow: bool) -> Iterator[str] | None:
+    """The environment's output when its backend serves it (pods, through their API);
+    None when it is the file :func:`log_file` names."""
+    ctx = EnvContext(project, name)
+    return ctx.backend.log_stream(name, lines=lines, follow=follow)
 
 
 def log_file(project: Project, name: str) -> Path:

@@ -121,10 +121,17 @@ class EnvironmentSpec:
     replicas: int = 1
     pull_request: int | None = None
     state: Mapping[str, Any] = field(default_factory=dict)
+    # Other records kept with the environment (a preview's), by key.
+    records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def sha(self) -> str:
         return str(self.build.get("sha") or "")
+
+
+def record_annotation(key: str) -> str:
+    """The Deployment annotation keeping the environment's ``key`` record."""
+    return f"{LABEL_PREFIX}{key}"
 
 
 # -- names and labels ------------------------------------------------------------------------
@@ -355,6 +362,8 @@ def deployment(
         "livenessProbe": _probe("/web/health", period=30, timeout=10, failures=5),
     }
     annotations = {ANNOTATION_STATE: json.dumps(dict(spec.state), sort_keys=True)}
+    for key, record in sorted(spec.records.items()):
+        annotations[record_annotation(key)] = json.dumps(dict(record), sort_keys=True)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -447,6 +456,10 @@ def environment_objects(
     return objects
 
 
+def job_name(project: str, environment: str, task: str, run_id: str) -> str:
+    return f"{instance_name(project, environment)}-{task}-{run_id}"[:63].rstrip("-")
+
+
 def task_job(
     spec: EnvironmentSpec,
     settings: ClusterSettings,
@@ -461,8 +474,7 @@ def task_job(
     """A one-shot Odoo run (``init``, ``update``, ``neutralize``...) in the environment's
     pod setup (same image, secrets and filestore), never retried: a failed update is
     rolled back, not run twice."""
-    inst = instance_name(spec.project, spec.environment)
-    name = f"{inst}-{task}-{run_id}"[:63].rstrip("-")
+    name = job_name(spec.project, spec.environment, task, run_id)
     job_labels = {**labels(spec, task), TASK_LABEL: task, RUN_LABEL: run_id}
     container: dict[str, Any] = {
         "name": "odoo",
