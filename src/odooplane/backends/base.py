@@ -167,6 +167,16 @@ class ProcessBackend(abc.ABC):
         del name
         return check_once(url, timeout=timeout)
 
+    def serve(self, env: str, program: str) -> None:
+        """Send environment ``env``'s users to ``program`` (one of its slots), for a
+        backend that serves elsewhere (:attr:`serves_here` false); here Caddy does."""
+        del env, program
+
+    def maintenance(self, env: str, message: str) -> None:
+        """Stop sending environment ``env``'s users to any of its programs while a deploy
+        changes its database, for a backend that serves elsewhere."""
+        del env, message
+
     def recorded_state(self, name: str) -> dict[str, Any] | None:
         """The environment's record as kept where it runs (a cluster's annotations), to
         rebuild the local state after it was lost; None when the backend keeps none."""

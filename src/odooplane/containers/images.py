@@ -204,7 +204,9 @@ def conf_of(argv: Sequence[str]) -> Path:
 def inner_argv(argv: Sequence[str], b: Build) -> list[str]:
     """A command line of this machine (the build's runtime, its Odoo source and code,
     the environment's odoo.conf) with the image's paths."""
-    python = str(runtime_of(b).python)
+    from odooplane.environments import builds  # looked up now: tests stand in for it
+
+    python = str(builds.runtime_of(b).python)
     conf = str(conf_of(argv))
     inner: list[str] = []
     for arg in argv:

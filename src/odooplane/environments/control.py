@@ -224,6 +224,13 @@ def destroy(
             router.stop()
             backend.shutdown()
             stop_catcher(project.state_dir)
+            if backend.kind != "local":
+                # The keeper runs under the project's supervisord whatever the backend.
+                from odooplane.backends.supervisor import SupervisorBackend
+
+                local = SupervisorBackend(project.state_dir)
+                if not [p for p in local.programs() if not p.startswith("_")]:
+                    local.shutdown()
         if state is not None and state.build:
             with (
                 open_evidence(project) as evidence,

@@ -30,6 +30,7 @@ from odooplane.backends.kubernetes import gc
 from odooplane.backends.kubernetes import manifests as m
 from odooplane.backends.kubernetes.api import KubeClient
 from odooplane.backends.kubernetes.backend import KubernetesBackend
+from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
@@ -80,6 +81,15 @@ class Scenario:
 
     def instance(self, env: str) -> str:
         return m.instance_name(self.project, env)
+
+    def serving(self, env: str) -> dict[str, Any]:
+        """The Deployment of the slot the environment's Service sends users to."""
+        service = self.kube.get("Service", self.instance(env), self.namespace)
+        assert service is not None
+        slot = service["spec"]["selector"][m.SLOT_LABEL]
+        dep = self.kube.get("Deployment", f"{self.instance(env)}-{slot}", self.namespace)
+        assert dep is not None
+        return dep
 
     def served(self, env: str, path: str) -> str:
         service = self.kube.get("Service", self.instance(env), self.namespace)
@@ -168,6 +178,7 @@ def scenario(
             sc.cli("env", "destroy", "production", "--force", timeout=600)
             kube.delete("Namespace", namespace)
             sc.cli("db", "server", "stop", timeout=120)
+            SupervisorBackend(repo / ".odooplane").shutdown()
 
 
 def test_create_serves_through_the_service(scenario: Scenario) -> None:
@@ -178,8 +189,7 @@ def test_create_serves_through_the_service(scenario: Scenario) -> None:
     assert [s["name"] for s in outcome["steps"]][:1] == ["initialize database"]
     assert scenario.served("production", "/acme/version") == "v1"
     assert "<form" in scenario.served("production", "/web/login")
-    dep = scenario.kube.get("Deployment", scenario.instance("production"), scenario.namespace)
-    assert dep is not None
+    dep = scenario.serving("production")
     labels = dep["metadata"]["labels"]
     assert labels[m.BUILD_LABEL] == scenario.shas["v1"]
     assert labels[m.ENVIRONMENT_LABEL] == "production"
@@ -205,9 +215,18 @@ def test_deploy_a_change_updates_then_rolls_out(scenario: Scenario) -> None:
     assert outcome["status"] == "deployed"
     assert outcome["plan"]["update"] == ["acme_web"]
     assert scenario.served("production", "/acme/version") == "v2"
-    dep = scenario.kube.get("Deployment", scenario.instance("production"), scenario.namespace)
-    assert dep is not None and dep["metadata"]["labels"][m.BUILD_LABEL] == sha
-    state = json.loads(dep["metadata"]["annotations"][m.ANNOTATION_STATE])
+    dep = scenario.serving("production")
+    assert dep["metadata"]["labels"][m.BUILD_LABEL] == sha
+    # Blue/green: the new build got the other slot; the old one is stopped, kept.
+    assert dep["metadata"]["labels"][m.SLOT_LABEL] == "green"
+    blue = scenario.kube.get(
+        "Deployment", scenario.instance("production") + "-blue", scenario.namespace
+    )
+    assert blue is not None and blue["spec"]["replicas"] == 0
+    assert blue["metadata"]["labels"][m.BUILD_LABEL] == scenario.shas["v1"]
+    service = scenario.kube.get("Service", scenario.instance("production"), scenario.namespace)
+    assert service is not None
+    state = json.loads(service["metadata"]["annotations"][m.ANNOTATION_STATE])
     assert state["previous_build"] == scenario.shas["v1"]
     updates = scenario.kube.list_objects("Job", scenario.namespace, labels={m.TASK_LABEL: "update"})
     assert any(j["status"].get("succeeded") == 1 for j in updates)
@@ -229,8 +248,8 @@ def test_broken_deploy_rolls_back_image_and_database(scenario: Scenario) -> None
     assert "acme_web is broken on purpose" in done.stdout + done.stderr
     # The previous build serves again, from the restored database.
     assert scenario.served("production", "/acme/version") == "v2"
-    dep = scenario.kube.get("Deployment", scenario.instance("production"), scenario.namespace)
-    assert dep is not None and dep["metadata"]["labels"][m.BUILD_LABEL] == scenario.shas["v2"]
+    dep = scenario.serving("production")
+    assert dep["metadata"]["labels"][m.BUILD_LABEL] == scenario.shas["v2"]
     status = scenario.json("env", "status", "production")
     assert status["build"]["sha"] == scenario.shas["v2"]
     assert status["last_deployment"]["status"] == "rolled_back"
@@ -276,8 +295,7 @@ def test_preview_created_then_removed_when_its_pull_request_closes(scenario: Sce
     name = info["environment"]
     assert info["status"] == "running"
     assert scenario.served(name, "/acme/version") == "preview"
-    dep = scenario.kube.get("Deployment", scenario.instance(name), scenario.namespace)
-    assert dep is not None
+    dep = scenario.serving(name)
     assert dep["metadata"]["labels"][m.PULL_REQUEST_LABEL] == "7"
     assert dep["metadata"]["labels"][m.KIND_LABEL] == "preview"
     route = scenario.kube.get("Ingress", scenario.instance(name), scenario.namespace)
@@ -292,7 +310,10 @@ def test_preview_created_then_removed_when_its_pull_request_closes(scenario: Sce
     removed = [a for a in report["actions"] if a["action"] == "removed"]
     assert [a["environment"] for a in removed] == [name]
     assert "closed" in removed[0]["reason"]
-    assert scenario.kube.get("Deployment", scenario.instance(name), scenario.namespace) is None
+    left = scenario.kube.list_objects(
+        "Deployment", scenario.namespace, labels={m.ENVIRONMENT_LABEL: name}
+    )
+    assert [d for d in left if not d["metadata"].get("deletionTimestamp")] == []
     claims = scenario.kube.list_objects(
         "PersistentVolumeClaim", scenario.namespace, labels={m.ENVIRONMENT_LABEL: name}
     )

@@ -60,6 +60,8 @@ STOP_TIMEOUT = 180.0
 # The state fields kept in the cluster: what `env list` and later commands need.
 RECORDED = (
     "kind",
+    "slot",
+    "slots",
     "database",
     "created_at",
     "status",
@@ -119,16 +121,39 @@ class KubernetesBackend(ProcessBackend):
         return Workloads(self.client, self.namespace)
 
     def instance(self, name: str) -> str:
-        return m.instance_name(self.project.config.project, name)
+        return m.instance_name(self.project.config.project, split_program(name)[0])
+
+    def deployment_name(self, program: str) -> str:
+        env, slot = split_program(program)
+        return f"{self.instance(env)}-{slot}" if slot else self.instance(env)
 
     def server_selector(self, name: str) -> dict[str, str]:
-        return {m.INSTANCE: self.instance(name), m.COMPONENT: "server"}
+        """The pods of program ``name``: an environment's slot (``env.blue``), or every
+        server pod of the environment when ``name`` is the environment itself."""
+        env, slot = split_program(name)
+        selector = {m.INSTANCE: self.instance(env), m.COMPONENT: "server"}
+        if slot:
+            selector[m.SLOT_LABEL] = slot
+        return selector
 
     def labels_of(self, name: str) -> dict[str, str]:
-        return m.environment_selector(self.project.config.project, name)
+        return m.environment_selector(self.project.config.project, split_program(name)[0])
 
-    def _deployment(self, name: str) -> dict[str, Any] | None:
-        return self.client.get("Deployment", self.instance(name), self.namespace)
+    def _deployment(self, program: str) -> dict[str, Any] | None:
+        return self.client.get("Deployment", self.deployment_name(program), self.namespace)
+
+    def _service(self, env: str) -> dict[str, Any] | None:
+        return self.client.get("Service", self.instance(env), self.namespace)
+
+    def _slot_deployments(self, env: str) -> list[dict[str, Any]]:
+        found = self.work.find("Deployment", {**self.labels_of(env), m.COMPONENT: "server"})
+        return [d for d in found if not d["metadata"].get("deletionTimestamp")]
+
+    def serving_slot(self, env: str) -> str | None:
+        """The slot the environment's Service sends users to."""
+        service = self._service(env)
+        slot = ((service or {}).get("spec", {}).get("selector") or {}).get(m.SLOT_LABEL)
+        return None if slot in (None, m.MAINTENANCE_SLOT) else str(slot)
 
     # -- from the lifecycle's view to the cluster's --------------------------------------
 
@@ -252,36 +277,41 @@ class KubernetesBackend(ProcessBackend):
         record = PreviewStore(self.project.state_dir).load(name)
         return {"preview": record.to_dict()} if record is not None else {}
 
-    def _annotate(self, name: str, **changes: Any) -> None:
-        record = self._record(name, **changes)
+    def _annotate(self, env: str, **changes: Any) -> None:
+        record = self._record(env, **changes)
+        annotations = {m.ANNOTATION_STATE: json.dumps(record, sort_keys=True)}
         with contextlib.suppress(OdooplaneError):
             self.client.patch(
-                "Deployment",
-                self.instance(name),
+                "Service",
+                self.instance(env),
                 self.namespace,
-                {
-                    "metadata": {
-                        "annotations": {m.ANNOTATION_STATE: json.dumps(record, sort_keys=True)}
-                    }
-                },
+                {"metadata": {"annotations": annotations}},
             )
 
     # -- ProcessBackend ------------------------------------------------------------------
 
     def ensure_objects(
-        self, ctx: EnvContext, b: Build, *, deployment: bool, argv: Sequence[str] | None = None
+        self,
+        ctx: EnvContext,
+        b: Build,
+        *,
+        slot: str | None = None,
+        argv: Sequence[str] | None = None,
     ) -> m.EnvironmentSpec:
-        """Apply the environment's objects for build ``b`` (the Deployment only when
-        asked: a one-off command needs the secrets and the claim, not the server)."""
+        """Apply the environment's objects for build ``b``: its secrets and claim, and
+        with ``slot`` its Service (still sending users where it did) and the slot's
+        Deployment (keeping its replica count). A one-off command needs no more than the
+        secrets and the claim."""
         self.work.ensure_namespace()
-        current = self._deployment(ctx.name)
-        replicas = int((current or {}).get("spec", {}).get("replicas", 0))
-        previous = ((current or {}).get("metadata", {}).get("labels") or {}).get(m.BUILD_LABEL)
         changes: dict[str, Any] = {}
-        if deployment:
-            changes = {"build": b.sha, "build_info": b.summary()}
-            if previous and previous != b.sha:
-                changes.update(previous_build=previous, deployed_at=_now())
+        replicas = 0
+        if slot:
+            program = f"{ctx.name}.{slot}"
+            current = self._deployment(program)
+            replicas = int((current or {}).get("spec", {}).get("replicas", 0))
+            slots = dict(self._record(ctx.name).get("slots") or {})
+            slots[slot] = {**(slots.get(slot) or {}), "build": b.sha}
+            changes = {"slots": slots}
         state = self._record(ctx.name, **changes)
         spec = self.environment_spec(ctx, b, replicas=replicas, state=state)
         records = self._records_of(ctx.name)
@@ -296,8 +326,12 @@ class KubernetesBackend(ProcessBackend):
         settings = objects.cluster_settings(self.project, ctx.name)
         image = objects.image_layout(self.project, b)
         self.work.apply_all([*m.secrets(spec, settings), m.filestore_claim(spec, settings)])
-        if deployment:
-            docs = [m.service(spec, settings), m.deployment(spec, settings, image, argv=argv)]
+        if slot:
+            serving = (self._service(ctx.name) or {}).get("spec", {}).get("selector", {})
+            docs = [
+                m.service(spec, settings, serving_slot=serving.get(m.SLOT_LABEL) or slot),
+                m.deployment(spec, settings, image, argv=argv, slot=slot),
+            ]
             route = m.ingress(spec, settings)
             if route is not None:
                 docs.append(route)
@@ -307,37 +341,47 @@ class KubernetesBackend(ProcessBackend):
     def define(self, spec: ProgramSpec) -> None:
         from odooplane.containers.images import inner_argv
 
+        env, slot = split_program(spec.name)
         b = self._build(spec.build)
         self.image_of(b)
-        ctx = self._ctx(spec.name)
-        self.ensure_objects(ctx, b, deployment=True, argv=inner_argv(spec.argv, b))
+        ctx = self._ctx(env)
+        self.ensure_objects(ctx, b, slot=slot or "blue", argv=inner_argv(spec.argv, b))
         if ctx.kind.value == "preview":
             from odooplane.backends.kubernetes.gc import ensure_gc
 
             ensure_gc(self)
 
     def defined(self, name: str) -> bool:
-        return self._deployment(name) is not None
+        """A slot is defined when its Deployment exists, or (what a failed creation
+        leaves) when the environment has objects but no Deployment at all: removing it
+        then removes them. The environment's own name is never a program here."""
+        env, slot = split_program(name)
+        if not slot:
+            return False
+        if self._deployment(name) is not None:
+            return True
+        return not self._slot_deployments(env) and bool(
+            self.work.find("Secret", self.labels_of(env))
+        )
 
     def start(self, name: str) -> None:
-        if not self.defined(name):
-            raise NotFoundError(f"Environment '{name}' has no Deployment to start.")
-        self.work.scale(self.instance(name), 1)
-        self._annotate(name, desired="running", status="running")
+        if self._deployment(name) is None:
+            raise NotFoundError(f"Program '{name}' has no Deployment to start.")
+        self.work.scale(self.deployment_name(name), 1)
+        env = split_program(name)[0]
+        self._annotate(env, desired="running")
 
     def stop(self, name: str) -> None:
-        if not self.defined(name):
+        if self._deployment(name) is None:
             return
-        self.work.scale(self.instance(name), 0)
+        self.work.scale(self.deployment_name(name), 0)
         result = self.work.wait_rollout(
-            self.instance(name), self.server_selector(name), timeout=STOP_TIMEOUT
+            self.deployment_name(name), self.server_selector(name), timeout=STOP_TIMEOUT
         )
         if not result.ok:
             raise OdooplaneError(
-                f"The pods of environment '{name}' did not stop within {STOP_TIMEOUT:.0f} s: "
-                f"{result.reason}."
+                f"The pods of '{name}' did not stop within {STOP_TIMEOUT:.0f} s: {result.reason}."
             )
-        self._annotate(name, desired="stopped", status="stopped")
 
     def status(self, name: str) -> ProcessStatus:
         try:
@@ -369,7 +413,7 @@ class KubernetesBackend(ProcessBackend):
                     str((live[-1].get("status") or {}).get("startTime")).replace("Z", "+00:00")
                 ).timestamp()
         description = (
-            f"Deployment {self.namespace}/{self.instance(name)}: {ready}/{wanted} "
+            f"Deployment {self.namespace}/{self.deployment_name(name)}: {ready}/{wanted} "
             "ready" + (f", {problem}" if problem else "")
         )
         image = (spec.get("template", {}).get("spec", {}).get("containers") or [{}])[0].get("image")
@@ -382,24 +426,40 @@ class KubernetesBackend(ProcessBackend):
             description,
             details={
                 "namespace": self.namespace,
-                "deployment": self.instance(name),
+                "deployment": self.deployment_name(name),
                 "pods": [p["metadata"]["name"] for p in live],
                 "image": image,
             },
         )
 
     def remove(self, name: str) -> None:
-        """Delete every object of the environment, its filestore claim included, and wait
-        for its pods to be gone (its database is dropped next)."""
-        self.work.remove(self.labels_of(name))
+        """Delete slot ``name``'s Deployment and wait for its pods to end; with the last
+        slot go every object of the environment, its filestore claim included (its
+        database is dropped next)."""
+        env, slot = split_program(name)
+        if slot and self._deployment(name) is not None:
+            self.client.delete("Deployment", self.deployment_name(name), self.namespace)
+        if not slot or not self._slot_deployments(env):
+            self.work.remove(self.labels_of(env))
         self.client.wait_for(
-            f"the pods of environment '{name}' to end",
-            lambda: not self.work.pods(self.labels_of(name)),
+            f"the pods of '{name}' to end",
+            lambda: not self.work.pods(self.server_selector(name)),
             timeout=STOP_TIMEOUT,
         )
 
     def programs(self) -> list[str]:
-        return self.recorded_environments()
+        """The slots defined in the cluster, as ``env.slot``."""
+        found = self.work.find(
+            "Deployment",
+            {**m.environment_selector(self.project.config.project), m.COMPONENT: "server"},
+        )
+        names = []
+        for dep in found:
+            labels = dep["metadata"].get("labels") or {}
+            env, slot = labels.get(m.ENVIRONMENT_LABEL), labels.get(m.SLOT_LABEL)
+            if env:
+                names.append(f"{env}.{slot}" if slot else env)
+        return sorted(names)
 
     def shutdown(self) -> None:
         for name in self.programs():
@@ -410,15 +470,17 @@ class KubernetesBackend(ProcessBackend):
         return None
 
     def log_stream(self, name: str, *, lines: int, follow: bool) -> Iterator[str] | None:
+        env, slot = split_program(name)
+        program = name if slot else f"{env}.{self.serving_slot(env) or 'blue'}"
         pods = [
             p
-            for p in self.work.pods(self.server_selector(name))
+            for p in self.work.pods(self.server_selector(program))
             if not p["metadata"].get("deletionTimestamp")
         ]
         if not pods:
             raise NotFoundError(
-                f"Environment '{name}' has no pod (it is stopped).",
-                hint=f"Start it: `odooplane env start {name}`.",
+                f"Environment '{env}' has no pod (it is stopped).",
+                hint=f"Start it: `odooplane env start {env}`.",
             )
         return self.client.logs(
             pods[-1]["metadata"]["name"],
@@ -489,7 +551,7 @@ class KubernetesBackend(ProcessBackend):
         ctx = self._ctx(name)
         b = self._build(sha)
         self.image_of(b)
-        spec = self.ensure_objects(ctx, b, deployment=False)
+        spec = self.ensure_objects(ctx, b)
         settings = objects.cluster_settings(self.project, name)
         image = objects.image_layout(self.project, b)
         task = task_name(list(argv))
@@ -563,9 +625,11 @@ class KubernetesBackend(ProcessBackend):
         del url
         started = time.monotonic()
         target = self._service_url(name)
+        env, slot = split_program(name)
+        program = name if slot else f"{env}.{self.serving_slot(env) or 'blue'}"
         pods = [
             p
-            for p in self.work.pods(self.server_selector(name))
+            for p in self.work.pods(self.server_selector(program))
             if not p["metadata"].get("deletionTimestamp")
             and (p.get("status") or {}).get("phase") == "Running"
         ]
@@ -599,12 +663,13 @@ class KubernetesBackend(ProcessBackend):
         timeout: float,
         still_running: Callable[[], str | None] | None = None,
     ) -> HealthResult:
-        """The rollout (readiness on /web/health), then /web/health and /web/login from
-        inside the pod. The new pod's output goes to the environment's log file."""
+        """The rollout of slot ``name`` (readiness on /web/health), then /web/health and
+        /web/login from inside its pod. The new pod's output goes to the environment's
+        log file."""
         del still_running  # the rollout watches the pods itself
         started = time.monotonic()
         rollout = self.work.wait_rollout(
-            self.instance(name), self.server_selector(name), timeout=timeout
+            self.deployment_name(name), self.server_selector(name), timeout=timeout
         )
         self._mirror_logs(name, rollout.pods, rollout.log_excerpt)
         if not rollout.ok:
@@ -614,8 +679,7 @@ class KubernetesBackend(ProcessBackend):
                 seconds=round(time.monotonic() - started, 2),
                 reason=f"the rollout failed: {rollout.reason}",
             )
-        left = max(30.0, timeout - (time.monotonic() - started))
-        deadline = time.monotonic() + left
+        deadline = time.monotonic() + max(30.0, timeout - (time.monotonic() - started))
         while True:
             result = self.check_health(name, url)
             if result.ok or time.monotonic() > deadline:
@@ -625,8 +689,10 @@ class KubernetesBackend(ProcessBackend):
 
     def _mirror_logs(self, name: str, pods: Sequence[str], excerpt: str) -> None:
         """Append the start-up output of ``pods`` (or ``excerpt``) to the log file the
-        lifecycle reads to explain a failure."""
-        path = self._ctx(name).log_path
+        lifecycle reads to explain a failure (the slot's, ``odoo-<slot>.log``)."""
+        env, slot = split_program(name)
+        ctx = self._ctx(env)
+        path = ctx.dir / f"odoo-{slot}.log" if slot else ctx.log_path
         text = excerpt
         for pod in pods[-1:]:
             text = self.work.safe_tail(pod) or excerpt
@@ -639,13 +705,15 @@ class KubernetesBackend(ProcessBackend):
     # -- the record in the cluster ---------------------------------------------------------
 
     def recorded_state(self, name: str) -> dict[str, Any] | None:
+        env = split_program(name)[0]
         try:
-            dep = self._deployment(name)
+            service = self._service(env)
+            if service is None:
+                return None
+            deployments = self._slot_deployments(env)
         except OdooplaneError:
             return None
-        if dep is None:
-            return None
-        return state_of(dep)
+        return state_of(service, deployments)
 
     def keep_record(self, name: str, key: str, data: dict[str, Any]) -> None:
         patch = {
@@ -654,13 +722,13 @@ class KubernetesBackend(ProcessBackend):
             }
         }
         with contextlib.suppress(OdooplaneError):
-            self.client.patch("Deployment", self.instance(name), self.namespace, patch)
+            self.client.patch("Service", self.instance(name), self.namespace, patch)
 
     def kept_records(self, key: str) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        selector = m.environment_selector(self.project.config.project)
-        for dep in self.work.find("Deployment", selector):
-            meta = dep.get("metadata") or {}
+        selector = {**m.environment_selector(self.project.config.project), m.COMPONENT: "server"}
+        for service in self.work.find("Service", selector):
+            meta = service.get("metadata") or {}
             name = (meta.get("labels") or {}).get(m.ENVIRONMENT_LABEL)
             text = (meta.get("annotations") or {}).get(m.record_annotation(key))
             if name and text:
@@ -671,7 +739,8 @@ class KubernetesBackend(ProcessBackend):
         return found
 
     def recorded_environments(self) -> list[str]:
-        found = self.work.find("Deployment", m.environment_selector(self.project.config.project))
+        selector = {**m.environment_selector(self.project.config.project), m.COMPONENT: "server"}
+        found = self.work.find("Service", selector)
         return sorted(
             {
                 d["metadata"]["labels"][m.ENVIRONMENT_LABEL]
@@ -680,11 +749,61 @@ class KubernetesBackend(ProcessBackend):
             }
         )
 
+    # -- the front door: the environment's Service ------------------------------------------
 
-def state_of(deployment: dict[str, Any]) -> dict[str, Any]:
-    """An environment's record from its Deployment: the annotation, then what the labels
-    and the live spec say for sure."""
-    meta = deployment.get("metadata") or {}
+    def serve(self, env: str, program: str) -> None:
+        """Point the environment's Service at slot ``program``'s pods (atomic for new
+        connections: the endpoints change, the old pods finish what they serve)."""
+        slot = split_program(program)[1] or "blue"
+        before = self.recorded_state(env) or {}
+        self.client.patch(
+            "Service",
+            self.instance(env),
+            self.namespace,
+            {"spec": {"selector": {m.SLOT_LABEL: slot}}},
+        )
+        changes: dict[str, Any] = {"slot": slot, "status": "running", "desired": "running"}
+        serving_now = ((before.get("slots") or {}).get(slot) or {}).get("build")
+        if serving_now and before.get("build") and serving_now != before["build"]:
+            # Users move to another build: the one they leave is the previous build.
+            changes.update(build=serving_now, previous_build=before["build"], deployed_at=_now())
+        self._annotate(env, **changes)
+
+    def maintenance(self, env: str, message: str) -> None:
+        """While a deploy changes the database, the Service has no pod: the Ingress
+        answers 503 (``message`` is for a front door that shows pages)."""
+        del message
+        with contextlib.suppress(OdooplaneError):
+            self.client.patch(
+                "Service",
+                self.instance(env),
+                self.namespace,
+                {"spec": {"selector": {m.SLOT_LABEL: m.MAINTENANCE_SLOT}}},
+            )
+
+    def reach_mail(self, state_dir: Path, host: str, port: int) -> tuple[str, int]:
+        """Pods reach the catcher at ``host_address`` when set; else mail goes to their
+        own loopback, where nothing listens."""
+        address = self.project.config.kubernetes.host_address
+        if not address:
+            return objects.NOWHERE_SMTP
+        from odooplane.mailcatcher import listen_also_on
+
+        listen_also_on(state_dir, address)
+        del host
+        return address, port
+
+
+def split_program(name: str) -> tuple[str, str | None]:
+    """``env.slot`` -> (env, slot); an environment's own name -> (env, None)."""
+    env, _, slot = name.partition(".")
+    return env, slot or None
+
+
+def state_of(service: dict[str, Any], deployments: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An environment's record from its Service and its slots' Deployments: the
+    annotation, then what the selector, labels and replicas say for sure."""
+    meta = service.get("metadata") or {}
     labels = meta.get("labels") or {}
     try:
         record = json.loads((meta.get("annotations") or {}).get(m.ANNOTATION_STATE) or "{}")
@@ -692,9 +811,21 @@ def state_of(deployment: dict[str, Any]) -> dict[str, Any]:
         record = {}
     if not isinstance(record, dict):
         record = {}
-    record["build"] = labels.get(m.BUILD_LABEL) or record.get("build")
     record["kind"] = labels.get(m.KIND_LABEL) or record.get("kind")
-    running = int((deployment.get("spec") or {}).get("replicas", 0)) > 0
+    slots = dict(record.get("slots") or {})
+    replicas: dict[str, int] = {}
+    for dep in deployments:
+        dep_labels = (dep.get("metadata") or {}).get("labels") or {}
+        slot = dep_labels.get(m.SLOT_LABEL)
+        if slot:
+            slots[slot] = {**(slots.get(slot) or {}), "build": dep_labels.get(m.BUILD_LABEL)}
+            replicas[slot] = int((dep.get("spec") or {}).get("replicas", 0))
+    record["slots"] = slots
+    serving = ((service.get("spec") or {}).get("selector") or {}).get(m.SLOT_LABEL)
+    if serving and serving != m.MAINTENANCE_SLOT:
+        record["slot"] = serving
+        record["build"] = (slots.get(serving) or {}).get("build") or record.get("build")
+    running = bool(replicas.get(str(record.get("slot")), 0))
     record["desired"] = "running" if running else "stopped"
     if record.get("status") in (None, "running", "stopped", "new", "ready"):
         record["status"] = "running" if running else "stopped"
