@@ -134,6 +134,12 @@ def ensure_tool_image(project: Project, on_line: Any = None) -> str:
             labels={"org.odooplane.layer": "tool"},
             on_line=on_line,
         )
+        # Earlier odooplane versions' tool images are not used any more (~500 MB each);
+        # one still running keeps its image (the engine refuses to remove it).
+        listed = docker.run(["images", "--format", "{{.Repository}}:{{.Tag}}", TOOL_REPOSITORY])
+        for old in listed.stdout.split():
+            if old != tag:
+                docker.run(["rmi", old], check=False)
     registry = project.config.kubernetes.image_registry
     if not registry:
         return tag
