@@ -287,7 +287,8 @@ def test_env_list_rebuilt_from_the_cluster(scenario: Scenario) -> None:
 
 
 def test_preview_created_then_removed_when_its_pull_request_closes(scenario: Scenario) -> None:
-    run_git(scenario.repo, "checkout", "-q", "-b", "feature/login")
+    # The pull request branches off the last good commit (main's last one is broken).
+    run_git(scenario.repo, "checkout", "-q", "-b", "feature/login", scenario.shas["v2"])
     scenario.set_version("preview")
     scenario.commit("preview", "acme_web answers preview")
     run_git(scenario.repo, "checkout", "-q", "main")
