@@ -145,7 +145,7 @@ def main() -> None:
                 row["build"] = timed(
                     "build",
                     lambda p=project, into=built: into.setdefault(
-                        "b", build(p, "main", progress=False)
+                        "b", build(p, "main")
                     ),
                 )
                 if kind == "docker":

@@ -5,7 +5,10 @@ returning a constant, polled every 50 ms. Each edit changes the constant; the la
 the time from the save to the first answer carrying the new constant, and every refused
 connection or non-200 answer in between counts as a failed request.
 
-    /work/venv/bin/python benchmarks/dev_reload.py [--edits 5] [--odoo-src /opt/odoo-src/17.0]
+    /work/venv/bin/python benchmarks/dev_reload.py [--edits 5] [--odoo-src /opt/odoo-src/19.0]
+
+The series is read from the source tree (``--dev=all`` means access, qweb, reload, xml
+on 19.0; reload, qweb, xml before).
 
 Stock Odoo needs ``inotify`` (or watchdog < 7) to notice edits; the runtime does not ship
 it, so it is installed once into a side folder put on the stock server's PYTHONPATH.
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from odooplane.dev.session import DevSession, prepare_dev
 from odooplane.odoo.process import http_get, odoo_options, write_conf
 from odooplane.odoo.series import for_series
+from odooplane.odoo.source import read_series
 from odooplane.ports import free_port
 from odooplane.postgres.databases import clone_database, drop_database
 from odooplane.project import load_project
@@ -148,7 +152,7 @@ def main() -> None:
     parser.add_argument(
         "--odoo-src", default=os.environ.get("ODOOPLANE_TEST_ODOO_SRC", "/opt/odoo-src/17.0")
     )
-    parser.add_argument("--series", default="17.0")
+    parser.add_argument("--series", help="default: read from the source's odoo/release.py")
     parser.add_argument(
         "--cold-cache", action="store_true", help="build the runtime into an empty cache"
     )
@@ -170,18 +174,13 @@ def main() -> None:
     os.environ.setdefault("ODOOPLANE_CACHE_DIR", "/tmp/odooplane-test-cache")
     root = work / "project"
     root.mkdir()
-    write_project(root, Path(args.odoo_src), args.series)
+    series = args.series or read_series(Path(args.odoo_src) / "odoo" / "release.py")
+    print(f"Odoo {series} at {args.odoo_src}", flush=True)
+    write_project(root, Path(args.odoo_src), series)
     project = load_project(root)
-    steps: dict[str, float] = {}
     cold_started = time.monotonic()
-    context = prepare_dev(
-        project,
-        progress=False,
-        mail=False,
-        on_step=lambda name, state, secs, _d: (
-            steps.__setitem__(name, secs) if state == "done" else None
-        ),
-    )
+    context = prepare_dev(project, mail=False)
+    steps = {step.name: step.seconds for step in context.steps}
     server = context.server
     copy = "bench_stock"
     clone_database(server, context.database, copy)
@@ -261,7 +260,10 @@ def main() -> None:
         )
 
     print()
-    print(f"Python edit, save to served ({args.edits} edits each, probe polled every 50 ms)")
+    print(
+        f"Odoo {series}: Python edit, save to served ({args.edits} edits each, probe polled "
+        "every 50 ms)"
+    )
     print(f"{'':<26} {'min s':>7} {'median s':>8} {'max s':>7} {'failed':>8}")
     print(row("stock odoo-bin --dev=all", stock_lat, stock_failures))
     print(row("odooplane dev", ours, our_failures))

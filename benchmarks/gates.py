@@ -127,7 +127,7 @@ def main() -> None:
     try:
         server = server_for(project)
         first = git(project.root, "rev-parse", "HEAD")
-        b = build(project, first, progress=False)
+        b = build(project, first)
         production = project.config.database_name("production")
         t = time.monotonic()
         dbs.import_database(server, args.dump, production)

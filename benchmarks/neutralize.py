@@ -1,8 +1,11 @@
 """How long does neutralization take: odooplane (over SQL) against ``odoo-bin neutralize``.
 
 Restores ../shared/fixtures/odoo17-prodlike.sql.gz (a real Odoo 17 database) into a fresh
-embedded cluster with default (durable) settings, then, on a fresh TEMPLATE clone each
-time, times:
+embedded cluster with default (durable) settings; for a source of another series
+(``--odoo-source /opt/odoo-src/19.0``) it makes the same production-like database with
+that series instead (``tests/prodlike.py``: the modules installed, then made
+production-like through Odoo's ORM; not timed). Then, on a fresh TEMPLATE clone each
+time, it times:
 
 - ``odooplane neutralize``: Odoo's own neutralize.sql files + odooplane's rules + the
   read-only verification, one call of the library;
@@ -15,6 +18,7 @@ Medians of ``--repeat`` runs are printed side by side with ratios.
 
     python benchmarks/neutralize.py
     python benchmarks/neutralize.py --repeat 9 --odoo-source /opt/odoo-src/17.0
+    python benchmarks/neutralize.py --odoo-source /opt/odoo-src/19.0
     python benchmarks/neutralize.py --url postgresql://u:p@host/postgres   # another server
 
 Building the Odoo runtime the first time takes a minute (it lands in the odooplane cache,
@@ -46,6 +50,7 @@ from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
+DUMP_SERIES = "17.0"
 SHARED = Path(os.environ.get("ODOOPLANE_SHARED_DIR", str(ROOT.parent / "shared")))
 DEFAULT_DUMP = SHARED / "fixtures" / "odoo17-prodlike.sql.gz"
 DEFAULT_SOURCE = Path(os.environ.get("ODOOPLANE_TEST_ODOO_SRC", "/opt/odoo-src/17.0"))
@@ -92,7 +97,7 @@ class OdooBin:
             ),
         )
         started = time.perf_counter()
-        self.runtime = ensure_runtime(project, self.source, progress=False)
+        self.runtime = ensure_runtime(project, self.source)
         print(f"Odoo runtime ready in {time.perf_counter() - started:.1f} s ({self.runtime.path})")
         options = odoo_options(project, self.source, server, database=COPY)
         self.conf = write_conf(workdir / "neutralize.conf", self.source, options)
@@ -108,11 +113,44 @@ class OdooBin:
             raise SystemExit(f"odoo-bin neutralize failed:\n{done.stdout[-2000:]}")
 
 
-def run(server: DatabaseServer, dump: Path, source: Path | None, repeat: int) -> None:
+def make_template(server: DatabaseServer, dump: Path, source: Path | None) -> None:
+    """The production-like database: the shared dump, or one built for the source's
+    series when that is not the dump's."""
+    from odooplane.odoo.source import inspect_source
+
     drop_database(server, TEMPLATE, missing_ok=True, terminate=True)
     started = time.perf_counter()
-    import_database(server, dump, TEMPLATE)
-    print(f"restored {dump.name} in {time.perf_counter() - started:.1f} s")
+    tree = inspect_source(source) if source is not None else None
+    if tree is None or tree.series == DUMP_SERIES:
+        import_database(server, dump, TEMPLATE)
+        print(f"restored {dump.name} in {time.perf_counter() - started:.1f} s")
+        return
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from odooplane.odoo.runtime import ensure_runtime
+    from prodlike import build_prodlike
+
+    workdir = Path(tempfile.mkdtemp(prefix="odooplane-bench-prodlike-"))
+    try:
+        project = Project(
+            root=workdir,
+            config=ProjectConfig(
+                project="bench", odoo=OdooConfig(series=tree.series, source=str(tree.path))
+            ),
+        )
+        runtime = ensure_runtime(project, tree, progress=False)
+        build_prodlike(server, tree, runtime, TEMPLATE, workdir / "prodlike")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"built a production-like Odoo {tree.series} database in "
+        f"{time.perf_counter() - started:.1f} s (not timed below)"
+    )
+
+
+def run(server: DatabaseServer, dump: Path, source: Path | None, repeat: int) -> None:
+    make_template(server, dump, source)
     version = server.server_version()
     print(f"PostgreSQL {version // 10000}.{version % 10000}, {repeat} runs each, median shown")
     settings = settings_for(source)

@@ -39,16 +39,16 @@ def main() -> None:
     try:
         timings: dict[str, float] = {}
         started = time.monotonic()
-        runtime = ensure_runtime(project, source, progress=False)
+        runtime = ensure_runtime(project, source)
         timings["cold (empty caches)"] = time.monotonic() - started
 
         shutil.rmtree(runtime_dir(runtime.deps_hash))
         started = time.monotonic()
-        ensure_runtime(project, source, progress=False)
+        ensure_runtime(project, source)
         timings["warm (caches full, runtime absent)"] = time.monotonic() - started
 
         started = time.monotonic()
-        ensure_runtime(project, source, progress=False)
+        ensure_runtime(project, source)
         timings["reused (runtime present)"] = time.monotonic() - started
 
         packages = len(runtime.metadata.get("packages", []))

@@ -2,7 +2,8 @@
 
 Fixtures that start services live beside this file: ``fixtures_postgres.py`` (the
 embedded PostgreSQL server, started once per test session) and ``fixtures_odoo.py``
-(the real-Odoo tier, skipped with a visible reason when no Odoo source is present).
+(the real-Odoo tier, skipped with a visible reason when no Odoo source is present),
+``fixtures_browser.py`` (headless Chromium through the DevTools protocol).
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ import pytest
 pytest_plugins = [
     "fixtures_postgres",
     "fixtures_odoo",
+    "fixtures_prodlike",
     "fixtures_disk",
     "fixtures_kubernetes",
     "fixtures_docker",
+    "fixtures_github",
+    "fixtures_browser",
 ]
 
 # One cache for the whole test session, outside the user's: Python runtimes built for
 # the real-Odoo tier take a minute, so every test that needs one shares it.
 TEST_CACHE = Path(os.environ.get("ODOOPLANE_TEST_CACHE", "/tmp/odooplane-test-cache"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Session and module fixtures run before the autouse fixture below: without this,
+    # one building a runtime or starting a catcher would use the user's real cache.
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    os.environ["ODOOPLANE_CACHE_DIR"] = str(TEST_CACHE)
+    os.environ["ODOOPLANE_FORBID_REAL_STATE"] = "1"
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +69,7 @@ def run_git(cwd: Path, *args: str) -> str:
 def write_addon(
     root: Path,
     name: str,
-    version: str = "17.0.1.0.0",
+    version: str = "1.0.0",
     depends: tuple[str, ...] = ("base",),
     extra: dict[str, str] | None = None,
 ) -> Path:

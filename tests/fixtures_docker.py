@@ -24,4 +24,3 @@ def docker_engine() -> Docker:
     if engine.image(DEFAULT_BASE_IMAGE) is None:
         pytest.skip(f"no base image {DEFAULT_BASE_IMAGE} (run .ci/setup-docker)")
     return engine
-

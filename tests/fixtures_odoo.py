@@ -1,11 +1,18 @@
-"""The real-Odoo tier: a real Odoo source tree and the runtime that runs it.
+"""The real-Odoo tier: real Odoo source trees and the runtimes that run them.
 
-- ``odoo_source`` (session): the :class:`OdooSource` at ``$ODOOPLANE_TEST_ODOO_SRC``
-  (default ``/opt/odoo-src/17.0``); tests using it are skipped, with the reason, when
-  the folder is absent.
-- ``odoo_runtime`` (session): its runtime, built with :func:`ensure_runtime` into the
-  shared test cache (``/tmp/odooplane-test-cache``): the first session builds it (about
-  40 s), later sessions reuse it.
+Two kinds of tests use it (docs/testing.md says which runs where):
+
+- depth tests run on the **primary** series only: ``odoo_source`` (session) is the
+  :class:`OdooSource` at ``$ODOOPLANE_TEST_ODOO_SRC`` (default ``/opt/odoo-src/17.0``)
+  and ``odoo_runtime`` (session) its runtime;
+- series tests run **once per series** whose tree is present: ``series_source``
+  (session, parametrized ``17.0``/``18.0``/``19.0``: the primary tree, then
+  ``$ODOOPLANE_TEST_ODOO_SRC_18`` and ``$ODOOPLANE_TEST_ODOO_SRC_19``, defaults
+  ``/opt/odoo-src/18.0`` and ``/opt/odoo-src/19.0``) and ``series_runtime``.
+
+Each is skipped, with the reason, when its folder is absent. Runtimes are built with
+:func:`ensure_runtime` into the shared test cache (``/tmp/odooplane-test-cache``): the
+first session builds them (15-40 s each), later sessions reuse them.
 - ``odoo_project`` (function): a project folder with odooplane.yaml pointing at that
   source, no addons of its own, in ``tmp_path``.
 - ``make_fake_odoo`` (function): builds a tiny tree that looks like an Odoo source
@@ -28,10 +35,25 @@ from odooplane.project import Project
 
 DEFAULT_ODOO_SRC = "/opt/odoo-src/17.0"
 _TEST_CACHE = Path(os.environ.get("ODOOPLANE_TEST_CACHE", "/tmp/odooplane-test-cache"))
+# The series of the series tests: (series, variable naming its tree, default tree). The
+# first is the primary series, whose tree also serves the depth tests.
+SERIES_TREES = (
+    ("17.0", "ODOOPLANE_TEST_ODOO_SRC", DEFAULT_ODOO_SRC),
+    ("18.0", "ODOOPLANE_TEST_ODOO_SRC_18", "/opt/odoo-src/18.0"),
+    ("19.0", "ODOOPLANE_TEST_ODOO_SRC_19", "/opt/odoo-src/19.0"),
+)
+TESTED_SERIES = tuple(series for series, _var, _default in SERIES_TREES)
 
 
 def odoo_src_path() -> Path:
     return Path(os.environ.get("ODOOPLANE_TEST_ODOO_SRC", DEFAULT_ODOO_SRC))
+
+
+def series_src_path(series: str) -> Path:
+    for name, variable, default in SERIES_TREES:
+        if name == series:
+            return Path(os.environ.get(variable, default))
+    raise KeyError(series)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +62,53 @@ def odoo_source() -> OdooSource:
     if not (path / "odoo" / "release.py").is_file():
         pytest.skip(f"no Odoo source at {path}: set ODOOPLANE_TEST_ODOO_SRC")
     return inspect_source(path)
+
+
+def source_of_series(series: str) -> OdooSource:
+    """The tree of ``series`` for the series tests, or a skip saying why there is none."""
+    variable = next(v for name, v, _d in SERIES_TREES if name == series)
+    path = series_src_path(series)
+    if not (path / "odoo" / "release.py").is_file():
+        pytest.skip(f"no Odoo {series} source at {path}: set {variable}")
+    source = inspect_source(path)
+    if variable != SERIES_TREES[0][1]:
+        if source.series != series:
+            pytest.skip(f"{variable} is a {source.series} tree ({path}), not {series}")
+        if path.resolve() == odoo_src_path().resolve():
+            pytest.skip(f"{variable} is the primary tree ($ODOOPLANE_TEST_ODOO_SRC)")
+    return source
+
+
+@pytest.fixture(scope="session", params=TESTED_SERIES)
+def series_source(request: pytest.FixtureRequest) -> OdooSource:
+    return source_of_series(str(request.param))
+
+
+@pytest.fixture(scope="session")
+def series_runtime(series_source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+    return _runtime_for(series_source, tmp_path_factory)
+
+
+def _runtime_for(source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+    with pytest.MonkeyPatch.context() as patch:
+        _TEST_CACHE.mkdir(parents=True, exist_ok=True)
+        patch.setenv("ODOOPLANE_CACHE_DIR", str(_TEST_CACHE))
+        project = minimal_project(tmp_path_factory.mktemp("odoo-runtime-project"), source)
+        return ensure_runtime(project, source)
+
+
+def is_primary(source: OdooSource) -> bool:
+    """Whether ``source`` is the primary tree, the one depth tests run on."""
+    return source.path.resolve() == odoo_src_path().resolve()
+
+
+def primary_only(source: OdooSource) -> None:
+    """Skip a depth test on the other series (the choice is in docs/testing.md)."""
+    if not is_primary(source):
+        pytest.skip(
+            f"depth test: runs on the primary series only ({odoo_src_path()}), "
+            f"not on {source.series} (docs/testing.md)"
+        )
 
 
 def minimal_project(root: Path, source: OdooSource, **odoo: object) -> Project:
@@ -62,13 +131,7 @@ def minimal_project(root: Path, source: OdooSource, **odoo: object) -> Project:
 
 @pytest.fixture(scope="session")
 def odoo_runtime(odoo_source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Runtime:
-    # Session fixtures run before the autouse per-test cache fixture: point the cache at
-    # the shared test cache explicitly while building, never at the user's.
-    with pytest.MonkeyPatch.context() as patch:
-        _TEST_CACHE.mkdir(parents=True, exist_ok=True)
-        patch.setenv("ODOOPLANE_CACHE_DIR", str(_TEST_CACHE))
-        project = minimal_project(tmp_path_factory.mktemp("odoo-runtime-project"), odoo_source)
-        return ensure_runtime(project, odoo_source, progress=False)
+    return _runtime_for(odoo_source, tmp_path_factory)
 
 
 @pytest.fixture

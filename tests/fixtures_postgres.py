@@ -32,10 +32,12 @@ from odooplane.postgres.databases import (
     list_snapshots,
 )
 from odooplane.postgres.server import DatabaseServer
+from odooplane.postgres.templates import server_id
 
 # Durability is pointless for a throw-away test cluster and costs seconds per clone.
 TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 PRODLIKE_TEMPLATE = "odoo17_prodlike_template"
+_TEST_CACHE = Path(os.environ.get("ODOOPLANE_TEST_CACHE", "/tmp/odooplane-test-cache"))
 
 
 def shared_dir() -> Path:
@@ -115,12 +117,19 @@ def pg_server() -> Iterator[DatabaseServer]:
     os.chmod(base, 0o711)
     (base / "owner.pid").write_text(str(os.getpid()))
     cluster = EmbeddedCluster(base / "state", settings=TEST_SETTINGS)
+    templates: Path | None = None
     try:
         cluster.start()
-        yield cluster.server()
+        server = cluster.server()
+        # Template filestores of this cluster live in the (shared) test cache, which the
+        # per-test fixture selects after this session fixture started.
+        templates = _TEST_CACHE / "db-templates" / server_id(server)
+        yield server
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
+        if templates is not None:
+            shutil.rmtree(templates, ignore_errors=True)
 
 
 def _drop_with_snapshots(server: DatabaseServer, name: str) -> None:

@@ -157,10 +157,13 @@ def test_explicit_name_and_unsafe_name(make_git_repo: Callable[..., Path]) -> No
     assert load_config(repo / "odooplane.yaml", environ={}).project == "crm"
 
 
-def test_no_addons_defaults_to_17(make_git_repo: Callable[..., Path]) -> None:
+def test_no_addons_defaults_to_19(make_git_repo: Callable[..., Path]) -> None:
     repo = make_git_repo("empty")
     result = init_project(repo)
-    assert result.series == "17.0" and result.addons == [] and result.addons_paths == []
+    assert result.series == "19.0" and result.addons == [] and result.addons_paths == []
+    assert any("assumed 19.0" in n for n in result.notes)
+    source = load_config(result.config_path, environ={}).odoo.source
+    assert source == GitSource(git="https://github.com/odoo/odoo.git", ref="19.0")
     assert result.series_reason.startswith("default")
     assert any("No addon folder" in n for n in result.notes)
     assert load_config(result.config_path, environ={}).odoo.addons_paths == []

@@ -16,19 +16,19 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from odooplane.errors import ExternalToolError, NotFoundError, UsageError
+from odooplane.results import Result
 
 _GIT_ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
 @dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(Result):
     sha: str
     subject: str
     message: str
@@ -36,9 +36,6 @@ class CommitInfo:
     author_email: str
     timestamp: str  # ISO 8601, UTC, of the commit (committer date)
     author_timestamp: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

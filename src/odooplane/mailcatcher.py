@@ -36,7 +36,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -49,6 +49,7 @@ from odooplane.errors import ExternalToolError, NotFoundError, RefusedError
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
 from odooplane.paths import cache_dir
 from odooplane.ports import is_port_free, port_range
+from odooplane.results import Result
 
 DEFAULT_HOST = "127.0.0.1"
 RANGE_ENV = "ODOOPLANE_MAIL_PORT_RANGE"
@@ -133,7 +134,7 @@ def catcher_address(
 
 
 @dataclass(frozen=True)
-class CaughtMessage:
+class CaughtMessage(Result):
     id: str
     received_at: str
     mail_from: str
@@ -144,9 +145,6 @@ class CaughtMessage:
     message_id: str
     size: int
     peer: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class MailStore:
@@ -257,7 +255,7 @@ def message_text(message: EmailMessage) -> str:
 
 
 @dataclass
-class CatcherStatus:
+class CatcherStatus(Result):
     running: bool
     pid: int | None = None
     host: str | None = None
@@ -265,9 +263,6 @@ class CatcherStatus:
     errors: dict[str, str] = field(default_factory=dict)
     started_at: str | None = None
     log: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _process_matches(info: dict[str, Any]) -> bool:

@@ -26,9 +26,9 @@ from odooplane.odoo.manifest import (
     read_manifest,
     series_from_version,
 )
+from odooplane.odoo.series import DEFAULT_SERIES
 from odooplane.paths import CONFIG_FILENAME, STATE_DIRNAME
 
-DEFAULT_SERIES = "17.0"
 ODOO_GIT_URL = "https://github.com/odoo/odoo.git"
 # Leaves room for "_development" in database names within PostgreSQL's 63 characters.
 MAX_PROJECT_NAME = 40
@@ -63,7 +63,7 @@ class InitResult:
     overwritten: bool
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "root": str(self.root),
             "config_path": str(self.config_path),

@@ -16,21 +16,19 @@ from pathlib import Path
 from odooplane.config import EnvironmentKind
 from odooplane.envfile import read_env_file
 from odooplane.project import Project
+from odooplane.results import Result
 
 # Shorter values would match by accident ("1", "yes", "odoo"); secrets are longer.
 MIN_SECRET_LENGTH = 6
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(Result):
     """A production-only secret visible to a non-production environment."""
 
     key: str
     where: str
     message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"key": self.key, "where": self.where, "message": self.message}
 
 
 def _env_file(project: Project, env_file: str | None) -> Path | None:

@@ -142,3 +142,28 @@ def test_chown_tree_takes_files_and_folders(tmp_path: Path) -> None:
         }
         assert owners == {12345}
         assert (tmp_path / "store").stat().st_uid == 12345
+
+
+def test_each_slot_is_a_container_sharing_the_environment_volumes(tmp_path: Path) -> None:
+    from odooplane.backends.docker import container_name
+
+    project = _project(tmp_path)
+    assert container_name(project, "production.blue") == "odooplane-shop-production-blue"
+    assert container_name(project, "production.green") == "odooplane-shop-production-green"
+    # The one program of an environment from before slots.
+    assert container_name(project, "production") == "odooplane-shop-production"
+    backend = DockerBackend(project)
+    assert backend.volume_names("production") == (
+        "odooplane-shop-production-filestore",
+        "odooplane-shop-production-sessions",
+    )
+    assert backend._program_labels("production.green") == {
+        "org.odooplane.project": "shop",
+        "org.odooplane.managed": "true",
+        "org.odooplane.environment": "production",
+        "org.odooplane.slot": "green",
+    }
+    # Mounted files are kept per slot in the environment's own folder.
+    env_dir = project.state_dir / "environments" / "production" / "container"
+    assert backend._container_dir("production.blue") == env_dir / "blue"
+    assert backend._container_dir("production") == env_dir / "main"

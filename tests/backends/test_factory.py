@@ -34,10 +34,29 @@ def test_local_environments_and_orphans_run_under_the_project_supervisord(
         assert not backend.is_running()
 
 
+def test_a_project_with_docker_environments_has_both_backends(tmp_path: Path) -> None:
+    from odooplane.backends.docker import DockerBackend
+    from odooplane.backends.factory import project_backends
+
+    config = ProjectConfig(
+        project="acme",
+        odoo={"series": "17.0", "source": "/x"},
+        environments={
+            "production": {"kind": "production", "backend": "docker"},
+            "staging": {"kind": "staging", "backend": "local"},
+        },
+    )
+    project = Project(root=tmp_path, config=config)
+    kinds = [type(b) for b in project_backends(project)]
+    # The local one always: the keeper and the front door run under its supervisord.
+    assert kinds == [SupervisorBackend, DockerBackend]
+    assert [type(b) for b in project_backends(_project(tmp_path))] == [SupervisorBackend]
+
+
 def test_kubernetes_environments_and_previews_get_the_kubernetes_backend(
     tmp_path: Path,
 ) -> None:
-    from odooplane.backends.factory import backend_named
+    from odooplane.backends.factory import backend_named, project_backends
     from odooplane.backends.kubernetes.backend import KubernetesBackend
     from odooplane.previews.records import PreviewRecord, PreviewStore
 
@@ -67,3 +86,5 @@ def test_kubernetes_environments_and_previews_get_the_kubernetes_backend(
     )
     assert isinstance(backend_for(project, "pr-3-x"), KubernetesBackend)
     assert isinstance(backend_named(project, "kubernetes"), KubernetesBackend)
+    kinds = [type(b) for b in project_backends(project)]
+    assert kinds == [SupervisorBackend, KubernetesBackend]

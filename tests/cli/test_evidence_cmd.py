@@ -95,6 +95,22 @@ def test_history_and_logs(project_dir: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1 and "has no step named 'nope'" in err
 
 
+def test_history_shows_the_image_a_build_ran_from(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = "sha256:" + "9" * 64
+    with EvidenceStore.open(load_project(project_dir)) as store:
+        build = store.record_build(git_sha="c" * 40)
+        store.record_build_image(build.id, git_sha="c" * 40, image_id=image)
+        store.start_deployment("production", git_sha="c" * 40, build_id=build.id).finish(
+            "succeeded"
+        )
+    code, out, _ = run(["-C", str(project_dir), "history", "--json"], capsys)
+    assert code == 0 and [r["image_id"] for r in json.loads(out)] == [image]
+    code, out, _ = run(["-C", str(project_dir), "history"], capsys)
+    assert code == 0 and "image" in out and "9" * 12 in out
+
+
 def test_postmortem_writes_markdown(
     project_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -117,7 +133,7 @@ def test_evidence_status_migrate_sync_prune(
     status = json.loads(out)
     assert code == 0 and status["backend"] == "sqlite" and status["reachable"] is True
     code, out, _ = run(["-C", str(project_dir), "evidence", "migrate", "--json"], capsys)
-    assert code == 0 and json.loads(out)["after"] == "0002"
+    assert code == 0 and json.loads(out)["after"] == "0004"
     code, out, _ = run(["-C", str(project_dir), "evidence", "sync", "--json"], capsys)
     assert code == 0 and json.loads(out)["delivered"] == 0
     _record(project_dir)
@@ -148,7 +164,7 @@ def test_export_sql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "site"
     code, out, _ = run(["evidence", "export-sql", "--out", str(out_dir), "--json"], capsys)
     files = json.loads(out)
-    assert code == 0 and [f["status"] for f in files] == ["written", "written"]
+    assert code == 0 and [f["status"] for f in files] == ["written"] * 4
     assert all(Path(f["path"]).parent == out_dir / "supabase" / "migrations" for f in files)
 
 
@@ -192,3 +208,30 @@ def test_a_store_path_that_is_not_a_database(
         assert code == 2, (command, err)
         assert f"The evidence store {text} (evidence.url) is not an SQLite database" in err
     assert text.read_text() == "not a database\n"
+
+
+def test_evidence_verify(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    good, _bad = _record(project_dir)
+    base = ["-C", str(project_dir)]
+    code, out, _ = run([*base, "evidence", "verify", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["breaks"] == []
+    code, out, _ = run([*base, "evidence", "verify"], capsys)
+    assert code == 0 and f"head {report['head']}" in " ".join(out.split())
+
+    # The edit of issue 10, by someone with the file: guards out of the way first.
+    conn = sqlite3.connect(project_dir / ".odooplane" / "evidence.sqlite")
+    conn.execute("DROP TRIGGER deployments_no_update")
+    conn.execute(
+        "UPDATE deployments SET approved_by = 'mallory' WHERE id = ?",
+        (good.replace("-", ""),),
+    )
+    conn.commit()
+    conn.close()
+    code, out, err = run([*base, "evidence", "verify"], capsys)
+    assert code == 1
+    assert f"ops.deployments record {good}" in " ".join(out.split())
+    assert "approved_by changed" in out
+    assert "does not match its hash chain: 1 break(s)" in err

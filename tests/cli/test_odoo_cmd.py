@@ -164,9 +164,7 @@ def test_skipped_packages_are_reported_by_info_and_setup(
     tree = make_fake_odoo("odoo", requirements="polib==1.1.1\npython-ldap==3.4.0\n")
     project_root = write_project(tmp_path / "project", str(tree))
     # Built by the library on a machine "without" ldap.h; the commands then find it.
-    ensure_runtime(
-        load_project(project_root), inspect_source(tree), progress=False, probe=NoLdapHeaders()
-    )
+    ensure_runtime(load_project(project_root), inspect_source(tree), probe=NoLdapHeaders())
     info = run_json(capfd, "-C", str(project_root), "odoo", "info")
     assert [s["name"] for s in info["runtime"]["skipped"]] == ["python-ldap"]
     code, _out, err = run(capfd, "-C", str(project_root), "odoo", "info")

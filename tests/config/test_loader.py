@@ -238,3 +238,13 @@ def test_non_text_key(tmp_path: Path) -> None:
     issue = one_issue(path)
     assert_at(issue, path, 15, 3, "environments.17")
     assert "is a number, not text" in issue.message and "'17':" in issue.fix
+
+
+def test_the_database_server_is_embedded_a_container_or_a_url(tmp_path: Path) -> None:
+    base = "project: shop\nodoo:\n  series: '17.0'\n  source: /opt/odoo\n"
+    kinds = {}
+    for server in ("embedded", "container", "postgresql://u:p@db.example.com:5432/postgres"):
+        path = tmp_path / "odooplane.yaml"
+        path.write_text(base + f"database:\n  server: '{server}'\n")
+        kinds[server] = load_config(path).database.kind
+    assert list(kinds.values()) == ["embedded", "container", "url"]

@@ -77,3 +77,26 @@ def test_unusable_branch_patterns(tmp_path: Path, pattern: str, says: str) -> No
 @pytest.mark.parametrize("pattern", ["*", "feature/*", "release-[0-9]*", "[!x]y", "v?.?"])
 def test_usable_branch_patterns(pattern: str) -> None:
     assert bracket_problem(pattern) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "says"),
+    [
+        ("routing:\n  listen: 'not an ip'\n", "routing.listen", "not an IP address"),
+        ("neutralization:\n  cron_allowlist: ['']\n", "neutralization.cron_allowlist[0]", "XML id"),
+        ("previews:\n  ttl_hours: 1000000000000000000000\n", "previews.ttl_hours", "at most"),
+        ("previews:\n  idle_minutes: 99999999999\n", "previews.idle_minutes", "at most"),
+    ],
+)
+def test_values_a_later_command_would_choke_on(
+    tmp_path: Path, extra: str, path: str, says: str
+) -> None:
+    """Found by trying bad inputs: Caddy failed to bind, a date overflowed (issue 10)."""
+    [issue] = issues_of(write(tmp_path, VALID + extra))
+    assert issue.path == path and says in issue.message
+
+
+def test_listen_addresses_are_accepted(tmp_path: Path) -> None:
+    for address in ("", "127.0.0.1", "::1", "0.0.0.0"):
+        path = write(tmp_path, VALID + f"routing:\n  listen: '{address}'\n")
+        assert load_config(path, environ={}).routing.listen == address

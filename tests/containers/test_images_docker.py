@@ -4,6 +4,9 @@ rebuilt for a new commit."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +18,7 @@ from odooplane.config import load_config
 from odooplane.containers import images
 from odooplane.containers.engine import Docker
 from odooplane.environments.builds import build
+from odooplane.evidence.store import EvidenceStore
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
 from odooplane.project import Project
@@ -41,7 +45,7 @@ def test_image_per_build_cached_and_layered(
     write_addon(repo / "addons", "shop_rules")
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", "shop rules")
-    first_build = build(project, "main", progress=False, record=False)
+    first_build = build(project, "main", record=False)
 
     first = images.build_image(project, first_build)
     assert first.tag == images.image_tag(project, first_build)
@@ -81,7 +85,7 @@ def test_image_per_build_cached_and_layered(
     write_addon(repo / "addons", "shop_extra")
     run_git(repo, "add", "-A")
     run_git(repo, "commit", "-q", "-m", "shop extra")
-    second_build = build(project, "main", progress=False, record=False)
+    second_build = build(project, "main", record=False)
     second = images.build_image(project, second_build)
     cached = {layer.role: layer.cached for layer in second.layers}
     assert cached == {"runtime": True, "odoo": True, "build": False}
@@ -89,3 +93,29 @@ def test_image_per_build_cached_and_layered(
     assert second.layers[1].image_id == first.layers[1].image_id
     history = docker_engine.run(["history", "--quiet", "--no-trunc", second.image_id]).stdout
     assert first.layers[1].image_id in history  # built on the very same Odoo layer
+
+    # `odooplane build --image` records the image with the build in evidence (a cache
+    # hit here), and `build --list` shows it.
+    def cli(*args: str) -> object:
+        done = subprocess.run(
+            [sys.executable, "-m", "odooplane", "-C", str(repo), *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    made = cli("build", "main", "--image")
+    assert isinstance(made, dict)
+    assert made["image"]["image_id"] == second.image_id and made["image"]["cached"]
+    with EvidenceStore.open(project) as store:
+        [record] = store.build_images(git_sha=second_build.sha)
+    assert record.image_id == second.image_id and record.tag == second.tag
+    assert record.layers == {layer.role: layer.image_id for layer in second.layers}
+    assert record.base_image == images.DEFAULT_BASE_IMAGE
+    listing = cli("build", "--list")
+    assert isinstance(listing, list)
+    shown = {row["sha"]: (row["image"] or {}).get("image_id") for row in listing}
+    assert shown == {first_build.sha: first.image_id, second_build.sha: second.image_id}

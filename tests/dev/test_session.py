@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -22,12 +23,14 @@ import psutil
 import pytest
 
 from conftest import write_addon
+from fixtures_browser import Browser
 from fixtures_odoo import minimal_project
 from odooplane.dev.livereload import EventStreamClient
 from odooplane.dev.session import DevSession, dev_session, prepare_dev
 from odooplane.dev.watcher import watch_changes
 from odooplane.odoo.process import http_get
 from odooplane.odoo.runtime import Runtime
+from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
 from odooplane.postgres.databases import drop_database
 from odooplane.postgres.server import DatabaseServer
@@ -83,6 +86,11 @@ def write_project(root: Path, source: OdooSource, server: DatabaseServer, databa
         "database:\n"
         f"  server: '{server.url(redact=False)}'\n"
         "environments:\n"
+        # No `modules`: a new database gets every installable addon of the project.
+        "  dev2:\n"
+        "    kind: development\n"
+        f"    database: {database}_2\n"
+        # Last in the file: a test appends odoo_options to it.
         "  dev:\n"
         "    kind: development\n"
         f"    database: {database}\n"
@@ -159,26 +167,27 @@ class Poller:
 
 @pytest.fixture(scope="module")
 def session(
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DevSession, list[tuple[str, str]]]]:
     database = f"dev_{uuid.uuid4().hex[:8]}"
     root = write_project(
-        tmp_path_factory.mktemp("dev") / "project", odoo_source, pg_server, database
+        tmp_path_factory.mktemp("dev") / "project", series_source, pg_server, database
     )
     events: list[tuple[str, str]] = []
 
     def on_event(kind: str, message: str, _data: dict[str, Any]) -> None:
         events.append((kind, message))
 
-    context = prepare_dev(load_project(root), progress=False, mail=False)
+    context = prepare_dev(load_project(root), "dev", mail=False)
     try:
         with dev_session(context, port=None, on_event=on_event) as running:
             yield running, events
     finally:
-        drop_database(pg_server, database, force=True, missing_ok=True)
+        for name in (database, f"{database}_2"):
+            drop_database(pg_server, name, force=True, missing_ok=True)
 
 
 def addon(session: DevSession) -> Path:
@@ -235,6 +244,35 @@ def test_xml_view_change_is_visible_without_restart(
     assert dev.odoo is not None and dev.odoo.gen == gen  # no restart needed
 
 
+def test_the_series_dev_options_are_on(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The warm Odoo runs with every --dev option of its series that restarts nothing
+    (19.0's access among them), and never with Odoo's own reloader."""
+    dev, _events = session
+    assert dev.odoo is not None and dev.odoo.pid is not None
+    profile = for_series(dev.context.source.series)
+    args = psutil.Process(dev.odoo.pid).cmdline()
+    wanted = profile.dev_value(profile.dev_for_watcher)
+    assert f"--dev={wanted}" in args
+    assert "reload" not in wanted.split(",")
+    if "access" in profile.dev_options:
+        assert "access" in wanted.split(",")
+
+
+def test_live_reload_script_is_in_the_web_clients_bundles(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """The backend web client (web.assets_web, which includes web.assets_backend) and
+    the website/portal pages (web.assets_frontend) of this series ship the script."""
+    dev, _events = session
+    for bundle in ("web.assets_web", "web.assets_frontend"):
+        status, body = http_get(f"{dev.url}/web/assets/debug/{bundle}.js", timeout=120)
+        assert status == 200, bundle
+        assert b"__odooplaneLiveReload" in body, f"{bundle} lacks the live-reload script"
+        assert b"/odooplane_livereload/config" in body
+
+
 def test_asset_changes_send_reload_and_css_events(
     session: tuple[DevSession, list[tuple[str, str]]],
 ) -> None:
@@ -253,6 +291,42 @@ def test_asset_changes_send_reload_and_css_events(
         assert all(name == "css" for name, _ in client.events[seen:])
     finally:
         client.close()
+
+
+def test_live_reload_in_a_real_browser(
+    session: tuple[DevSession, list[tuple[str, str]]], browser: Browser
+) -> None:
+    """Headless Chromium on the backend: a stylesheet edit restyles the open page without
+    reloading it (a window variable survives), a JS edit reloads the tab."""
+    dev, _events = session
+    browser.goto(dev.url + "/web/login")
+    browser.evaluate(
+        "document.querySelector('input[name=login]').value = 'admin';"
+        "document.querySelector('input[name=password]').value = 'admin';"
+        "document.querySelector('form.oe_login_form').submit(); true"
+    )
+    browser.wait_for("!!document.querySelector('.o_web_client .o_main_navbar')", 120)
+    # The backend's live-reload script is connected (it fetched its config).
+    browser.wait_for("window.__odooplaneLiveReload === true")
+    probe = (
+        "(() => { let el = document.querySelector('.probe');"
+        " if (!el) { el = document.createElement('div'); el.className = 'probe';"
+        " el.textContent = 'probe'; document.body.appendChild(el); }"
+        " return getComputedStyle(el).color; })()"
+    )
+    browser.evaluate("window.__probeMarker = 'still here'; true")
+    before = browser.evaluate(probe)
+    scss = addon(dev) / "static" / "src" / "probe.scss"
+    for color in ("rgb(0, 128, 0)", "rgb(0, 0, 255)"):
+        assert before != color
+        scss.write_text(f".probe {{ color: {color}; }}\n")
+        browser.wait_for(f"{probe} === '{color}'", 60)
+        before = color
+    assert browser.evaluate("window.__probeMarker") == "still here"  # never reloaded
+
+    (addon(dev) / "static" / "src" / "probe.js").write_text("window.__probeJs = 3;\n")
+    browser.wait_for("window.__probeJs === 3 && !window.__probeMarker", 120)
+    browser.wait_for("!!document.querySelector('.o_web_client .o_main_navbar')", 120)
 
 
 def test_schema_change_is_proposed_then_upgraded(
@@ -357,7 +431,7 @@ def new_addon_files(name: str) -> dict[str, str]:
         "__manifest__.py": (
             "{\n"
             f"    'name': '{name}',\n"
-            "    'version': '17.0.1.0.0',\n"
+            "    'version': '1.0.0',\n"
             "    'depends': ['web'],\n"
             "    'license': 'LGPL-3',\n"
             "    'data': ['data/data.xml'],\n"
@@ -528,7 +602,7 @@ def test_config_change_restarts(session: tuple[DevSession, list[tuple[str, str]]
     assert dev.odoo is not None and dev.odoo.pid != old_parent
     assert (
         "limit_time_real = 999"
-        in (dev.context.project.state_dir / "run" / "dev-dev.conf").read_text()
+        in (dev.context.project.state_dir / "environments" / "dev" / "odoo.conf").read_text()
     )
     assert poller.failures == []
 
@@ -569,12 +643,13 @@ def test_a_crashing_watcher_is_reported_and_restarted(
 def test_cli_ctrl_c_leaves_no_process_behind(
     session: tuple[DevSession, list[tuple[str, str]]],
 ) -> None:
-    """`odooplane dev` itself, on the same project and database (another port), with the
+    """`odooplane dev` itself, on the project's second development environment (no
+    `modules`: its new database holds every installable addon of the project), with the
     mail catcher: SIGINT stops Odoo's parent, its children and the catcher it started."""
     dev, _events = session
     root = dev.context.project.root
     proc = subprocess.Popen(
-        [sys.executable, "-m", "odooplane", "-C", str(root), "dev", "--json"],
+        [sys.executable, "-m", "odooplane", "-C", str(root), "dev", "dev2", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -588,7 +663,9 @@ def test_cli_ctrl_c_leaves_no_process_behind(
                 serving = event
                 break
         assert serving, proc.stderr.read() if proc.stderr else ""
+        # The project's addons are installed and serve their routes on first run.
         assert http_get(serving["url"] + "/dev_probe/value")[0] == 200
+        assert http_get(serving["url"] + "/dev_probe_extra/value") == (200, b"dev_probe_extra")
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 2  # the warm parent and its serving child at least
         proc.send_signal(signal.SIGINT)
@@ -609,3 +686,51 @@ def test_cli_ctrl_c_leaves_no_process_behind(
         if p.pid not in own and str(root) in " ".join(p.info["cmdline"] or [])
     ]
     assert strays == []
+
+
+def test_environment_commands_know_the_dev_sessions(
+    session: tuple[DevSession, list[tuple[str, str]]], pg_server: DatabaseServer
+) -> None:
+    """`env list/status` show the module's session serving `dev` (URL, pid, generation)
+    and `dev2` (served by the CLI test, then stopped) as stopped; `env diff`, `env psql`
+    work on both; `env destroy` ends the session serving `dev`. Last: it stops the
+    module's session."""
+    from odooplane.environments import api as envs
+
+    dev, _events = session
+    project = load_project(dev.context.project.root)
+    status = envs.status(project, "dev")
+    assert status.status == "running" and status.url == dev.url
+    assert status.serving is not None and status.serving.pid == os.getpid()
+    assert dev.odoo is not None and status.serving.generation == dev.odoo.gen
+    assert (status.build or {})["working_tree"] == str(project.root)
+    assert status.to_dict()["serving"]["url"] == dev.url
+    rows = {r.environment: r for r in envs.list_environments(project)}
+    assert rows["dev"].status == "running" and rows["dev"].url == dev.url
+    assert rows["dev2"].status == "stopped"
+    assert envs.status(project, "dev2").serving is None
+
+    diff = envs.environment_diff(project, "dev", "dev2")
+    assert diff.a == "dev" and diff.b == "dev2"
+    for name in ("dev", "dev2"):
+        command = envs.psql_command(project, name)
+        ran = subprocess.run(
+            [*command.argv, "-tAc", "SELECT count(*) FROM ir_module_module WHERE name='dev_probe'"],
+            env=command.env,
+            capture_output=True,
+            text=True,
+        )
+        assert ran.stdout.strip() == "1", ran.stderr
+
+    # Destroying an environment nobody serves, then the one the session serves.
+    database2 = project.config.database_name("dev2")
+    assert "database " + database2 in envs.destroy(project, "dev2").removed
+    result = envs.destroy(project, "dev")
+    assert "odooplane dev session" in result.removed
+    assert dev._stop.is_set() and envs.status(project, "dev").status == "absent"
+    with pg_server.connect() as conn:
+        left = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname IN (%s, %s)",
+            (dev.context.database, database2),
+        ).fetchall()
+    assert left == []

@@ -127,7 +127,7 @@ def test_assets_manifest_and_other_files(tmp_path: Path) -> None:
     manifest = addons / "x_app" / "__manifest__.py"
     manifest.write_text(manifest.read_text().replace("'license'", "'summary': 's',\n    'license'"))
     assert kind_of(classifier, manifest) is ChangeKind.manifest
-    manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
+    manifest.write_text(manifest.read_text().replace("1.0.0", "1.0.1"))
     change = classifier.classify(manifest)
     assert change is not None and change.kind is ChangeKind.schema and "version" in change.detail
 

@@ -19,7 +19,7 @@ def test_commands_on_an_environment_not_created(project: Project) -> None:
         envs.start(project, "production")
     with pytest.raises(NotFoundError, match="No environment named 'qa'"):
         envs.deploy(project, "qa", "main")
-    assert envs.status(project, "production")["status"] == "absent"
+    assert envs.status(project, "production").status == "absent"
 
 
 def test_destroy_an_orphaned_environment(project: Project, pg_server: DatabaseServer) -> None:
@@ -32,14 +32,14 @@ def test_destroy_an_orphaned_environment(project: Project, pg_server: DatabaseSe
     StateStore(project.state_dir).save(
         EnvState(name="old", kind="development", database=database, status="stopped")
     )
-    rows = {r["environment"]: r for r in envs.list_environments(project)}
-    assert rows["old"]["status"] == "orphaned"
+    rows = {r.environment: r for r in envs.list_environments(project)}
+    assert rows["old"].status == "orphaned"
     result = envs.destroy(project, "old")
-    assert f"database {database}" in result["removed"]
+    assert f"database {database}" in result.removed
     assert not dbs.database_exists(pg_server, database)
     assert not filestore.exists()
     assert StateStore(project.state_dir).load("old") is None
-    assert "old" not in {r["environment"] for r in envs.list_environments(project)}
+    assert "old" not in {r.environment for r in envs.list_environments(project)}
 
 
 def test_destroy_refuses_production_without_force(project: Project) -> None:

@@ -97,16 +97,28 @@ def test_database_commands_take_the_lock_of_the_environment_owning_the_database(
     of the environment whose database it touches, never end its sessions mid-update."""
     staging_db = project.config.database_name("staging")
     dbs.create_database(pg_server, staging_db)
-    assert owners_of(project, [staging_db, f"{staging_db}__snap__pre-1", "other"]) == [
-        "staging"
-    ]
+    assert owners_of(project, [staging_db, f"{staging_db}__snap__pre-1", "other"]) == ["staging"]
     proc = _hold(project.state_dir)
     try:
         env = {**os.environ, "ODOOPLANE_LOCK_TIMEOUT": "1"}
         refused = subprocess.run(
-            [sys.executable, "-m", "odooplane", "-C", str(project.root), "db", "snapshot",
-             staging_db, "--name", "during", "--terminate"],
-            capture_output=True, text=True, env=env, check=False,
+            [
+                sys.executable,
+                "-m",
+                "odooplane",
+                "-C",
+                str(project.root),
+                "db",
+                "snapshot",
+                staging_db,
+                "--name",
+                "during",
+                "--terminate",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert refused.returncode == 1, refused.stderr
         assert "Environment 'staging' is busy" in refused.stderr
@@ -116,9 +128,21 @@ def test_database_commands_take_the_lock_of_the_environment_owning_the_database(
         proc.kill()
         proc.wait()
     taken = subprocess.run(
-        [sys.executable, "-m", "odooplane", "-C", str(project.root), "db", "snapshot",
-         staging_db, "--name", "after"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "odooplane",
+            "-C",
+            str(project.root),
+            "db",
+            "snapshot",
+            staging_db,
+            "--name",
+            "after",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert taken.returncode == 0, taken.stderr
     assert [s.name for s in dbs.list_snapshots(pg_server, staging_db)] == ["after"]

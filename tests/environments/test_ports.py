@@ -95,3 +95,22 @@ def test_stale_projects_give_ports_back(tmp_path: Path, isolated_registry: tuple
     first = ports.allocate(gone, "production")
     shutil.rmtree(gone)
     assert ports.allocate(_project(tmp_path, "new"), "production") == first
+
+
+def test_internal_ports_of_slots_are_kept_with_the_environment(
+    tmp_path: Path, isolated_registry: tuple[int, int]
+) -> None:
+    root = _project(tmp_path, "slots")
+    public = ports.allocate(root, "production")
+    blue = ports.allocate_internal(root, "production", ("blue_http", "blue_gevent"))
+    green = ports.allocate_internal(root, "production", ("green_http", "green_gevent"))
+    every = [public.http, public.gevent, *blue.values(), *green.values()]
+    assert len(set(every)) == 6
+    # Asked again (the public pair too), every port stays where it was.
+    assert ports.allocate(root, "production") == public
+    assert ports.allocate_internal(root, "production", ("blue_http", "blue_gevent")) == blue
+    other = ports.allocate(_project(tmp_path, "other"), "production")
+    assert not {other.http, other.gevent} & set(every)
+    ports.release(root, "production")
+    again = ports.allocate_internal(root, "production", ("blue_http",))
+    assert again["blue_http"] in range(isolated_registry[0], isolated_registry[1] + 1)

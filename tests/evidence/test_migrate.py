@@ -24,7 +24,7 @@ def _tables(conn: sa.Connection) -> set[str]:
 
 def test_head_constant_matches_the_revision_scripts() -> None:
     assert migrate.script_directory().get_current_head() == schema.HEAD_REVISION
-    assert [s.revision for s in migrate.revisions()] == ["0001", "0002"]
+    assert [s.revision for s in migrate.revisions()] == ["0001", "0002", "0003", "0004"]
 
 
 def test_migrations_ship_inside_the_package() -> None:
@@ -41,7 +41,7 @@ def test_upgrade_from_empty(make_store: Callable[..., EvidenceStore]) -> None:
     store = make_store()
     assert store.revision() is None
     before, after = store.migrate()
-    assert (before, after) == (None, "0002")
+    assert (before, after) == (None, "0004")
     with store.engine.connect() as conn:
         assert _tables(conn) >= {
             "environments",
@@ -52,10 +52,12 @@ def test_upgrade_from_empty(make_store: Callable[..., EvidenceStore]) -> None:
             "gate_runs",
             "neutralizations",
             "retention_runs",
+            "record_chain",
+            "build_images",
             "alembic_version",
         }
     # Migrating again is a no-op.
-    assert store.migrate() == ("0002", "0002")
+    assert store.migrate() == ("0004", "0004")
 
 
 def test_upgrade_from_previous_revision_keeps_data(
@@ -86,7 +88,7 @@ def test_upgrade_from_previous_revision_keeps_data(
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), store._write_connection() as conn:
         conn.execute(sa.delete(schema.deployments))
 
-    assert store.migrate() == ("0001", "0002")
+    assert store.migrate() == ("0001", "0004")
     with store.engine.connect() as conn:
         assert "retention_runs" in _tables(conn)
         rows = conn.execute(sa.select(schema.deployments.c.id)).scalars().all()
@@ -124,7 +126,7 @@ def test_downgrade_and_upgrade_again(make_store: Callable[..., EvidenceStore]) -
     with store.engine.connect() as conn:
         assert store._current_revision(conn) == "0001"
         assert "retention_runs" not in _tables(conn)
-    assert store.migrate() == ("0001", "0002")
+    assert store.migrate() == ("0001", "0004")
     with store._write_connection() as conn:
         migrate.downgrade(conn, "base")
     with store.engine.connect() as conn:

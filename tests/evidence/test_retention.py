@@ -41,6 +41,11 @@ def test_prune_keeps_exactly_what_it_must(store: EvidenceStore, clock: object) -
     clock.set(NOW - timedelta(days=40))  # type: ignore[attr-defined]
     lonely_build = store.record_build(git_sha="1" * 40)
     shared_build = store.record_build(git_sha="2" * 40)
+    # Images go with their build, and stay with a build that stays.
+    store.record_build_image(lonely_build.id, git_sha="1" * 40, image_id="sha256:" + "1" * 64)
+    kept_image = store.record_build_image(
+        shared_build.id, git_sha="2" * 40, image_id="sha256:" + "2" * 64
+    )
     clock.set(NOW - timedelta(days=50))  # type: ignore[attr-defined]
     store.insert_records(
         [
@@ -87,6 +92,7 @@ def test_prune_keeps_exactly_what_it_must(store: EvidenceStore, clock: object) -
         "migrations": 2,
         "deployments": 2,
         "gate_runs": 1,
+        "build_images": 1,
         "builds": 1,
         "neutralizations": 1,
         "environments": 1,
@@ -98,6 +104,7 @@ def test_prune_keeps_exactly_what_it_must(store: EvidenceStore, clock: object) -
     assert report.records == expected
     assert _ids(store, schema.deployments) == {kept_edge, kept_recent, foreign.id}
     assert _ids(store, schema.builds) == {shared_build.id}
+    assert _ids(store, schema.build_images) == {kept_image.id}
     assert _ids(store, schema.gate_runs) == {new_gate}
     assert _ids(store, schema.neutralizations) == set()
     # The superseded definition went; the latest one of each environment stays.
@@ -120,6 +127,12 @@ def test_prune_keeps_exactly_what_it_must(store: EvidenceStore, clock: object) -
         run = conn.execute(sa.select(schema.retention_runs)).mappings().one()
     assert run["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert run["counts"] == expected
+
+    # Retention is the one way out the chain accepts: each removed record is archived
+    # in it, by a recorded run.
+    verified = store.verify()
+    assert verified.ok, verified.breaks
+    assert verified.archived == sum(expected.values())
 
     # Idempotent: nothing left to do.
     again = prune(store, now=NOW)

@@ -132,6 +132,10 @@ def test_redelivery_after_a_crash_stores_each_record_once(
         assert _counts(store) == first
         assert first["deployments"] == 1 and first["deployment_events"] == 3
         assert store.history("production")[0].approved_by == "bob"
+        # Records delivered from the spool are chained once, like any other.
+        verified = store.verify()
+        assert verified.ok, verified.breaks
+        assert verified.entries == verified.records
     finally:
         store.close()
 

@@ -63,6 +63,69 @@ def test_record_build_is_idempotent(store: EvidenceStore) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.builds)).scalar() == 2
 
 
+IMAGE = "sha256:" + "c" * 64
+REBUILT = "sha256:" + "d" * 64
+
+
+def test_a_build_image_is_recorded_with_its_build_and_shown_by_history(
+    store: EvidenceStore, clock: object
+) -> None:
+    build = store.record_build(git_sha=SHA_A, branch="main")
+    layers = {"runtime": "sha256:" + "1" * 64, "odoo": "sha256:" + "2" * 64}
+    first = store.record_build_image(
+        build.id,
+        git_sha=SHA_A,
+        image_id=IMAGE,
+        tag="odooplane/acme:aaaaaaaaaaaa",
+        base_image="odooplane/debian:bookworm",
+        base_image_id="sha256:" + "0" * 64,
+        layers={**layers, "build": IMAGE},
+        size_bytes=1_400_000_000,
+    )
+    # The same image of the same build again (every deploy of it) stores nothing new.
+    again = store.record_build_image(build.id, git_sha=SHA_A, image_id=IMAGE)
+    assert first.id == again.id and first.short_id == "c" * 12
+    clock.advance(minutes=1)  # type: ignore[attr-defined]
+    deployed = store.start_deployment("production", git_sha=SHA_A, build_id=build.id)
+    deployed.finish("succeeded")
+    # The build's image made again later (another base image) is a record of its own,
+    # which the earlier deployment did not run.
+    clock.advance(minutes=1)  # type: ignore[attr-defined]
+    store.record_build_image(build.id, git_sha=SHA_A, image_id=REBUILT)
+    clock.advance(minutes=1)  # type: ignore[attr-defined]
+    later = store.start_deployment("staging", git_sha=SHA_A, build_id=build.id)
+    later.finish("succeeded")
+    plain = store.start_deployment("staging", git_sha=SHA_B)
+    plain.finish("succeeded")
+    by_id = {row.id: row for row in store.history(limit=10)}
+    assert by_id[deployed.id].image_id == IMAGE
+    assert by_id[later.id].image_id == REBUILT
+    assert by_id[plain.id].image_id is None
+    assert by_id[deployed.id].to_dict()["image_id"] == IMAGE
+    detail = store.deployment(deployed.id)
+    assert [i.image_id for i in detail.images] == [IMAGE, REBUILT]
+    assert detail.images[0].layers == {**layers, "build": IMAGE}
+    assert detail.images[0].tag == "odooplane/acme:aaaaaaaaaaaa"
+    assert [i.image_id for i in store.build_images(git_sha=SHA_A)] == [IMAGE, REBUILT]
+    assert f"| Image | `{IMAGE}` |" in postmortem(store, str(deployed.id))
+    with store.engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(schema.build_images))
+        assert count.scalar() == 2
+    # Chained like every record, and append-only.
+    assert store.verify().ok
+    for statement in (
+        sa.update(schema.build_images).values(image_id=REBUILT),
+        sa.delete(schema.build_images),
+    ):
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            store._write_connection() as conn,
+        ):
+            conn.execute(statement)
+    with pytest.raises(UsageError, match="not an image id"):
+        store.record_build_image(build.id, git_sha=SHA_A, image_id="latest")
+
+
 def test_record_build_from_git_reads_the_commit(
     store: EvidenceStore, make_git_repo: Callable[..., Path]
 ) -> None:
@@ -410,6 +473,7 @@ def test_a_full_sqlite_disk_spools_and_delivers_later(
     with EvidenceStore.open(project) as store:
         assert store.local_spool is not None and store.local_spool.is_empty()
         assert store.deployment(rec.id).summary.outcome == "succeeded"
+        assert store.verify().ok
 
 
 def test_an_interrupted_deployment_is_closed_once_naming_its_step(

@@ -23,10 +23,12 @@ def test_export_writes_one_file_per_revision_and_is_idempotent(tmp_path: Path) -
     assert names == [
         "20261125120000_odooplane_evidence_initial.sql",
         "20261125120100_odooplane_evidence_retention.sql",
+        "20261201120000_odooplane_evidence_chain.sql",
+        "20261202120000_odooplane_evidence_build_images.sql",
     ]
     assert all(item.path.parent == tmp_path / "supabase" / "migrations" for item in written)
-    assert [item.status for item in written] == ["written", "written"]
-    assert [item.status for item in export_sql(tmp_path)] == ["unchanged", "unchanged"]
+    assert [item.status for item in written] == ["written"] * 4
+    assert [item.status for item in export_sql(tmp_path)] == ["unchanged"] * 4
     first = written[0].path.read_text()
     assert first.startswith("-- odooplane evidence schema, revision 0001")
     assert "CREATE SCHEMA IF NOT EXISTS ops;" in first
@@ -86,9 +88,9 @@ def test_exported_sql_applies_to_postgresql_with_rls_and_no_anon_access(
     project = make_project(tmp_path / "project", pg_server.url(pg_dbname, redact=False))
     store = EvidenceStore.open(project)
     try:
-        assert store.revision() == "0002"
+        assert store.revision() == "0004"
         store.start_deployment("staging", git_sha="a" * 40).finish("succeeded")
-        assert store.migrate() == ("0002", "0002")
+        assert store.migrate() == ("0004", "0004")
     finally:
         store.close()
 

@@ -363,3 +363,44 @@ def test_empty_cron_allowlist_switches_every_cron_off(
     report = neutralize_with(pg_server, prodlike_db, settings(cron_allowlist=()))
     assert report.ok
     assert q(prodlike_db, "SELECT count(*) FROM ir_cron WHERE active") == [(0,)]
+
+
+def test_a_script_neutralizing_production_is_refused_unless_forced(
+    pg_server: DatabaseServer,
+    prodlike_db: str,
+    q: Q,
+    tmp_path: Path,
+    settings: Callable[..., NeutralizeSettings],
+) -> None:
+    """The rule is the library's: a caller of neutralize_database gets the refusal."""
+    from odooplane.config import ProjectConfig
+    from odooplane.neutralize import neutralize_database
+    from odooplane.project import Project
+
+    project = Project(
+        root=tmp_path,
+        config=ProjectConfig(
+            project="acme",
+            odoo={"series": "17.0", "source": "/x"},
+            environments={
+                "production": {"kind": "production", "database": prodlike_db},
+                "staging": {"kind": "staging"},
+            },
+        ),
+    )
+    staging = settings()
+    before = params(q, prodlike_db)
+    common: dict[str, Any] = {
+        "project": project,
+        "odoo_source_path": None,
+        "catcher": (staging.catcher_host, staging.catcher_port),
+        "base_url": staging.base_url,
+    }
+    with pytest.raises(RefusedError, match="belongs to production environment 'production'"):
+        neutralize_database(pg_server, prodlike_db, environment=None, **common)
+    with pytest.raises(RefusedError, match="'production' is a production environment"):
+        neutralize_database(pg_server, prodlike_db, environment="production", **common)
+    assert params(q, prodlike_db) == before
+    report = neutralize_database(pg_server, prodlike_db, environment=None, force=True, **common)
+    assert report.ok and report.changed > 0
+    assert params(q, prodlike_db)["web.base.url"] == staging.base_url

@@ -13,6 +13,7 @@ from odooplane.errors import ConfigError, NotFoundError
 from odooplane.odoo.addons import (
     addons_path,
     all_addons,
+    check_installable,
     dependency_closure,
     dependency_order,
     dependents_of,
@@ -150,3 +151,22 @@ def test_real_odoo_graph(odoo_source: OdooSource, tmp_path: Path) -> None:
     assert order[0] == "base"
     assert order.index("sale") < order.index("sale_management")
     assert addons_path(project, odoo_source)[-1] == odoo_source.path / "odoo" / "addons"
+
+
+def test_addons_a_series_would_skip_are_named_before_odoo_runs(tmp_path: Path) -> None:
+    write_addon(tmp_path, "old_style", version="17.0.1.0.0")
+    write_addon(tmp_path, "short", version="1.2", depends=("old_style",))
+    write_addon(tmp_path, "off", version="1.0", extra={})
+    off = tmp_path / "off" / "__manifest__.py"
+    off.write_text(off.read_text().replace("'installable': True", "'installable': False"))
+    addons = discover_addons([tmp_path])
+    check_installable(addons, ["short"], "17.0")
+    # 19.0 skips a 17.0 version: the dependency is named, with its manifest.
+    with pytest.raises(ConfigError) as info:
+        check_installable(addons, ["short"], "19.0")
+    assert f"{tmp_path / 'old_style' / '__manifest__.py'}: version '17.0.1.0.0'" in str(
+        info.value.message
+    )
+    assert "19.0.x.y" in info.value.message
+    with pytest.raises(ConfigError, match="'installable' is False"):
+        check_installable(addons, ["off"], "18.0")

@@ -71,7 +71,9 @@ def test_one_case_per_test_method_with_outcomes() -> None:
     assert by_name["TestGtBase.test_boom"].status == "error"
     assert by_name["TestBroken.setUpClass"].status == "error"
     assert [t.qualified for t in run.failed_tests] == [
-        "TestGtBase.test_fails", "TestGtBase.test_boom", "TestBroken.setUpClass"
+        "TestGtBase.test_fails",
+        "TestGtBase.test_boom",
+        "TestBroken.setUpClass",
     ]
 
 

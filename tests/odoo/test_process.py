@@ -38,64 +38,75 @@ pytestmark = pytest.mark.odoo
 
 
 @pytest.fixture(scope="module")
-def module_project(odoo_source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return minimal_project(tmp_path_factory.mktemp("odoo-process") / "project", odoo_source)
+def module_project(series_source: OdooSource, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return minimal_project(tmp_path_factory.mktemp("odoo-process") / "project", series_source)
 
 
 @pytest.fixture(scope="module")
 def base_web_db(
     module_project: Project,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
 ) -> Iterator[str]:
     """One database with base and web installed (no demo), shared by this module."""
     name = f"odoo_{uuid.uuid4().hex[:10]}"
     initialize_database(
-        module_project, odoo_source, odoo_runtime, pg_server, name, ["base", "web"], demo=False
+        module_project, series_source, series_runtime, pg_server, name, ["base", "web"], demo=False
     )
     yield name
     drop_database(pg_server, name, force=True, missing_ok=True)
 
 
 def test_odoo_setup_command_reuses_the_shared_runtime(
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     tmp_path: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    project = minimal_project(tmp_path / "project", odoo_source)
+    project = minimal_project(tmp_path / "project", series_source)
     capfd.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main(["-C", str(project.root), "odoo", "setup", "--json", "--quiet"])
     out, err = capfd.readouterr()
     assert exit_info.value.code == 0, err
     result = json.loads(out)
-    assert result["runtime"]["path"] == str(odoo_runtime.path)
+    assert result["runtime"]["path"] == str(series_runtime.path)
     assert result["runtime"]["state"] == "reused"
-    assert result["source"]["series"] == odoo_source.series
-    assert result["source"]["revision"] == odoo_source.revision
+    assert result["source"]["series"] == series_source.series
+    assert result["source"]["revision"] == series_source.revision
 
 
-def test_runtime_runs_odoo_bin(odoo_source: OdooSource, odoo_runtime: Runtime) -> None:
+def test_runtime_runs_odoo_bin(series_source: OdooSource, series_runtime: Runtime) -> None:
+    # Every requirement of the series installs here (18.0's cbor2 sdist needs the
+    # pkg_resources-era setuptools for its build; libldap2-dev is installed by .ci/run).
+    assert series_runtime.skipped == ()
+    # The gevent (websocket) worker imports these first thing (gevent < 23 needs
+    # pkg_resources, which recent setuptools removed).
+    subprocess.run(
+        [str(series_runtime.python), "-c", "import gevent.events, gevent.monkey, psycopg2"],
+        env=series_runtime.env(),
+        check=True,
+        capture_output=True,
+    )
     version = subprocess.run(
-        [str(odoo_runtime.python), str(odoo_source.odoo_bin), "--version"],
-        env=odoo_runtime.env(),
+        [str(series_runtime.python), str(series_source.odoo_bin), "--version"],
+        env=series_runtime.env(),
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert f"Odoo Server {odoo_source.series}" in version
+    assert f"Odoo Server {series_source.series}" in version
     # The in-process launcher a warm interpreter uses does the same.
     launched = subprocess.run(
         [
-            str(odoo_runtime.python),
+            str(series_runtime.python),
             "-c",
-            for_series(odoo_source.series).launcher_code(),
+            for_series(series_source.series).launcher_code(),
             "--version",
         ],
-        cwd=odoo_source.path,
-        env=odoo_runtime.env(),
+        cwd=series_source.path,
+        env=series_runtime.env(),
         capture_output=True,
         text=True,
         check=True,
@@ -105,11 +116,16 @@ def test_runtime_runs_odoo_bin(odoo_source: OdooSource, odoo_runtime: Runtime) -
 
 def test_initialize_then_serve_health(
     module_project: Project,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     base_web_db: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Odoo 19 reads these over odoo.conf: a calling shell's values must not reach it.
+    monkeypatch.setenv("PGHOST", "/nonexistent")
+    monkeypatch.setenv("PGDATABASE", "not_this_one")
+    monkeypatch.setenv("ODOO_DEV", "werkzeug")
     assert installed_modules(pg_server, base_web_db, ["base", "web", "mail"]) == {"base", "web"}
     with pg_server.connect(base_web_db) as conn:
         demo = conn.execute("SELECT demo FROM ir_module_module WHERE name = 'base'").fetchone()
@@ -118,7 +134,7 @@ def test_initialize_then_serve_health(
 
     port = free_port()
     with start_server(
-        module_project, odoo_source, odoo_runtime, pg_server, base_web_db, http_port=port
+        module_project, series_source, series_runtime, pg_server, base_web_db, http_port=port
     ) as odoo:
         assert odoo.url == f"http://127.0.0.1:{port}"
         odoo.wait_healthy(timeout=180)
@@ -141,35 +157,35 @@ def test_initialize_then_serve_health(
 
 def test_odoo_neutralize_command_line_runs(
     module_project: Project,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     base_web_db: str,
     tmp_path: Path,
 ) -> None:
-    options = odoo_options(module_project, odoo_source, pg_server, database=base_web_db)
-    conf = write_conf(tmp_path / "odoo.conf", odoo_source, options)
-    argv = for_series(odoo_source.series).neutralize_argv(
-        odoo_runtime, odoo_source, conf, database=base_web_db, stdout=True
+    options = odoo_options(module_project, series_source, pg_server, database=base_web_db)
+    conf = write_conf(tmp_path / "odoo.conf", series_source, options)
+    argv = for_series(series_source.series).neutralize_argv(
+        series_runtime, series_source, conf, database=base_web_db, stdout=True
     )
     result = subprocess.run(
-        argv, env=odoo_runtime.env(), capture_output=True, text=True, check=True, timeout=300
+        argv, env=series_runtime.env(), capture_output=True, text=True, check=True, timeout=300
     )
     assert result.stdout.startswith("BEGIN;") and result.stdout.rstrip().endswith("COMMIT;")
 
 
 def test_unknown_module_is_refused_before_odoo_runs(
     module_project: Project,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     pg_dbname: str,
 ) -> None:
     with pytest.raises(NotFoundError, match="No addon named no_such_module"):
         initialize_database(
             module_project,
-            odoo_source,
-            odoo_runtime,
+            series_source,
+            series_runtime,
             pg_server,
             pg_dbname,
             ["base", "no_such_module"],
@@ -182,15 +198,15 @@ def test_unknown_module_is_refused_before_odoo_runs(
 
 def test_a_server_that_dies_is_reported_with_its_log(
     module_project: Project,
-    odoo_source: OdooSource,
-    odoo_runtime: Runtime,
+    series_source: OdooSource,
+    series_runtime: Runtime,
     pg_server: DatabaseServer,
     base_web_db: str,
 ) -> None:
     odoo = start_server(
         module_project,
-        odoo_source,
-        odoo_runtime,
+        series_source,
+        series_runtime,
         pg_server,
         base_web_db,
         extra=["--no-such-option"],
@@ -204,12 +220,12 @@ def test_a_server_that_dies_is_reported_with_its_log(
 
 
 def test_failed_odoo_command_carries_the_log(
-    module_project: Project, odoo_source: OdooSource, odoo_runtime: Runtime, tmp_path: Path
+    module_project: Project, series_source: OdooSource, series_runtime: Runtime, tmp_path: Path
 ) -> None:
     log = tmp_path / "bad.log"
-    argv = [str(odoo_runtime.python), str(odoo_source.odoo_bin), "--no-such-option"]
+    argv = [str(series_runtime.python), str(series_source.odoo_bin), "--no-such-option"]
     with pytest.raises(Exception) as info:
-        run_odoo(argv, odoo_runtime, log_path=log, what="to test failures")
+        run_odoo(argv, series_runtime, log_path=log, what="to test failures")
     assert "Odoo failed to test failures (exit code 2)" in str(info.value)
     assert "no such option" in str(info.value)
 

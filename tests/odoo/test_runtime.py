@@ -27,15 +27,19 @@ from odooplane.odoo.runtime import (
     SystemProbe,
     _missing_from_output,
     _system_package,
+    choose_python,
     dependencies_hash,
     ensure_runtime,
+    installed_interpreters,
     load_runtime,
+    pick_interpreter,
     python_tag,
     requirement_name,
     runtime_dir,
     runtime_status,
 )
 from odooplane.odoo.source import OdooSource, inspect_source
+from odooplane.progress import ProgressEvent
 from odooplane.project import Project
 
 TAG = "cpython-3.11-linux-x86_64"
@@ -190,6 +194,34 @@ def test_python_tag_of_this_and_another_interpreter() -> None:
         python_tag(Path("/nonexistent/python"))
 
 
+def test_pick_interpreter_prefers_the_running_one_then_the_newest_that_fits() -> None:
+    here, py312, py313, py39 = (Path(p) for p in ("/a/python", "/b/p3.12", "/b/p3.13", "/c"))
+    others = [(py313, (3, 13)), (py312, (3, 12)), (py39, (3, 9))]
+    # The running interpreter when the series accepts it: its runtime hash stays put.
+    assert pick_interpreter((here, (3, 11)), others, ((3, 10), (3, 13))) == here
+    # Otherwise the newest installed one the series accepts.
+    assert pick_interpreter((here, (3, 14)), others, ((3, 10), (3, 12))) == py312
+    assert pick_interpreter((here, (3, 14)), others, ((3, 10), (3, 13))) == py313
+    # None fits: the running one (the build then warns).
+    assert pick_interpreter((here, (3, 14)), [(py39, (3, 9))], ((3, 10), (3, 12))) == here
+
+
+def test_installed_interpreters_are_found_on_path() -> None:
+    found = installed_interpreters()
+    versions = [version for _path, version in found]
+    assert (sys.version_info[0], sys.version_info[1]) in versions or not found
+    assert versions == sorted(versions, reverse=True)
+    for path, version in found:
+        assert path.name == f"python{version[0]}.{version[1]}"
+
+
+def test_choose_python_for_a_series(tmp_path: Path, fake_source: OdooSource) -> None:
+    proj = project(tmp_path, fake_source)
+    # This interpreter (3.10+) runs every supported series from 17.0 on.
+    for series in ("17.0", "18.0", "19.0"):
+        assert choose_python(proj, series) == Path(sys.executable)
+
+
 def test_requirement_names() -> None:
     assert requirement_name("python-ldap==3.4.0 ; sys_platform != 'win32'") == "python-ldap"
     assert requirement_name("Jinja2==3.1.2 ; python_version > '3.10'") == "jinja2"
@@ -224,7 +256,7 @@ def test_runtime_is_built_once_reused_and_rebuilt_on_change(
     proj = project(tmp_path, fake_source)
     status = runtime_status(proj, fake_source)
     assert status.state == "missing"
-    runtime = ensure_runtime(proj, fake_source, progress=False)
+    runtime = ensure_runtime(proj, fake_source)
     assert runtime.path == runtime_dir(runtime.deps_hash) == status.path
     assert runtime.path.is_relative_to(runtime_cache / "runtimes")
     assert run_python(runtime, "import polib, pkg_resources; print(polib.__version__)") == "1.1.1"
@@ -240,25 +272,23 @@ def test_runtime_is_built_once_reused_and_rebuilt_on_change(
 
     # Reused: same hash, nothing rebuilt (even by a second project with the same inputs).
     other = project(tmp_path, fake_source, "other")
-    again = ensure_runtime(other, fake_source, progress=False)
+    again = ensure_runtime(other, fake_source)
     assert again.path == runtime.path
     assert again.metadata["created_at"] == meta["created_at"]
 
     # A new input makes a new runtime; the old one stays for whoever uses it.
     (proj.root / "req.txt").write_text("# nothing but a comment changes nothing\n")
     same = project(tmp_path, fake_source, requirements=["req.txt"])
-    assert ensure_runtime(same, fake_source, progress=False).path == runtime.path
+    assert ensure_runtime(same, fake_source).path == runtime.path
     (proj.root / "req.txt").write_text("six==1.16.0\n")
-    changed = ensure_runtime(
-        project(tmp_path, fake_source, requirements=["req.txt"]), fake_source, progress=False
-    )
+    changed = ensure_runtime(project(tmp_path, fake_source, requirements=["req.txt"]), fake_source)
     assert changed.deps_hash != runtime.deps_hash
     assert run_python(changed, "import six; print(six.__version__)") == "1.16.0"
     assert load_runtime(runtime.deps_hash) is not None
 
     # --rebuild builds the same hash again, in place of the old one.
     time.sleep(1.1)
-    rebuilt = ensure_runtime(proj, fake_source, progress=False, rebuild=True)
+    rebuilt = ensure_runtime(proj, fake_source, rebuild=True)
     assert rebuilt.path == runtime.path
     assert rebuilt.metadata["created_at"] != meta["created_at"]
     assert [p.name for p in (runtime_cache / "runtimes").iterdir() if p.name.startswith(".")] == []
@@ -267,10 +297,22 @@ def test_runtime_is_built_once_reused_and_rebuilt_on_change(
 def test_runtime_env_puts_its_bin_first(
     tmp_path: Path, fake_source: OdooSource, runtime_cache: Path
 ) -> None:
-    runtime = ensure_runtime(project(tmp_path, fake_source), fake_source, progress=False)
-    env = runtime.env({"PATH": "/usr/bin", "PYTHONPATH": "/elsewhere", "HOME": "/root"})
+    runtime = ensure_runtime(project(tmp_path, fake_source), fake_source)
+    env = runtime.env(
+        {
+            "PATH": "/usr/bin",
+            "PYTHONPATH": "/elsewhere",
+            "HOME": "/root",
+            # Odoo 19 would read these over odoo.conf.
+            "PGHOST": "db.example.com",
+            "PGPASSWORD": "x",
+            "ODOO_DEV": "all",
+            "ODOO_RC": "/etc/odoo.conf",
+        }
+    )
     assert env["PATH"].split(os.pathsep)[0] == str(runtime.bin_dir)
     assert "PYTHONPATH" not in env and env["HOME"] == "/root"
+    assert not {"PGHOST", "PGPASSWORD", "ODOO_DEV", "ODOO_RC"} & set(env)
     # What Odoo's reloader does: run a bare `python` found on PATH.
     found = subprocess.run(
         ["python", "-c", "import sys; print(sys.prefix)"],
@@ -297,7 +339,7 @@ def test_known_package_without_headers_is_skipped_or_swapped(
         )
     )
     probe = LackingProbe({"ldap.h", "sasl/sasl.h", "pg_config"})
-    runtime = ensure_runtime(project(tmp_path, source), source, progress=False, probe=probe)
+    runtime = ensure_runtime(project(tmp_path, source), source, probe=probe)
     assert [s.name for s in runtime.skipped] == ["python-ldap"]
     skipped = runtime.skipped[0]
     assert skipped.system_packages == ("libldap2-dev", "libsasl2-dev")
@@ -324,7 +366,7 @@ def test_package_whose_build_fails_on_a_missing_header_is_skipped(
     proj_root.mkdir(exist_ok=True)
     (proj_root / "requirements.txt").write_text("./pkgs/brokenext\nsix==1.16.0\n")
     proj = project(tmp_path, fake_source, requirements=["requirements.txt"])
-    runtime = ensure_runtime(proj, fake_source, progress=False)
+    runtime = ensure_runtime(proj, fake_source)
     assert [s.name for s in runtime.skipped] == ["brokenext"]
     assert "odooplane_test_missing.h" in runtime.skipped[0].reason
     assert run_python(runtime, "import six, polib; print(six.__version__)") == "1.16.0"
@@ -344,7 +386,7 @@ def test_pip_fallback_builds_a_relocated_runtime(
     local_package(proj_root / "pkgs", "localpure")
     (proj_root / "requirements.txt").write_text("./pkgs/localpure\n")
     proj = project(tmp_path, fake_source, requirements=["requirements.txt"])
-    runtime = ensure_runtime(proj, fake_source, progress=False, installer="pip")
+    runtime = ensure_runtime(proj, fake_source, installer="pip")
     assert runtime.metadata["installer"] == "pip"
     assert run_python(runtime, "import localpure, polib; print(localpure.VALUE)") == "42"
     # pip's scripts named the temporary folder; they must name the final one.
@@ -383,7 +425,7 @@ def test_a_killed_build_leaves_no_runtime_and_the_next_one_recovers(
         f"src = inspect_source(Path({str(fake_source.path)!r}))\n"
         f"proj = minimal_project(Path({str(proj.root)!r}), src,\n"
         "                        requirements=['requirements.txt'])\n"
-        "ensure_runtime(proj, src, progress=False)\n"
+        "ensure_runtime(proj, src)\n"
     )
     env = {**os.environ, "ODOOPLANE_TEST_SLOW_MARKER": str(marker)}
     child = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
@@ -403,25 +445,21 @@ def test_a_killed_build_leaves_no_runtime_and_the_next_one_recovers(
     leftovers = [p for p in (runtime_cache / "runtimes").iterdir() if p.is_dir()]
     assert leftovers and all(p.name.startswith(f".{deps_hash}.tmp-") for p in leftovers)
 
-    runtime = ensure_runtime(proj, fake_source, progress=False)
+    runtime = ensure_runtime(proj, fake_source)
     assert runtime.deps_hash == deps_hash
     assert run_python(runtime, "import slowbuild; print(slowbuild.VALUE)") == "42"
     assert [p.name for p in (runtime_cache / "runtimes").iterdir() if p.is_dir()] == [deps_hash]
 
 
-def test_progress_is_shown_and_yields_to_a_callers_live_display(
-    tmp_path: Path,
-    fake_source: OdooSource,
-    runtime_cache: Path,
-    capfd: pytest.CaptureFixture[str],
+def test_progress_is_reported_as_events(
+    tmp_path: Path, fake_source: OdooSource, runtime_cache: Path
 ) -> None:
-    from rich.progress import Progress
-
+    events: list[ProgressEvent] = []
     proj = project(tmp_path, fake_source)
-    ensure_runtime(proj, fake_source, progress=True)
-    err = capfd.readouterr().err
-    assert "Installing packages" in err and "Runtime ready" in err
-    with Progress() as outer:
-        outer.add_task("the caller's own step")
-        runtime = ensure_runtime(proj, fake_source, progress=True, rebuild=True)
+    runtime = ensure_runtime(proj, fake_source, progress=events.append)
+    phases = list(dict.fromkeys(e.phase for e in events if e.warning is None))
+    assert phases[0].startswith("Creating the Python environment")
+    assert phases[-2:] == ["Installing packages", "Runtime ready"]
+    installing = [e for e in events if e.phase == "Installing packages"]
+    assert installing[-1].done == installing[-1].total > 0
     assert load_runtime(runtime.deps_hash) is not None

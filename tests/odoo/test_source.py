@@ -17,6 +17,7 @@ from odooplane.odoo.source import (
     read_series,
     resolve_source,
 )
+from odooplane.progress import ProgressEvent
 
 
 @pytest.fixture
@@ -64,14 +65,14 @@ def test_local_source_relative_to_project_root(
     tree = make_fake_odoo("vendor/odoo", requirements="polib==1.1.1\n")
     project_root = tmp_path
     config = OdooConfig(series="17.0", source="vendor/odoo")
-    source = resolve_source(config, project_root, progress=False)
+    source = resolve_source(config, project_root)
     assert source.path == tree.resolve()
     assert source.series == "17.0"
     assert source.revision == content_revision(tree)
     assert source.addons_dirs() == [tree / "odoo" / "addons"]
     # The revision follows the content of release.py and requirements.txt.
     (tree / "requirements.txt").write_text("polib==1.1.2\n")
-    assert resolve_source(config, project_root, progress=False).revision != source.revision
+    assert resolve_source(config, project_root).revision != source.revision
 
 
 def test_local_git_checkout_revision_is_the_commit(make_fake_odoo: Callable[..., Path]) -> None:
@@ -85,7 +86,7 @@ def test_series_mismatch_is_a_config_error(
     make_fake_odoo("odoo16", version_info="(16, 0, 0, FINAL, 0, '')")
     config = OdooConfig(series="17.0", source="odoo16")
     with pytest.raises(ConfigError) as info:
-        resolve_source(config, tmp_path, progress=False)
+        resolve_source(config, tmp_path)
     assert "odoo.series is '17.0'" in info.value.message
     assert "is 16.0 (read from odoo/release.py)" in info.value.message
     assert str(tmp_path / "odooplane.yaml") in info.value.message
@@ -95,7 +96,7 @@ def test_series_mismatch_is_a_config_error(
 def test_unsupported_series_is_refused(tmp_path: Path, make_fake_odoo: Callable[..., Path]) -> None:
     make_fake_odoo("odoo20", version_info="(20, 0, 0, FINAL, 0, '')")
     with pytest.raises(ConfigError, match=r"Odoo 20\.0 is not supported") as info:
-        resolve_source(OdooConfig(series="20.0", source="odoo20"), tmp_path, progress=False)
+        resolve_source(OdooConfig(series="20.0", source="odoo20"), tmp_path)
     assert info.value.hint == "Supported series: 16.0, 17.0, 18.0, 19.0."
 
 
@@ -125,7 +126,7 @@ def test_not_an_odoo_source(
         tree = make_fake_odoo("src")
         (tree / "odoo-bin").unlink()
     with pytest.raises(ConfigError, match=message) as info:
-        resolve_source(OdooConfig(series="17.0", source=str(target)), tmp_path, progress=False)
+        resolve_source(OdooConfig(series="17.0", source=str(target)), tmp_path)
     assert "odooplane.yaml: odoo.source" in info.value.message
     if layout == "inner":
         assert info.value.hint is not None and "use its parent" in info.value.hint
@@ -137,7 +138,7 @@ def test_git_source_is_cloned_shallow_and_reused(
     upstream = git_odoo(make_fake_odoo)
     url = f"file://{upstream}"
     config = OdooConfig(series="17.0", source=GitSource(git=url, ref="17.0"))
-    source = resolve_source(config, tmp_path, progress=False)
+    source = resolve_source(config, tmp_path)
     assert source.path == clone_dir(GitSource(git=url, ref="17.0"))
     assert source.path.is_relative_to(isolated_cache / "odoo-src")
     assert source.series == "17.0"
@@ -153,9 +154,9 @@ def test_git_source_is_cloned_shallow_and_reused(
     (upstream / "README").write_text("new")
     run_git(upstream, "add", "README")
     run_git(upstream, "commit", "-q", "-m", "more")
-    again = resolve_source(config, tmp_path, progress=False)
+    again = resolve_source(config, tmp_path)
     assert again.revision == source.revision and marker.exists()
-    updated = resolve_source(config, tmp_path, progress=False, update=True)
+    updated = resolve_source(config, tmp_path, update=True)
     assert updated.revision == run_git(upstream, "rev-parse", "17.0") != source.revision
 
 
@@ -164,14 +165,19 @@ def test_git_source_by_tag_commit_and_other_branch(
 ) -> None:
     upstream = git_odoo(make_fake_odoo)
     url = f"file://{upstream}"
-    # With the progress bar this time (git's progress lines are parsed).
+    # With progress events this time (git's progress lines are parsed).
+    events: list[ProgressEvent] = []
     by_tag = resolve_source(
-        OdooConfig(series="17.0", source=GitSource(git=url, ref="v17")), tmp_path, progress=True
+        OdooConfig(series="17.0", source=GitSource(git=url, ref="v17")),
+        tmp_path,
+        progress=events.append,
     )
+    assert events[0].phase.startswith("Fetching Odoo v17 from file://")
+    assert (events[-1].done, events[-1].total) == (100, 100)
     assert by_tag.revision == run_git(upstream, "rev-parse", "v17^{commit}")
     sha16 = run_git(upstream, "rev-parse", "16.0")
     by_sha = resolve_source(
-        OdooConfig(series="16.0", source=GitSource(git=url, ref=sha16)), tmp_path, progress=False
+        OdooConfig(series="16.0", source=GitSource(git=url, ref=sha16)), tmp_path
     )
     assert (by_sha.series, by_sha.revision) == ("16.0", sha16)
     # The 16.0 branch configured as 17.0: the clone is fine, the series check is not.
@@ -179,7 +185,6 @@ def test_git_source_by_tag_commit_and_other_branch(
         resolve_source(
             OdooConfig(series="17.0", source=GitSource(git=url, ref="16.0")),
             tmp_path,
-            progress=False,
         )
 
 
@@ -191,13 +196,13 @@ def test_git_source_errors(
         series="17.0", source=GitSource(git=f"file://{upstream}", ref="no-such-branch")
     )
     with pytest.raises(NotFoundError, match="has no branch, tag or commit 'no-such-branch'"):
-        resolve_source(missing_ref, tmp_path, progress=False)
+        resolve_source(missing_ref, tmp_path)
     bad_url = OdooConfig(
         series="17.0",
         source=GitSource(git=f"file://{tmp_path}/nowhere", ref="17.0"),
     )
     with pytest.raises(Exception) as info:
-        resolve_source(bad_url, tmp_path, progress=False)
+        resolve_source(bad_url, tmp_path)
     assert "Fetching '17.0' from" in str(info.value)
     # Failed fetches leave nothing in the cache that could pass for a clone.
     leftovers = [p for p in (isolated_cache / "odoo-src").iterdir() if p.is_dir()]
@@ -205,7 +210,7 @@ def test_git_source_errors(
     # fetch=False never clones.
     fresh = OdooConfig(series="17.0", source=GitSource(git=f"file://{upstream}", ref="17.0"))
     with pytest.raises(NotFoundError, match="has not been fetched yet"):
-        resolve_source(fresh, tmp_path, progress=False, fetch=False)
+        resolve_source(fresh, tmp_path, fetch=False)
 
 
 def test_credentials_in_urls_are_not_shown(tmp_path: Path, isolated_cache: Path) -> None:
@@ -214,7 +219,7 @@ def test_credentials_in_urls_are_not_shown(tmp_path: Path, isolated_cache: Path)
         source=GitSource(git=f"file://user:tok3n@{tmp_path}/nowhere", ref="17.0"),
     )
     with pytest.raises(Exception) as info:
-        resolve_source(config, tmp_path, progress=False)
+        resolve_source(config, tmp_path)
     assert "tok3n" not in str(info.value)
 
 

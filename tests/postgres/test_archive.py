@@ -65,7 +65,7 @@ def test_import_gzipped_sql(
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     progress: list[tuple[str, int, int]] = []
     result = dbops.import_database(
-        pg_server, packed, target, progress=lambda *step: progress.append(step)
+        pg_server, packed, target, progress=lambda e: progress.append((e.phase, e.done, e.total))
     )
     assert result.format == "sql.gz"
     assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
@@ -79,7 +79,7 @@ def test_import_custom_format(
     assert detect_format(dump) == "custom"
     progress: list[tuple[str, int, int]] = []
     result = dbops.import_database(
-        pg_server, dump, target, progress=lambda *step: progress.append(step)
+        pg_server, dump, target, progress=lambda e: progress.append((e.phase, e.done, e.total))
     )
     assert result.format == "custom"
     assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
@@ -366,3 +366,103 @@ def test_truncated_dumps_say_so_and_load_nothing(
     handmade = tmp_path / "handmade.sql"
     handmade.write_text("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n")
     assert dbops.import_database(pg_server, handmade, target).format == "sql"
+
+
+# -- dumps are loaded by an unprivileged role (issue 10) ----------------------------------
+
+
+def _role_exists(server: DatabaseServer, name: str) -> bool:
+    with server.connect() as conn:
+        return (
+            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+            is not None
+        )
+
+
+@pytest.mark.parametrize("packing", ["sql", "sql.gz", "zip"])
+@pytest.mark.parametrize(
+    ("statement", "says"),
+    [
+        ("COPY (SELECT 1) TO PROGRAM 'touch {marker}';", "run a program on the database server"),
+        ("CREATE ROLE {role} SUPERUSER LOGIN PASSWORD 'backdoor';", "create or change a role"),
+        ("ALTER ROLE CURRENT_USER SUPERUSER;", "create or change a role"),
+        ("COPY victim FROM '/etc/hostname';", "read or write files of the database server"),
+        (
+            "CREATE FUNCTION evil() RETURNS int AS '/lib/x.so', 'evil' LANGUAGE c;",
+            "untrusted language",
+        ),
+        ("CREATE EXTENSION file_fdw;", "superuser may create"),
+    ],
+)
+def test_a_hostile_dump_runs_nothing_and_creates_no_role(
+    pg_server: DatabaseServer,
+    target: str,
+    tmp_path: Path,
+    packing: str,
+    statement: str,
+    says: str,
+) -> None:
+    """`db import` ran a dump's COPY ... TO PROGRAM as the cluster's system user and kept
+    its CREATE ROLE ... SUPERUSER: a backdoor that outlived the import."""
+    from odooplane.postgres import roles
+
+    marker = Path("/tmp") / unique_name("odooplane-pwned")
+    role = unique_name("backdoor")
+    sql_text = (
+        "--\n-- PostgreSQL database dump\n--\n"
+        "CREATE TABLE victim (id int);\n"
+        + statement.format(marker=marker, role=role)
+        + "\nINSERT INTO victim VALUES (1);\n-- PostgreSQL database dump complete\n"
+    )
+    if packing == "sql":
+        dump = tmp_path / "hostile.sql"
+        dump.write_text(sql_text)
+    elif packing == "sql.gz":
+        dump = tmp_path / "hostile.sql.gz"
+        dump.write_bytes(gzip.compress(sql_text.encode()))
+    else:
+        dump = tmp_path / "hostile.zip"
+        with zipfile.ZipFile(dump, "w") as zf:
+            zf.writestr("dump.sql", sql_text)
+            zf.writestr("manifest.json", "{}")
+    with pytest.raises(RefusedError) as info:
+        dbops.import_database(pg_server, dump, target, filestore_root=tmp_path / "fs")
+    assert says in info.value.message and "nothing was loaded" in info.value.message
+    assert not marker.exists()
+    assert not _role_exists(pg_server, role)
+    with pg_server.connect() as conn:
+        assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert not dbops.database_exists(pg_server, target)
+    assert no_leftovers(pg_server)
+    assert roles.stray_temporary_roles(pg_server) == []
+
+
+def test_an_imported_dump_belongs_to_its_environment_role(
+    pg_server: DatabaseServer, small_db: str, target: str, tmp_path: Path
+) -> None:
+    """A pg_dump with COMMENT ON EXTENSION (pg_trgm, created beforehand by odooplane)
+    loads as the unprivileged loader; the result is the target environment's role's."""
+    from odooplane.postgres import roles
+
+    with pg_server.connect(small_db) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        conn.execute("CREATE INDEX note_trgm ON note USING gin (body gin_trgm_ops)")
+    roles.ensure_role(pg_server, target, "target-password-0123456789")
+    try:
+        for fmt, name in (("--format=plain", "d.sql"), ("--format=custom", "d.dump")):
+            dump = pg_dump(pg_server, small_db, tmp_path / name, fmt)
+            assert b"COMMENT ON EXTENSION" in dump.read_bytes() or fmt.endswith("custom")
+            dbops.import_database(pg_server, dump, target, replace=True, terminate=True)
+            assert rows_of(pg_server, target) == ["alpha", "beta", "gamma"]
+            assert roles.objects_owned_by_others(pg_server, target, target) == 0
+        assert roles.stray_temporary_roles(pg_server) == []
+    finally:
+        dbops.drop_database(pg_server, target, terminate=True, missing_ok=True)
+        roles.retire_role(pg_server, target)
+
+
+def test_a_device_or_a_folder_is_not_a_dump(tmp_path: Path) -> None:
+    """/dev/zero was 'a dump file that does not exist'."""
+    for path in (Path("/dev/zero"), tmp_path):
+        with pytest.raises(UsageError, match="is not a regular file"):
+            detect_format(path)

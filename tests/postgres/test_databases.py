@@ -89,7 +89,11 @@ def test_clone_reports_progress(
 ) -> None:
     steps: list[tuple[str, int, int]] = []
     result = dbops.clone_database(
-        pg_server, prodlike_db, other_name, strategy="wal_log", progress=lambda *s: steps.append(s)
+        pg_server,
+        prodlike_db,
+        other_name,
+        strategy="wal_log",
+        progress=lambda e: steps.append((e.phase, e.done, e.total)),
     )
     assert steps[-1] == ("copying", result.size, result.size)
     done = [step[1] for step in steps]
@@ -101,7 +105,7 @@ def test_clone_reports_progress(
         prodlike_db,
         other_name,
         strategy="file_copy",
-        progress=lambda *s: steps.append(s),
+        progress=lambda e: steps.append((e.phase, e.done, e.total)),
     )
     assert steps[-1] == ("copying", 0, 0)  # no estimate for FILE_COPY: shown without total
 
@@ -160,6 +164,9 @@ def test_snapshots_named_and_timestamped(
         pg_server, source_db, name="before-upgrade", filestore_root=fs_root
     )
     stamped = dbops.snapshot_database(pg_server, source_db, filestore_root=fs_root)
+    # An empty name given on purpose was silently a timestamp.
+    with pytest.raises(UsageError, match="cannot be empty"):
+        dbops.snapshot_database(pg_server, source_db, name=" ", filestore_root=fs_root)
     assert named.snapshot_db == f"{source_db}__snap__before-upgrade"
     assert stamped.name[:8].isdigit() and stamped.name[8] == "-"
     listed = dbops.list_snapshots(pg_server, source_db)

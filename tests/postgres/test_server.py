@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from odooplane.config import ProjectConfig
-from odooplane.errors import ConfigError, NotFoundError
-from odooplane.postgres.project_server import server_for
+from odooplane.errors import ConfigError
 from odooplane.postgres.server import DatabaseServer
-from odooplane.project import Project
 
 SUPABASE = (
     "postgresql://postgres.abcdefgh:s3cr%40t%3Apw@aws-0-eu-central-1.pooler.supabase.com:6543"
@@ -74,28 +69,3 @@ def test_tool_env_drops_stray_pg_variables(monkeypatch: pytest.MonkeyPatch) -> N
     env = DatabaseServer.from_url("postgresql://odoo:pw@db:5433").tool_env("right")
     assert "PGSERVICE" not in env
     assert env["PGDATABASE"] == "right" and env["PGPORT"] == "5433"
-
-
-def test_an_external_url_reaches_a_real_server(pg_server: DatabaseServer, tmp_path: Path) -> None:
-    url = pg_server.url(redact=False)
-    project = Project(
-        root=tmp_path,
-        config=ProjectConfig(
-            project="demo",
-            odoo={"series": "17.0", "source": "/opt/odoo"},
-            database={"server": url},
-        ),
-    )
-    external = server_for(project)
-    assert not external.embedded
-    assert (external.host, external.port, external.password) == (
-        pg_server.host,
-        pg_server.port,
-        pg_server.password,
-    )
-    with external.connect() as conn:
-        assert conn.execute("SELECT current_user").fetchone() == (pg_server.user,)
-    assert external.server_version() >= 120000
-    with pytest.raises(NotFoundError, match="does not exist"):
-        external.connect("no_such_database_here")
-    assert not (tmp_path / ".odooplane").exists()  # no embedded cluster was made

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_CACHE, run_git, write_addon
+from fixtures_browser import Browser, chromium_binary
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
@@ -35,7 +36,6 @@ from odooplane.previews import api
 from odooplane.previews.records import BASE_NAME
 from odooplane.project import Project
 from odooplane.routing import RouteMode, router_for
-from previews.cdp import Browser, chromium_binary
 from routing.conftest import free_port
 
 pytestmark = [pytest.mark.odoo, pytest.mark.slow]
@@ -197,6 +197,7 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
         assert steps.index("identity and verification") < steps.index("update modules")
         assert "neutralize" not in steps[: steps.index("update modules")]
         assert steps.index("neutralize") > steps.index("update modules")
+
     def uuid_of(env: str) -> str:
         with sc.server.connect(sc.project.config.database_name(env)) as conn:
             row = conn.execute(
@@ -208,6 +209,29 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
     # Each preview has a database identity of its own (the base is never started).
     own = {uuid_of(first.environment), uuid_of(second.environment)}
     assert len(own) == 2 and not own & {uuid_of("staging"), uuid_of(BASE_NAME)}
+
+
+def test_a_preview_logs_in_with_its_own_role_only(scenario: Scenario) -> None:
+    """A preview runs a pull request's code: its odoo.conf opens its own database and
+    no other (issue 10: every environment shared one superuser)."""
+    import configparser
+    from dataclasses import replace
+
+    from odooplane.errors import ExternalToolError
+
+    sc = scenario
+    env = sc.infos[1].environment
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(sc.project.state_dir / "environments" / env / "odoo.conf")
+    options = parser["options"]
+    as_preview = replace(sc.server, user=options["db_user"], password=options["db_password"])
+    own = sc.project.config.database_name(env)
+    assert as_preview.user == own != sc.server.user
+    as_preview.connect(own).close()
+    others = [sc.infos[2].environment, "staging", "production", BASE_NAME]
+    for other in others:
+        with pytest.raises(ExternalToolError, match="CONNECT privilege"):
+            as_preview.connect(sc.project.config.database_name(other)).close()
 
 
 def test_a_push_updates_one_preview_in_place(scenario: Scenario) -> None:

@@ -233,8 +233,8 @@ def test_rollback_says_what_it_sets_aside_and_restores_build_and_data(
     assert done.returncode == 0, done.stderr
     assert "Rolled back" in done.stdout
     info = envs.status(scenario.project, "production")
-    assert info["build"]["sha"] == scenario.shas["v1"]
-    assert info["health"]["checks"]["/web/health"] == 200
+    assert info.build["sha"] == scenario.shas["v1"]
+    assert info.health.checks["/web/health"] == 200
     assert scenario.rows(
         "production", "SELECT latest_version FROM ir_module_module WHERE name = 'pr_app'"
     ) == [("17.0.1.0.0",)]
@@ -263,7 +263,7 @@ def test_failing_smoke_check_rolls_back_by_itself(scenario: Scenario) -> None:
     with pytest.raises(CheckFailedError, match="smoke check failed"):
         promote(scenario.project, approval=NamedApproval("bob"))
     info = envs.status(scenario.project, "production")
-    assert info["build"]["sha"] == scenario.shas["v1"]
+    assert info.build["sha"] == scenario.shas["v1"]
     with EvidenceStore.open(scenario.project) as store:
         history = store.history("production", limit=3)
     kinds = [(d.kind, d.outcome) for d in history]

@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from odooplane.environments.health import HealthResult, check_once, wait_healthy
+from odooplane.results import Result
+
+if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
+    from odooplane.progress import Progress
 
 # States in which a process is (or is about to be, or is still) running; the names are
 # supervisord's, which every backend maps its own states onto.
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+
+
+def split_program(name: str) -> tuple[str, str | None]:
+    """(environment, slot) of a program name: the lifecycle names an environment's
+    programs ``<env>.<slot>`` (blue/green), or ``<env>`` for the one program of an
+    environment from before slots; a dot never appears in an environment's name."""
+    env, _, slot = name.partition(".")
+    return env, slot or None
 
 
 @dataclass(frozen=True)
@@ -33,11 +46,18 @@ class ProgramSpec:
     env: Mapping[str, str]
     log_file: Path
     stop_wait_seconds: int = 30
+    # The signal that asks the program to finish what it serves and exit (sent to its
+    # whole process group on this machine).
+    stop_signal: str = "TERM"
     start_seconds: int = 3
     log_max_bytes: str = "20MB"
     log_backups: int = 3
     # The build (its git SHA) the process runs: a backend running images needs it.
     build: str | None = None
+    # An Odoo process: never run as root (the local backend switches to the
+    # unprivileged Odoo user, odooplane.odoo.sysuser); the project's own services
+    # (the front door, the keeper) are not.
+    unprivileged: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +71,7 @@ class OneOff:
 
 
 @dataclass(frozen=True)
-class ProcessStatus:
+class ProcessStatus(Result):
     name: str
     # STARTING, RUNNING, BACKOFF, STOPPING, STOPPED, EXITED, FATAL, or ABSENT (no
     # process defined), NOT_RUNNING (the backend itself is down), NOT_LOADED.
@@ -65,9 +85,6 @@ class ProcessStatus:
     @property
     def running(self) -> bool:
         return self.state in RUNNING_STATES
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class ProcessBackend(abc.ABC):
@@ -116,6 +133,13 @@ class ProcessBackend(abc.ABC):
     def shutdown(self) -> None:
         """Stop every program and whatever the backend itself runs (its daemon)."""
 
+    def prepare_build(self, build: str, progress: Progress | None = None) -> BuildImage | None:
+        """Make ready what running build ``build`` (its git SHA) takes on this backend,
+        before anything of an environment changes; returns the image made or found, to
+        be recorded with the build (None: the backend runs builds as they are)."""
+        del build, progress  # a local process runs the build's own folder and runtime
+        return None
+
     def one_off(
         self,
         name: str,
@@ -135,9 +159,16 @@ class ProcessBackend(abc.ABC):
         del state_dir
         return host, port
 
-    def discard(self, handle: str | None) -> None:
-        """Clean up after a one-off command that was cut short (a timeout)."""
+    def discard(self, handle: str | None) -> bool:
+        """Clean up after a one-off command that was cut short (a timeout, or its client
+        killed); whether something was still there to end."""
         del handle  # a local process ends with its client: nothing is left behind
+        return False
+
+    def forget_environment(self, env: str) -> None:
+        """Remove what the backend keeps for environment ``env`` besides its programs
+        (called once they are removed, when the environment is destroyed)."""
+        del env  # a local environment's files are in its state folder
 
     @abc.abstractmethod
     def log_location(self, name: str) -> Path | None:

@@ -19,8 +19,17 @@ This backend translates them at the boundary into the container's view:
   gateway address, where they also listen (PostgreSQL accepts there only the project's
   subnet, with a password); an external database server is reached as configured.
 
+Each program of the lifecycle is a container: a slot ``<env>.<slot>`` is
+``odooplane-<project>-<env>-<slot>`` (blue and green are two containers of the
+environment, published at their own internal ports, behind the front door), the one
+program of an environment from before slots ``odooplane-<project>-<env>``. What belongs
+to the environment rather than to a slot is shared by both: the filestore and sessions
+volumes (a switch between slots keeps people logged in) and the one-off commands.
+
 One-off commands (database init, module update, neutralization, shell, cron-run) run
 in a throw-away container of the same image, with the same mounts, on the same network.
+Its client dying does not end a container: a one-off whose command was killed is ended
+by :meth:`DockerBackend.discard` (recovery does it with the handle in the journal).
 """
 
 from __future__ import annotations
@@ -35,17 +44,26 @@ import shutil
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from odooplane.backends.base import OneOff, ProcessBackend, ProcessStatus, ProgramSpec
+from odooplane.backends.base import (
+    OneOff,
+    ProcessBackend,
+    ProcessStatus,
+    ProgramSpec,
+    split_program,
+)
 from odooplane.containers import images
+from odooplane.containers.database import ALIAS as DATABASE_ALIAS
+from odooplane.containers.database import PORT as DATABASE_PORT
 from odooplane.containers.engine import Docker
+from odooplane.containers.network import NetworkInfo, ensure_network, network_name, project_labels
 from odooplane.containers.spec import ContainerSpec, Mount, Publish
-from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
+from odooplane.errors import ConfigError, NotFoundError
 from odooplane.fsutil import write_atomic
+from odooplane.progress import Progress, report
 
 if TYPE_CHECKING:
     from odooplane.environments.builds import Build
@@ -59,19 +77,15 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 HOST_ONLY_VARIABLES = ("PATH", "HOME", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "LC_ALL")
 
 
-@dataclass(frozen=True)
-class NetworkInfo:
-    name: str
-    gateway: str
-    subnet: str
+def environment_prefix(project: Project, env: str) -> str:
+    return f"odooplane-{images.slug(project.config.project)}-{images.slug(env)}"
 
 
-def network_name(project: Project) -> str:
-    return f"odooplane-{images.slug(project.config.project)}"
-
-
-def container_name(project: Project, env_name: str) -> str:
-    return f"odooplane-{images.slug(project.config.project)}-{images.slug(env_name)}"
+def container_name(project: Project, program: str) -> str:
+    """The container of a program: ``<env>.<slot>`` or ``<env>`` (see the module doc)."""
+    env, slot = split_program(program)
+    base = environment_prefix(project, env)
+    return f"{base}-{images.slug(slot)}" if slot else base
 
 
 def chown_tree(path: Path, uid: int = images.ODOO_UID) -> None:
@@ -102,45 +116,48 @@ class DockerBackend(ProcessBackend):
     # -- names and labels -------------------------------------------------------------
 
     def _labels(self, env_name: str | None = None) -> dict[str, str]:
-        labels = {f"{LABEL}project": self.project.config.project, f"{LABEL}managed": "true"}
+        labels = project_labels(self.project)
         if env_name is not None:
             labels[f"{LABEL}environment"] = env_name
         return labels
 
-    def _env_dir(self, name: str) -> Path:
+    def _program_labels(self, program: str) -> dict[str, str]:
+        env, slot = split_program(program)
+        labels = self._labels(env)
+        if slot:
+            labels[f"{LABEL}slot"] = slot
+        return labels
+
+    def _env_dir(self, env: str) -> Path:
         from odooplane.environments.state import StateStore
 
-        return StateStore(self.project.state_dir).env_dir(name)
+        return StateStore(self.project.state_dir).env_dir(env)
 
-    def _container_dir(self, name: str) -> Path:
-        folder = self._env_dir(name) / "container"
+    def _container_dir(self, program: str) -> Path:
+        """Where the files a container of ``program`` mounts are written:
+        ``<env>/container/<slot>`` (``main`` for an environment's one program from
+        before slots, ``run`` for its one-off commands)."""
+        env, slot = split_program(program)
+        root = self._env_dir(env) / "container"
+        folder = root / (slot or "main")
         folder.mkdir(parents=True, exist_ok=True)
         # The files below are world-readable so the container's user can read them
-        # through their mounts; this folder keeps every other user of this machine out.
-        os.chmod(folder, 0o700)
+        # through their mounts; these folders keep every other user of this machine out.
+        for level in (root, folder):
+            os.chmod(level, 0o700)
         return folder
 
-    def volume_names(self, name: str) -> tuple[str, str]:
-        base = container_name(self.project, name)
+    def volume_names(self, env: str) -> tuple[str, str]:
+        """The filestore and sessions volumes of environment ``env``, shared by its
+        slots and its one-off commands."""
+        base = environment_prefix(self.project, env)
         return f"{base}-filestore", f"{base}-sessions"
 
     # -- the project's network ----------------------------------------------------------
 
     def network(self) -> NetworkInfo:
         """The project's network, created on first use."""
-        name = network_name(self.project)
-        info = self.docker.inspect("network", name)
-        if info is None:
-            args = ["network", "create", "--driver", "bridge"]
-            for key, value in sorted(self._labels().items()):
-                args += ["--label", f"{key}={value}"]
-            self.docker.run([*args, name])
-            info = self.docker.inspect("network", name)
-        configs = ((info or {}).get("IPAM") or {}).get("Config") or []
-        for config in configs:
-            if config.get("Gateway") and config.get("Subnet"):
-                return NetworkInfo(name, str(config["Gateway"]), str(config["Subnet"]))
-        raise ExternalToolError(f"The Docker network {name} has no IPv4 subnet and gateway.")
+        return ensure_network(self.project, self.docker)
 
     # -- translating the local view ------------------------------------------------------
 
@@ -154,16 +171,28 @@ class DockerBackend(ProcessBackend):
             )
         return require_build(self.project, sha)
 
-    def image_of(self, b: Build) -> str:
+    def image(self, b: Build) -> images.BuildImage:
+        """The image of build ``b``, made on first use (a cache hit afterwards)."""
         config = self.project.config.docker
-        result = images.build_image(
+        return images.build_image(
             self.project,
             b,
             docker=self.docker,
             base_image=config.base_image,
             extra_packages=config.extra_packages,
         )
-        return result.image_id
+
+    def image_of(self, b: Build) -> str:
+        return self.image(b).image_id
+
+    def prepare_build(
+        self, build: str, progress: Progress | None = None
+    ) -> images.BuildImage | None:
+        """The build's image, made now (before a deploy stops anything: a cold image
+        takes minutes) or found."""
+        b = self._build(build)
+        report(progress, f"image of {b.short}...")
+        return self.image(b)
 
     def _conf_path(self, argv: Sequence[str]) -> Path:
         return images.conf_of(argv)
@@ -197,14 +226,19 @@ class DockerBackend(ProcessBackend):
         paths = [p.strip() for p in options.get("addons_path", "").split(",") if p.strip()]
         options["addons_path"] = ",".join(str(images.container_path(b, p)) for p in paths)
         if options.get("db_host", "").strip() in LOOPBACK_NAMES:
-            if self.project.config.database.server != "embedded":
+            kind = self.project.config.database.kind
+            if kind == "url":
                 raise ConfigError(
                     f"database.server points at {options['db_host']}, which containers "
                     "cannot reach (it is their own loopback).",
                     hint="Name the database server by an address containers reach.",
                 )
-            options["db_host"] = net.gateway
-            outside["listen"].append("postgres")
+            if kind == "container":
+                # The project's PostgreSQL container, by its name on the project network.
+                options["db_host"], options["db_port"] = DATABASE_ALIAS, str(DATABASE_PORT)
+            else:
+                options["db_host"] = net.gateway
+                outside["listen"].append("postgres")
         smtp = options.get("smtp_server", "").strip()
         if smtp in LOOPBACK_NAMES:
             options["smtp_server"] = net.gateway
@@ -234,31 +268,32 @@ class DockerBackend(ProcessBackend):
 
     def _prepare(
         self,
-        name: str,
+        program: str,
         argv: Sequence[str],
         env: Mapping[str, str],
         b: Build,
         log_file: Path | None,
     ) -> tuple[ContainerSpec, dict[str, Any]]:
-        """The container of ``name`` running ``argv``; Odoo logs to ``log_file`` (mounted)
-        or, without one (a one-off command), to its output."""
+        """The container of ``program`` running ``argv``; Odoo logs to ``log_file``
+        (mounted) or, without one (a one-off command: ``program`` is the environment's
+        name), to its output."""
+        env_name, _slot = split_program(program)
         net = self.network()
         conf_text = self._conf_path(argv).read_text(encoding="utf-8")
         inner_conf, outside = self.translate_conf(
             conf_text, b, net, log_to_file=log_file is not None
         )
         self._reach_host_services(net, outside["listen"])
-        folder = self._container_dir(name)
-        suffix = "" if log_file is not None else "-run"
-        write_atomic(folder / f"odoo{suffix}.conf", inner_conf, mode=0o644)
-        write_atomic(folder / f"env{suffix}.json", self._env_json(env), mode=0o644)
-        filestore_volume, sessions_volume = self.volume_names(name)
+        folder = self._container_dir(program if log_file is not None else f"{env_name}.run")
+        write_atomic(folder / "odoo.conf", inner_conf, mode=0o644)
+        write_atomic(folder / "env.json", self._env_json(env), mode=0o644)
+        filestore_volume, sessions_volume = self.volume_names(env_name)
         if self.docker.inspect("volume", sessions_volume) is None:
-            labels = [f"--label={k}={v}" for k, v in sorted(self._labels(name).items())]
+            labels = [f"--label={k}={v}" for k, v in sorted(self._labels(env_name).items())]
             self.docker.run(["volume", "create", *labels, sessions_volume])
         mounts = [
-            Mount("bind", str(folder / f"odoo{suffix}.conf"), str(images.CONF_PATH), True),
-            Mount("bind", str(folder / f"env{suffix}.json"), str(images.ENV_FILE), True),
+            Mount("bind", str(folder / "odoo.conf"), str(images.CONF_PATH), True),
+            Mount("bind", str(folder / "env.json"), str(images.ENV_FILE), True),
             Mount("volume", sessions_volume, f"{images.DATA_DIR}/sessions"),
         ]
         if log_file is not None:
@@ -270,23 +305,23 @@ class DockerBackend(ProcessBackend):
         if filestore is not None:
             filestore.mkdir(parents=True, exist_ok=True)
             chown_tree(filestore)
-            self._bind_volume(name, filestore_volume, filestore)
+            self._bind_volume(env_name, filestore_volume, filestore)
             mounts.append(
                 Mount("volume", filestore_volume, f"{images.DATA_DIR}/filestore/{filestore.name}")
             )
         spec = ContainerSpec(
-            name=container_name(self.project, name),
+            name=container_name(self.project, program),
             image=self.image_of(b),
             network=net.name,
             command=self._inner_argv(argv, b),
             mounts=mounts,
             publish=outside["publish"],
-            labels={**self._labels(name), f"{LABEL}git-sha": b.sha},
+            labels={**self._program_labels(program), f"{LABEL}git-sha": b.sha},
             memory=self.project.config.docker.memory,
         )
         return spec, outside
 
-    def _bind_volume(self, name: str, volume: str, folder: Path) -> None:
+    def _bind_volume(self, env_name: str, volume: str, folder: Path) -> None:
         """A named volume whose data is ``folder`` on this machine."""
         found = self.docker.inspect("volume", volume)
         device = ((found or {}).get("Options") or {}).get("device")
@@ -296,7 +331,7 @@ class DockerBackend(ProcessBackend):
             self.docker.run(["volume", "rm", "--force", volume], check=False)
         args = ["volume", "create", "--driver", "local"]
         args += ["--opt", "type=none", "--opt", "o=bind", "--opt", f"device={folder}"]
-        for key, value in sorted(self._labels(name).items()):
+        for key, value in sorted(self._labels(env_name).items()):
             args += ["--label", f"{key}={value}"]
         self.docker.run([*args, volume])
 
@@ -339,7 +374,9 @@ class DockerBackend(ProcessBackend):
 
     def start(self, name: str) -> None:
         if not self.defined(name):
-            raise NotFoundError(f"Environment '{name}' has no container to start.")
+            env, slot = split_program(name)
+            which = f" for its {slot} slot" if slot else ""
+            raise NotFoundError(f"Environment '{env}' has no container{which} to start.")
         self.docker.run(["start", container_name(self.project, name)])
 
     def stop(self, name: str) -> None:
@@ -389,21 +426,39 @@ class DockerBackend(ProcessBackend):
         )
 
     def remove(self, name: str) -> None:
+        """Remove the container of program ``name``; the environment's volumes stay
+        (its other slot uses them) until :meth:`forget_environment`."""
         self.docker.run(["rm", "--force", container_name(self.project, name)], check=False)
-        for volume in self.volume_names(name):
+        env, slot = split_program(name)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self._env_dir(env) / "container" / (slot or "main"))
+
+    def forget_environment(self, env: str) -> None:
+        """Remove every container of ``env`` left (a one-off whose client died included),
+        its volumes (the filestore's data is a folder of this machine, which the
+        lifecycle removes itself) and its mounted files."""
+        for container in self.docker.names("container", self._labels(env)):
+            self.docker.run(["rm", "--force", container], check=False)
+        for volume in self.docker.names("volume", self._labels(env)):
+            self.docker.run(["volume", "rm", "--force", volume], check=False)
+        for volume in self.volume_names(env):
             self.docker.run(["volume", "rm", "--force", volume], check=False)
         with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(self._env_dir(name) / "container")
+            shutil.rmtree(self._env_dir(env) / "container")
 
     def programs(self) -> list[str]:
+        """The programs whose container exists (one-off containers are not programs)."""
         if not self.docker.available():
             return []
         names = []
         for container in self.docker.names("container", self._labels()):
             info = self.docker.inspect("container", container) or {}
             labels = (info.get("Config") or {}).get("Labels") or {}
-            if labels.get(f"{LABEL}environment"):
-                names.append(str(labels[f"{LABEL}environment"]))
+            env = labels.get(f"{LABEL}environment")
+            if not env or labels.get(f"{LABEL}one-off"):
+                continue
+            slot = labels.get(f"{LABEL}slot")
+            names.append(f"{env}.{slot}" if slot else str(env))
         return sorted(set(names))
 
     def shutdown(self) -> None:
@@ -434,7 +489,8 @@ class DockerBackend(ProcessBackend):
         # Output goes to the terminal (or the lifecycle's log of the step), not to a file.
         spec, _outside = self._prepare(name, argv, env, b, None)
         once = f"{spec.name}-run-{uuid.uuid4().hex[:8]}"
-        inner = ContainerSpec(**{**spec.__dict__, "name": once})
+        labels = {**spec.labels, f"{LABEL}one-off": "true"}
+        inner = ContainerSpec(**{**spec.__dict__, "name": once, "labels": labels})
         # A terminal only when there is one: `env shell < script.py` must work too.
         tty = interactive and sys.stdin.isatty() and sys.stdout.isatty()
         flags = ["--rm", "--interactive"] + (["--tty"] if tty else [])
@@ -455,9 +511,12 @@ class DockerBackend(ProcessBackend):
         listen_also_on(state_dir, gateway)
         return gateway, port
 
-    def discard(self, handle: str | None) -> None:
-        if handle:
-            self.docker.run(["rm", "--force", handle], check=False)
+    def discard(self, handle: str | None) -> bool:
+        """End one-off container ``handle``: its client (``docker run``) being killed
+        does not end it, and it would go on updating a database recovery puts back."""
+        if not handle:
+            return False
+        return self.docker.run(["rm", "--force", handle], check=False).returncode == 0
 
 
 def _timestamp(text: str) -> float | None:

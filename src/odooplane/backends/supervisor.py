@@ -22,12 +22,13 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import filelock
 
-from odooplane.backends.base import ProcessBackend, ProcessStatus, ProgramSpec
+from odooplane.backends.base import OneOff, ProcessBackend, ProcessStatus, ProgramSpec
 from odooplane.errors import ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
 from odooplane.paths import socket_path
@@ -53,6 +54,18 @@ class _UnixTransport(xmlrpc.client.Transport):
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
         return _UnixConnection(self._path, self._timeout)
+
+
+def _unprivileged(argv: list[str], cwd: Path) -> list[str]:
+    """``argv`` run as the unprivileged Odoo user when odooplane runs as root, with what
+    it reads and writes made reachable for that user only (odooplane.odoo.sysuser)."""
+    from odooplane.odoo import sysuser
+
+    user = sysuser.odoo_user()
+    if user is None:
+        return argv
+    home = sysuser.prepare(user, argv, cwd)
+    return [*sysuser.setpriv_prefix(user), "/usr/bin/env", f"HOME={home}", *argv]
 
 
 def _supervisor_escape(value: str) -> str:
@@ -200,6 +213,24 @@ class SupervisorBackend(ProcessBackend):
 
     # -- programs ------------------------------------------------------------------
 
+    def one_off(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        build: str,
+        interactive: bool = False,
+    ) -> OneOff:
+        """An Odoo command of environment ``name`` (install, update, shell...): run as
+        the unprivileged Odoo user when odooplane is root, like its server."""
+        from odooplane.odoo.sysuser import conf_of
+
+        conf = conf_of(argv)
+        # The environment's folder (where its odoo.conf is) is where it runs.
+        cwd = conf.parent if conf is not None else Path.cwd()
+        return OneOff(_unprivileged(list(argv), cwd), dict(env))
+
     def program_conf_path(self, name: str) -> Path:
         return self.programs_dir / f"{name}.conf"
 
@@ -217,11 +248,14 @@ class SupervisorBackend(ProcessBackend):
         # The launcher holds the environment (secrets included) instead of
         # supervisord.conf, readable by its owner only.
         assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(spec.env.items()))
+        argv = list(spec.argv)
+        if spec.unprivileged:
+            argv = _unprivileged(argv, spec.cwd)
         launcher = (
             "#!/bin/sh\n"
             "# Written by odooplane: the exact environment of this Odoo process.\n"
             f"cd {shlex.quote(str(spec.cwd))} || exit 1\n"
-            f"exec /usr/bin/env -i {assignments} {shlex.join(spec.argv)}\n"
+            f"exec /usr/bin/env -i {assignments} {shlex.join(argv)}\n"
         )
         self.launchers_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.launcher_path(spec.name), launcher, mode=0o700)
@@ -240,7 +274,7 @@ class SupervisorBackend(ProcessBackend):
                 "exitcodes=0",
                 f"startsecs={spec.start_seconds}",
                 "startretries=3",
-                "stopsignal=TERM",
+                f"stopsignal={spec.stop_signal}",
                 f"stopwaitsecs={spec.stop_wait_seconds}",
                 # Odoo with workers forks: stop and kill the whole process group.
                 "stopasgroup=true",

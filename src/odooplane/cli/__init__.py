@@ -46,6 +46,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("gate_cmd", "Gates a build must pass: tests, security, migration, neutralization."),
     "preview": ("preview_cmd", "Preview environments: one per pull request, scale to zero."),
     "routing": ("routing_cmd", "The front door: Caddy, routes, hostnames, maintenance pages."),
+    "github": ("github_cmd", "GitHub: workflow steps (gates, preview, comment), approvals."),
+    "ci": ("github_cmd", "Generated CI workflows: `ci init github [--check]`."),
 }
 
 

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from odooplane.results import jsonable
+
 console = Console(highlight=False)
 console_err = Console(stderr=True, highlight=False)
 
@@ -25,9 +27,11 @@ def json_option(func: F) -> F:
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
-    """Print ``data`` as JSON, or call ``render`` to show it to people."""
+    """Print ``data`` (typed results included: :func:`odooplane.results.jsonable`) as
+    JSON, or call ``render`` to show it to people."""
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        text = json.dumps(jsonable(data), indent=2, sort_keys=True, default=str)
+        sys.stdout.write(text + "\n")
     else:
         render()
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import console, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.errors import CheckFailedError
 from odooplane.project import load_project
 
 
-def _progress(as_json: bool) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if not as_json:
-            console_err.print(f"[dim]{text}...[/dim]", highlight=False, soft_wrap=True)
-
-    return say
+def _progress(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _size(n: int) -> str:

@@ -7,8 +7,10 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
-from odooplane.environments.builds import Build, build, list_builds
+from odooplane.cli.progress import ProgressBar
+from odooplane.environments.builds import Build, build, list_builds, record_in_evidence
 from odooplane.errors import UsageError
+from odooplane.evidence.records import short_image_id
 from odooplane.project import load_project
 
 
@@ -52,30 +54,45 @@ def build_command(
     """
     project = load_project(project_dir(ctx))
     if list_all:
+        from odooplane.containers.images import recorded_image
+
         builds = list_builds(project)
+        images_of = {b.sha: recorded_image(project, b.sha) for b in builds}
 
         def render_list() -> None:
             table = Table(title="Builds")
-            for column in ("sha", "branch", "commit", "Odoo", "deps", "built"):
+            columns = ["sha", "branch", "commit", "Odoo", "deps", "built"]
+            if any(images_of.values()):
+                columns.append("image")
+            for column in columns:
                 table.add_column(column)
             for b in builds:
-                table.add_row(
+                found = images_of[b.sha]
+                row = [
                     b.short,
                     b.branch or "-",
                     b.subject[:50],
                     b.odoo_revision[:10],
                     b.deps_hash,
                     b.built_at,
-                )
+                ]
+                if "image" in columns:
+                    row.append(short_image_id(found.image_id) if found else "-")
+                table.add_row(*row)
             console.print(table)
 
-        emit([b.to_dict() for b in builds], as_json, render_list)
+        rows = [
+            {**b.to_dict(), "image": found.to_dict() if (found := images_of[b.sha]) else None}
+            for b in builds
+        ]
+        emit(rows, as_json, render_list)
         return
     if not ref:
         raise UsageError("Name the ref to build (e.g. `odooplane build main`), or pass --list.")
     if not as_json:
         console_err.print(f"Building [bold]{ref}[/bold]...")
-    result = build(project, ref, progress=not as_json)
+    with ProgressBar() as bar:
+        result = build(project, ref, progress=None if as_json else bar, record=not image)
     if not image:
         emit(result.to_dict(), as_json, lambda: _render(result))
         return
@@ -89,6 +106,8 @@ def build_command(
         extra_packages=config.extra_packages,
         on_line=None if as_json else (lambda line: console_err.print(line, highlight=False)),
     )
+    # The build and the image it runs from, recorded together.
+    record_in_evidence(project, result, image=made)
 
     def render_with_image() -> None:
         _render(result)

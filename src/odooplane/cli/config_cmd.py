@@ -52,7 +52,7 @@ def _load(ctx: click.Context, as_json: bool) -> LoadedConfig:
     except ConfigError as exc:
         issues: list[dict[str, Any]]
         if isinstance(exc, ConfigFileError):
-            issues = [issue.as_dict() for issue in exc.issues]
+            issues = [issue.to_dict() for issue in exc.issues]
         else:
             issues = [
                 {
@@ -125,7 +125,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
         "project": config.project,
         "series": config.odoo.series,
         "environments": summary,
-        "warnings": [issue.as_dict() for issue in loaded.warnings],
+        "warnings": [issue.to_dict() for issue in loaded.warnings],
     }
 
     def render() -> None:

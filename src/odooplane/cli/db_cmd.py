@@ -7,30 +7,26 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
-from odooplane.config import EnvironmentKind
+from odooplane.cli.progress import ProgressBar
 from odooplane.environments.locks import databases_lock
 from odooplane.errors import UsageError
+from odooplane.policy import production_databases
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.cluster import ClusterStatus, EmbeddedCluster
+
+if TYPE_CHECKING:
+    from odooplane.containers.database import ContainerCluster
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
+from odooplane.postgres.templates import TEMPLATE_PREFIX
 from odooplane.project import Project, load_project
 
 STRATEGY_CHOICE = click.Choice(["auto", "wal_log", "file_copy"])
@@ -58,16 +54,6 @@ def _filestores(project: Project) -> Path:
     return project.odoo_data_dir / "filestore"
 
 
-def _production_databases(project: Project) -> dict[str, str]:
-    """Database name -> production environment name."""
-    config = project.config
-    return {
-        config.database_name(name): name
-        for name, env in config.environments.items()
-        if env.kind == EnvironmentKind.production
-    }
-
-
 def _size(value: int | None) -> str:
     return "?" if value is None else decimal(value)
 
@@ -78,29 +64,13 @@ def _notes(notes: Any) -> None:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, title: str) -> Iterator[dbops.Progress | None]:
-    """A rich progress bar on stderr fed by the library's progress(phase, done, total)."""
+def _progress(enabled: bool, title: str) -> Iterator[ProgressBar | None]:
+    """A bar on stderr fed by the library's progress events (nothing when disabled)."""
     if not enabled:
         yield None
         return
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console_err,
-        transient=True,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(f"{title}: {phase}", total=total or None)
-        bar.update(tasks[phase], completed=done, total=total or None)
-
-    with bar:
-        yield update
+    with ProgressBar(title, unit="bytes") as bar:
+        yield bar
 
 
 @contextlib.contextmanager
@@ -127,17 +97,22 @@ def db_group() -> None:
 
 @db_group.group("server")
 def server_group() -> None:
-    """Start, stop and inspect the embedded PostgreSQL server."""
+    """Start, stop and inspect the project's PostgreSQL server (embedded, or its
+    container with database.server: container)."""
 
 
-def _cluster(project: Project) -> EmbeddedCluster:
+def _cluster(project: Project) -> EmbeddedCluster | ContainerCluster:
     database = project.config.database
-    if database.server != "embedded":
+    if database.kind == "url":
         raise UsageError(
             "database.server in odooplane.yaml points at an external server; odooplane "
-            "only starts and stops its embedded one.",
+            "only starts and stops its embedded one or its container.",
             hint="Use `odooplane db server status` to check that the external server answers.",
         )
+    if database.kind == "container":
+        from odooplane.containers.database import ContainerCluster
+
+        return ContainerCluster(project)
     bin_dir = Path(database.postgres_bin) if database.postgres_bin else None
     return EmbeddedCluster(project.state_dir, bin_dir=bin_dir)
 
@@ -171,7 +146,8 @@ def server_start(ctx: click.Context, as_json: bool) -> None:
     """Create (first time) and start the embedded server; it keeps running afterwards.
 
     Running it again while the server runs changes nothing. After a crash it recovers the
-    cluster. When run as root the server runs as the unprivileged 'odooplane' user.
+    cluster. When run as root the server runs as the unprivileged 'odooplane' user. With
+    database.server: container, the project's PostgreSQL container is made and started.
     """
     cluster = _cluster(_project(ctx))
     with _spinner(not as_json, "Starting PostgreSQL…"):
@@ -183,7 +159,7 @@ def server_start(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def server_stop(ctx: click.Context, as_json: bool) -> None:
-    """Stop the embedded server (open sessions are ended, nothing is lost)."""
+    """Stop the embedded server or container (sessions are ended, nothing is lost)."""
     cluster = _cluster(_project(ctx))
     status = cluster.stop()
     emit(status.to_dict(), as_json, lambda: _render_status(status))
@@ -198,7 +174,7 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
     For an external server (database.server is a URL) this checks that it answers.
     """
     project = _project(ctx)
-    if project.config.database.server != "embedded":
+    if project.config.database.kind == "url":
         server = server_for(project, start=False)
         data: dict[str, Any] = {"kind": "external", "server": server.url(), "reachable": False}
         try:
@@ -218,7 +194,8 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
             _exit(1)
         return
     status = _cluster(project).status()
-    emit({"kind": "embedded", **status.to_dict()}, as_json, lambda: _render_status(status))
+    kind = project.config.database.kind
+    emit({"kind": kind, **status.to_dict()}, as_json, lambda: _render_status(status))
     if not (status.running and status.accepting):
         _exit(1)
 
@@ -227,15 +204,22 @@ def server_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Required: every database of the cluster is lost.")
 @click.pass_context
 def server_destroy(ctx: click.Context, force: bool) -> None:
-    """Stop the embedded server and delete its cluster with every database in it."""
-    cluster = _cluster(_project(ctx))
+    """Stop the embedded server (or the PostgreSQL container) and delete it with every
+    database in it."""
+    project = _project(ctx)
+    cluster = _cluster(project)
+    what = (
+        "PostgreSQL container and its data volume"
+        if project.config.database.kind == "container"
+        else "embedded cluster"
+    )
     if not force:
         raise UsageError(
-            "This deletes every database of the embedded cluster.",
+            f"This deletes every database of the {what}.",
             hint="Take exports first if needed, then run again with --force.",
         )
     cluster.destroy()
-    console.print("Embedded cluster deleted.")
+    console.print(f"Deleted the {what}.")
 
 
 # -- listing -----------------------------------------------------------------------------
@@ -249,7 +233,7 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
     """List databases with their size, filestore size and role (production, snapshot)."""
     project = _project(ctx)
     server = server_for(project)
-    production = _production_databases(project)
+    production = production_databases(project).owners
     envs = {project.config.database_name(name): name for name in project.config.environments}
     found = [
         d
@@ -276,6 +260,8 @@ def list_cmd(ctx: click.Context, snapshots: bool, as_json: bool) -> None:
                 note = f"snapshot of {d.snapshot.database} ({taken})"
             elif d.name in production:
                 note = "[bold red]production[/bold red]"
+            elif d.name.startswith(TEMPLATE_PREFIX):
+                note = "template (`db cache list`)"
             filestore = f"{d.filestore_files} files, {decimal(d.filestore_bytes)}"
             table.add_row(
                 d.name,
@@ -314,10 +300,17 @@ def create_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
     show_default=True,
     help="CREATE DATABASE strategy (PostgreSQL 15+); auto picks by size.",
 )
+@click.option("--force", is_flag=True, help="Allow a production database's name as TARGET.")
 @json_option
 @click.pass_context
 def clone_cmd(
-    ctx: click.Context, source: str, target: str, terminate: bool, strategy: str, as_json: bool
+    ctx: click.Context,
+    source: str,
+    target: str,
+    terminate: bool,
+    strategy: str,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Copy SOURCE to the new database TARGET, filestore included (hard links).
 
@@ -338,6 +331,7 @@ def clone_cmd(
             terminate=terminate,
             strategy=strategy,
             progress=progress,
+            force=force,
         )
 
     def render() -> None:
@@ -420,15 +414,16 @@ def snapshots_cmd(ctx: click.Context, database: str, as_json: bool) -> None:
 @click.argument("database")
 @click.argument("snapshot")
 @terminate_option
+@click.option("--force", is_flag=True, help="Allow replacing a production database.")
 @json_option
 @click.pass_context
 def restore_cmd(
-    ctx: click.Context, database: str, snapshot: str, terminate: bool, as_json: bool
+    ctx: click.Context, database: str, snapshot: str, terminate: bool, force: bool, as_json: bool
 ) -> None:
     """Make DATABASE (and its filestore) what SNAPSHOT holds; the snapshot is kept.
 
     The snapshot is copied first and swapped in at the end, so DATABASE is never missing
-    or half restored.
+    or half restored. Restoring over a production database needs --force.
     """
     project = _project(ctx)
     server = server_for(project)
@@ -443,6 +438,7 @@ def restore_cmd(
             filestore_root=_filestores(project),
             terminate=terminate,
             progress=progress,
+            force=force,
         )
     emit(
         result.to_dict(),
@@ -457,15 +453,25 @@ def restore_cmd(
 @click.argument("first")
 @click.argument("second")
 @terminate_option
+@click.option("--force", is_flag=True, help="Allow swapping a production database.")
 @json_option
 @click.pass_context
-def swap_cmd(ctx: click.Context, first: str, second: str, terminate: bool, as_json: bool) -> None:
-    """Exchange the names of two databases and their filestores, in one transaction."""
+def swap_cmd(
+    ctx: click.Context, first: str, second: str, terminate: bool, force: bool, as_json: bool
+) -> None:
+    """Exchange the names of two databases and their filestores, in one transaction.
+
+    Swapping a production database needs --force."""
     project = _project(ctx)
     server = server_for(project)
     with databases_lock(project, [first, second]):
         ended = dbops.swap_databases(
-            server, first, second, filestore_root=_filestores(project), terminate=terminate
+            server,
+            first,
+            second,
+            filestore_root=_filestores(project),
+            terminate=terminate,
+            force=force,
         )
     emit(
         {"swapped": [first, second], "terminated_sessions": [s.describe() for s in ended]},
@@ -486,14 +492,12 @@ def drop_cmd(ctx: click.Context, name: str, force: bool, terminate: bool, as_jso
     The database of a production environment is refused unless --force.
     """
     project = _project(ctx)
-    production = _production_databases(project)
     server = server_for(project)
     with databases_lock(project, [name]):
         dbops.drop_database(
             server,
             name,
             filestore_root=_filestores(project),
-            protected=name in production,
             force=force,
             terminate=terminate,
         )
@@ -539,7 +543,6 @@ def import_cmd(
             filestore_root=_filestores(project),
             replace=replace,
             terminate=terminate,
-            protected=target in _production_databases(project),
             force=force,
             progress=progress,
         )
@@ -607,3 +610,7 @@ def psql_cmd(ctx: click.Context, database: str | None, psql_args: tuple[str, ...
     code = subprocess.run(command, env=server.tool_env(dbname)).returncode
     if code:
         _exit(code)
+
+
+# `db cache` lives in its own module; importing it registers it on the group.
+from odooplane.cli import db_cache_cmd  # noqa: E402, F401

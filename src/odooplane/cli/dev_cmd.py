@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -11,11 +10,11 @@ from types import FrameType
 from typing import Any
 
 import click
-from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, project_dir
-from odooplane.dev.session import DevSession, prepare_dev
+from odooplane.cli.progress import StepsView, json_line
+from odooplane.dev.session import DevContext, DevSession, prepare_dev
 from odooplane.project import load_project
 
 _STYLES = {
@@ -64,52 +63,62 @@ def dev(
     """Serve the development environment ENV with hot reload, until Ctrl-C.
 
     Makes sure of the embedded PostgreSQL, the Odoo source and runtime, the mail catcher
-    and the development database (created on first run), then serves Odoo with the dev
-    options of its series. Python edits are served by a fresh Odoo process forked from a
-    warm one, with no refused request; a syntax error keeps the last good code serving.
-    Views and QWeb templates are read from their files on the next request. Data files,
-    changed fields and new addons need an upgrade: press u + Enter, or pass
-    --auto-upgrade. JS/CSS/SCSS edits reload open browser tabs (stylesheets are swapped
-    in place). Changes to odooplane.yaml or the env file restart Odoo.
+    and the development database (on first run a clone of cached templates holding the
+    environment's `modules`, else every installable addon of the project), then serves
+    Odoo with the dev options of its series. `odooplane env list` shows it serving.
+    Python edits are served by a fresh Odoo process forked from a warm one, with no
+    refused request; a syntax error keeps the last good code serving. Views and QWeb
+    templates are read from their files on the next request. Data files, changed fields
+    and new addons need an upgrade: press u + Enter, or pass --auto-upgrade. JS/CSS/SCSS
+    edits reload open browser tabs (stylesheets are swapped in place). Changes to
+    odooplane.yaml or the env file restart Odoo.
     """
     project = load_project(project_dir(ctx))
-    status: list[Status] = []
+    with StepsView(as_json) as view:
+        context = prepare_dev(
+            project, env, progress=view, mail=not no_mail, livereload=not no_livereload
+        )
+        view.finish(context.steps)
+    serve_foreground(
+        context,
+        port=port,
+        auto_upgrade=auto_upgrade,
+        livereload=not no_livereload,
+        as_json=as_json,
+    )
 
-    def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
-        if as_json:
-            _json_line({"event": "step", "step": name, "state": state, "seconds": seconds})
-            return
-        if state == "start":
-            if name not in ("odoo source", "runtime"):  # those draw their own bars
-                status.append(console.status(f"{name} …"))
-                status[-1].start()
-            return
-        while status:
-            status.pop().stop()
-        console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
+
+def serve_foreground(
+    context: DevContext,
+    *,
+    port: int | None,
+    auto_upgrade: bool,
+    livereload: bool,
+    as_json: bool,
+) -> None:
+    """Serve ``context`` with a :class:`DevSession` until Ctrl-C or SIGTERM, drawing its
+    events (``odooplane dev`` and ``quickstart``)."""
 
     def on_event(kind: str, message: str, data: dict[str, Any]) -> None:
         if as_json:
-            _json_line({"event": kind, "message": message, **data})
+            json_line({"event": kind, "message": message, **data})
             return
         stamp = time.strftime("%H:%M:%S")
         style = _STYLES.get(kind, "")
         console.print(f"[dim]{stamp}[/dim] [{style}]{kind:>7}[/{style}] {message}", markup=True)
 
-    try:
-        context = prepare_dev(project, env, progress=not as_json, mail=not no_mail, on_step=on_step)
-        session = DevSession(
-            context,
-            port=port,
-            auto_upgrade=auto_upgrade,
-            livereload=not no_livereload,
-            on_event=on_event,
-        )
-        with _status(status, "start odoo", as_json):
-            session.start()
-    finally:
-        while status:
-            status.pop().stop()
+    session = DevSession(
+        context,
+        port=port,
+        auto_upgrade=auto_upgrade,
+        livereload=livereload,
+        on_event=on_event,
+    )
+    with StepsView(as_json) as view:
+        if not as_json:
+            view.status = console.status("start odoo …")
+            view.status.start()
+        session.start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -120,12 +129,11 @@ def dev(
     if not as_json:
         console.print(
             f"\n[bold green]Odoo is serving[/bold green] {session.url}  "
-            f"(database {context.database}, log {context.project.state_dir}/logs/"
-            f"dev-{context.env_name}.log)\n"
+            f"(database {context.database}, login admin / admin, log {session.log_path})\n"
             "Edit your addons: changes are applied as you save. Ctrl-C stops everything."
         )
     else:
-        _json_line({"event": "serving", "url": session.url, "livereload": session.livereload_url})
+        json_line({"event": "serving", "url": session.url, "livereload": session.livereload_url})
     if sys.stdin.isatty():
         threading.Thread(target=_read_keys, args=(session, stop), daemon=True).start()
     try:
@@ -136,20 +144,6 @@ def dev(
         session.stop()
         if not as_json:
             console.print("Stopped.")
-
-
-class _status:
-    def __init__(self, stack: list[Status], name: str, quiet: bool) -> None:
-        self.stack, self.name, self.quiet = stack, name, quiet
-
-    def __enter__(self) -> None:
-        if not self.quiet:
-            self.stack.append(console.status(f"{self.name} …"))
-            self.stack[-1].start()
-
-    def __exit__(self, *exc: object) -> None:
-        while self.stack:
-            self.stack.pop().stop()
 
 
 def _read_keys(session: DevSession, stop: threading.Event) -> None:
@@ -164,8 +158,3 @@ def _read_keys(session: DevSession, stop: threading.Event) -> None:
                 session.request_upgrade()
             else:
                 console.print("[dim]Nothing to upgrade.[/dim]")
-
-
-def _json_line(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, default=str) + "\n")
-    sys.stdout.flush()

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from odooplane.cli import cli
 from odooplane.cli._common import (
@@ -24,6 +24,7 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
+from odooplane.cli.progress import ProgressLines
 from odooplane.environments import api as envs
 from odooplane.environments import detach
 from odooplane.environments.diff import SECTIONS
@@ -68,15 +69,8 @@ def _project(ctx: click.Context) -> Project:
     return load_project(project_dir(ctx))
 
 
-def _progress(as_json: bool) -> Callable[[str], None] | None:
-    if as_json:
-        return None
-    started = time.monotonic()
-
-    def say(text: str) -> None:
-        console_err.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {text}", highlight=False)
-
-    return say
+def _progress(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _coloured(status: str) -> str:
@@ -291,7 +285,7 @@ def start_command(
 def stop_command(ctx: click.Context, name: str, lock_timeout: float | None, as_json: bool) -> None:
     """Stop environment NAME (its database and state are kept)."""
     data = envs.stop(_project(ctx), name, lock_timeout=lock_timeout)
-    emit(data, as_json, lambda: _render_simple(data))
+    emit(data, as_json, lambda: _render_simple(data.to_dict()))
 
 
 @env_group.command("restart")
@@ -326,7 +320,7 @@ def destroy_command(
     if not yes and not as_json and sys.stdin.isatty():
         click.confirm(f"Destroy environment '{name}' and drop its database?", abort=True)
     data = envs.destroy(project, name, force=force, lock_timeout=lock_timeout)
-    emit(data, as_json, lambda: _render_simple(data))
+    emit(data, as_json, lambda: _render_simple(data.to_dict()))
 
 
 @env_group.command("list")
@@ -342,13 +336,13 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
             table.add_column(column)
         for row in rows:
             table.add_row(
-                row["environment"],
-                row["kind"],
-                _coloured(row["status"]),
-                (row["build"] or "-")[:12],
-                row["branch"] or "-",
-                row["deployed_at"] or "-",
-                row["url"] or "-",
+                row.environment,
+                row.kind,
+                _coloured(row.status),
+                (row.build or "-")[:12],
+                row.branch or "-",
+                row.deployed_at or "-",
+                row.url or "-",
             )
         console.print(table)
 
@@ -365,40 +359,52 @@ def status_command(ctx: click.Context, name: str, as_json: bool) -> None:
 
     def render() -> None:
         table = Table(show_header=False, box=None)
-        table.add_row("environment", f"[bold]{name}[/bold] ({data['kind']})")
-        table.add_row("status", _coloured(str(data["status"])))
-        table.add_row("database", str(data["database"]))
-        if data.get("created"):
-            build = data.get("build") or {}
+        table.add_row("environment", f"[bold]{name}[/bold] ({data.kind})")
+        table.add_row("status", _coloured(data.status))
+        table.add_row("database", data.database)
+        if data.created:
+            build = data.build or {}
             table.add_row(
                 "build",
                 f"{str(build.get('sha', ''))[:12]} {build.get('branch') or ''}"
                 f" {build.get('subject', '') or ''}",
             )
-            table.add_row("deployed", str(data.get("deployed_at") or "-"))
-            table.add_row("url", str(data.get("url") or "-"))
-            process = data.get("process") or {}
-            table.add_row("process", f"{process.get('state')} pid {process.get('pid') or '-'}")
-            health = data.get("health")
-            if health:
-                table.add_row("health", ", ".join(f"{k} {v}" for k, v in health["checks"].items()))
-            if data.get("neutralization"):
-                table.add_row("neutralization", str(data["neutralization"].get("status")))
-            if data.get("operation"):
-                op = data["operation"]
+            table.add_row("deployed", data.deployed_at or "-")
+            table.add_row("url", data.url or "-")
+            process = data.process
+            if process is not None:
+                table.add_row("process", f"{process.state} pid {process.pid or '-'}")
+            if data.health:
+                checks = data.health.checks
+                table.add_row("health", ", ".join(f"{k} {v}" for k, v in checks.items()))
+            if data.neutralization:
+                table.add_row("neutralization", str(data.neutralization.get("status")))
+            op = data.operation
+            if op is not None:
                 table.add_row(
                     "operation",
-                    f"{op['op']} (phase {op['phase']}) by pid {op['pid']}"
-                    + (" [red]died[/red]" if data.get("interrupted") else ""),
+                    f"{op.op} (phase {op.phase}) by pid {op.pid}"
+                    + (" [red]died[/red]" if data.interrupted else ""),
                 )
-            last = data.get("last_deployment")
+            credentials = data.credentials or {}
+            if credentials.get("role"):
+                rotations = credentials.get("rotations") or []
+                latest = rotations[-1] if rotations else None
+                table.add_row(
+                    "database role",
+                    str(credentials["role"])
+                    + (f" (rotated {latest['at']}: {latest['reason']})" if latest else ""),
+                )
+            if credentials.get("warning"):
+                table.add_row("[yellow]warning[/yellow]", str(credentials["warning"]))
+            last = data.last_deployment
             if last:
                 table.add_row(
                     "last action",
                     f"{last.get('action')} {last.get('status')} "
                     f"at {last.get('at') or last.get('recovered_at')}",
                 )
-            table.add_row("log", str(data.get("log")))
+            table.add_row("log", str(data.log))
         console.print(table)
 
     emit(data, as_json, render)
@@ -485,11 +491,11 @@ def cron_run_command(
     data = envs.cron_run(_project(ctx), name, cron, lock_timeout=lock_timeout)
 
     def render() -> None:
-        info = data.get("cron") or {}
+        info = data.result.cron or {}
         state = "active" if info.get("active") else "disabled"
         ident = info.get("xmlid") or info.get("id")
         console.print(
-            f"[green]ran[/green] {info.get('name')} ({ident}, {state}) in {data.get('seconds')} s"
+            f"[green]ran[/green] {info.get('name')} ({ident}, {state}) in {data.result.seconds} s"
         )
 
     emit(data, as_json, render)
@@ -504,12 +510,12 @@ def for_branch_command(ctx: click.Context, branch: str, as_json: bool) -> None:
     data = envs.for_branch(_project(ctx), branch)
 
     def render() -> None:
-        if data["environment"]:
+        if data.environment:
             console.print(
-                f"{branch} -> [bold]{data['environment']}[/bold] ({data['kind']}): {data['reason']}"
+                f"{branch} -> [bold]{data.environment}[/bold] ({data.kind}): {data.reason}"
             )
         else:
-            console.print(f"{branch} -> [dim]no environment[/dim] ({data['reason']})")
+            console.print(f"{branch} -> [dim]no environment[/dim] ({data.reason})")
 
     emit(data, as_json, render)
 
@@ -525,25 +531,64 @@ def diff_command(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     data = envs.environment_diff(_project(ctx), a, b)
 
     def render() -> None:
-        if data["identical"]:
+        if data.identical:
             console.print(f"{a} and {b} have the same configuration.")
             return
         for key, title in SECTIONS:
-            rows = data["sections"].get(key) or []
+            rows = data.sections.get(key) or []
             if not rows:
                 continue
             table = Table(
-                title=f"{title} ({data['same'].get(key, 0)} identical)", title_justify="left"
+                title=f"{title} ({data.same.get(key, 0)} identical)", title_justify="left"
             )
             table.add_column("key")
             table.add_column(a)
             table.add_column(b)
             for row in rows:
                 table.add_row(
-                    row["key"],
-                    row["a"] if row["a"] is not None else "[dim]-[/dim]",
-                    row["b"] if row["b"] is not None else "[dim]-[/dim]",
+                    row.key,
+                    row.a if row.a is not None else "[dim]-[/dim]",
+                    row.b if row.b is not None else "[dim]-[/dim]",
                 )
             console.print(table)
+
+    emit(data, as_json, render)
+
+
+@env_group.command("rotate-credentials")
+@click.argument("name")
+@wait_option
+@timeout_option
+@json_option
+@click.pass_context
+def rotate_credentials_command(
+    ctx: click.Context,
+    name: str,
+    lock_timeout: float | None,
+    health_timeout: float,
+    as_json: bool,
+) -> None:
+    """Give environment NAME's database role a new password.
+
+    The password is generated, kept 0600 in the environment's state and recorded as a
+    rotation (env status lists them); a running environment is restarted with its new
+    odoo.conf. See docs/security.md.
+    """
+    from odooplane.environments.credentials import rotate_credentials
+
+    data = rotate_credentials(
+        _project(ctx),
+        name,
+        health_timeout=health_timeout,
+        lock_timeout=lock_timeout,
+        progress=_progress(as_json),
+    )
+
+    def render() -> None:
+        if data.get("warning"):
+            console_err.print(Text(f"warning: {data['warning']}", style="yellow"))
+            return
+        restarted = " and restarted it" if data.get("restarted") else ""
+        console.print(f"New password for role {data['role']} of {name}{restarted}.")
 
     emit(data, as_json, render)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from odooplane.cli import cli
 from odooplane.cli._common import (
@@ -18,10 +19,11 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
-from odooplane.evidence.records import RUNNING, DeploymentSummary, jsonable
+from odooplane.evidence.records import RUNNING, DeploymentSummary, short_image_id
 from odooplane.fsutil import writable_folder, writable_output, write_atomic
 from odooplane.paths import find_project_root
 from odooplane.project import load_project
+from odooplane.results import jsonable
 
 if TYPE_CHECKING:
     from odooplane.evidence.store import EvidenceStore
@@ -106,6 +108,43 @@ def migrate_cmd(ctx: click.Context, as_json: bool) -> None:
             console.print(f"Migrated the evidence schema from {before or 'empty'} to {after}.")
 
     emit(data, as_json, render)
+
+
+@evidence_group.command("verify")
+@json_option
+@click.pass_context
+def verify_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Check every evidence record against the hash chain.
+
+    Each record is chained by hash when it is stored; an edit made outside odooplane (a
+    changed commit or approver, a record deleted or replaced, a chain entry altered)
+    is reported with the table, the record, the chain entry and the fields that
+    changed. Exit code 0 when everything verifies, 1 otherwise. The head printed at the
+    end can be kept elsewhere: a store rewritten whole no longer ends at it.
+    """
+    from odooplane.errors import CheckFailedError
+
+    with _open_store(ctx) as store, console_err.status("Verifying the evidence chain…"):
+        result = store.verify()
+        location = store.location.display
+
+    def render() -> None:
+        for item in result.breaks:
+            console.print(Text("BROKEN ", style="bold red") + Text(item.describe()), soft_wrap=True)
+        console.print(
+            f"{result.records} record(s), {result.entries} chain entries "
+            f"({result.archived} archived by retention) in {location}; head {result.head}.",
+            soft_wrap=True,
+        )
+
+    emit(result.to_dict(), as_json, render)
+    if not result.ok:
+        raise CheckFailedError(
+            f"The evidence in {location} does not match its hash chain: "
+            f"{len(result.breaks)} break(s), listed above.",
+            hint="Records were edited outside odooplane; restore the store from a backup or "
+            "keep this report with it.",
+        )
 
 
 @evidence_group.command("sync")
@@ -236,9 +275,13 @@ def history_cmd(ctx: click.Context, environment: str | None, limit: int, as_json
         table.add_column("duration", justify="right")
         table.add_column("outcome", no_wrap=True)
         table.add_column("approved by")
+        # The image column only where builds ran in containers.
+        images = any(row.image_id for row in rows)
+        if images:
+            table.add_column("image", no_wrap=True)
         for row in rows:
             style = _OUTCOME_STYLE.get(row.outcome, "")
-            table.add_row(
+            cells = [
                 row.short_id,
                 row.environment,
                 row.kind,
@@ -247,7 +290,10 @@ def history_cmd(ctx: click.Context, environment: str | None, limit: int, as_json
                 _duration(row.duration_ms),
                 f"[{style}]{row.outcome}[/{style}]" if style else row.outcome,
                 row.approved_by or "",
-            )
+            ]
+            if images:
+                cells.append(short_image_id(row.image_id) if row.image_id else "")
+            table.add_row(*cells)
         console.print(table)
 
     emit([row.to_dict() for row in rows], as_json, render)

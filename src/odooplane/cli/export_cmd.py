@@ -9,7 +9,8 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import console, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.project import load_project
 
 
@@ -66,7 +67,7 @@ def export_kubernetes_command(
         output if output.is_absolute() else Path.cwd() / output,
         ref=ref,
         include_secrets=include_secrets,
-        progress=None if as_json else (lambda text: console_err.print(text)),
+        progress=None if as_json else ProgressLines(),
     )
 
     def render() -> None:
@@ -137,7 +138,7 @@ def export_compose_command(
         list(environments),
         output if output.is_absolute() else Path.cwd() / output,
         ref=ref,
-        progress=None if as_json else (lambda text: console_err.print(text)),
+        progress=None if as_json else ProgressLines(),
     )
 
     def render() -> None:

@@ -8,7 +8,8 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import console, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.errors import CheckFailedError
 from odooplane.fsutil import write_atomic
 from odooplane.project import load_project
@@ -44,7 +45,8 @@ def gate_list(as_json: bool) -> None:
 @click.option(
     "--base",
     metavar="REF",
-    help="Compare with this commit (default: what the target environment runs).",
+    help="Compare with this commit (default: what production runs, for --env staging "
+    "too; for another --env, what it ran before --ref).",
 )
 @click.option("--env", "environment", metavar="ENV", help="The environment the gates are for.")
 @click.option("--all", "all_addons", is_flag=True, help="Every addon, not only the changed ones.")
@@ -82,10 +84,7 @@ def gate_run(
 
     project = load_project(project_dir(ctx))
 
-    def progress(text: str) -> None:
-        if not as_json:
-            console_err.print(f"[dim]{text}[/dim]", highlight=False, soft_wrap=True)
-
+    progress = None if as_json else ProgressLines()
     report = run_gates(
         project,
         gates,

@@ -55,7 +55,7 @@ def init(
         if not local.is_absolute() and (Path.cwd() / local).exists():
             odoo_source = str((Path.cwd() / local).resolve())
     result = init_project(project_dir(ctx), force=force, odoo_source=odoo_source, name=name)
-    emit(result.as_dict(), as_json, lambda: _render(result))
+    emit(result.to_dict(), as_json, lambda: _render(result))
 
 
 def _render(result: InitResult) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import (
@@ -16,10 +18,15 @@ from odooplane.cli._common import (
     json_option,
     project_dir,
 )
+from odooplane.cli.progress import ProgressBar
 from odooplane.config import EnvironmentKind
-from odooplane.errors import NotFoundError, RefusedError, UsageError
+from odooplane.errors import NotFoundError, UsageError
 from odooplane.fsutil import write_atomic
+from odooplane.policy import check_neutralize
 from odooplane.project import Project, load_project
+
+if TYPE_CHECKING:
+    from odooplane.neutralize.report import NeutralizationReport, VerificationReport
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,37 @@ class Target:
     mail_key: str
 
 
+_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+
+
+def _verification_table(report: VerificationReport) -> Table:
+    table = Table(title=f"Verification of {report.database}", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for item in report.checks:
+        table.add_row(
+            f"{item.id}\n[dim]{item.title}[/dim]",
+            f"[{_STYLE[item.status]}]{item.status.upper()}[/]",
+            item.detail,
+        )
+    return table
+
+
+def _neutralization_table(report: NeutralizationReport) -> Table:
+    table = Table(title=f"Neutralization of {report.database}")
+    table.add_column("rule")
+    table.add_column("changed", justify="right")
+    table.add_column("notes", overflow="fold")
+    for item in report.rules:
+        table.add_row(
+            f"{item.name}\n[dim]{item.title}[/dim]",
+            str(item.changed) if item.changed else "[dim]0[/dim]",
+            "\n".join(item.notes),
+        )
+    return table
+
+
 def _target(project: Project, environment: str | None, database: str | None) -> Target:
     if environment and database:
         raise UsageError("Give an environment or --db NAME, not both.")
@@ -36,27 +74,13 @@ def _target(project: Project, environment: str | None, database: str | None) -> 
         raise UsageError(
             "Say which database: an environment name (odooplane neutralize staging) or --db NAME."
         )
-    production_dbs = {
-        project.config.database_name(name): name
-        for name, env in project.config.environments.items()
-        if env.kind == EnvironmentKind.production
-    }
     if environment:
-        env = project.environment(environment)
-        if env.kind == EnvironmentKind.production:
-            raise RefusedError(
-                f"'{environment}' is a production environment: it is never neutralized.",
-                hint="Neutralize a copy instead (a staging environment, or --db COPY_NAME).",
-            )
+        project.environment(environment)  # an unknown name is a sentence
         db = project.config.database_name(environment)
+        check_neutralize(project, db, environment)
         return Target(db, environment, environment)
     assert database is not None
-    if database in production_dbs:
-        raise RefusedError(
-            f"Database '{database}' belongs to production environment "
-            f"'{production_dbs[database]}': it is never neutralized.",
-            hint="Copy it first (odooplane db clone) and neutralize the copy.",
-        )
+    check_neutralize(project, database, None)
     return Target(database, None, f"db-{database}")
 
 
@@ -104,7 +128,7 @@ def _render_verification(report: object) -> None:
     from odooplane.neutralize.report import VerificationReport
 
     assert isinstance(report, VerificationReport)
-    console.print(report.table())
+    console.print(_verification_table(report))
     if report.ok:
         console.print(
             f"[green]Verified:[/green] {report.database} is neutralized ({report.summary()})."
@@ -241,7 +265,7 @@ def neutralize_cmd(
     try:
         with (
             databases_lock(project, [target.database]),
-            console_err.status(f"Neutralizing {target.database}...", spinner="dots"),
+            ProgressBar(f"Neutralizing {target.database}") as bar,
         ):
             report = neutralize_database(
                 server,
@@ -251,6 +275,7 @@ def neutralize_cmd(
                 odoo_source_path=source,
                 catcher=address,
                 base_url=url,
+                progress=None if as_json else bar,
             )
     except NeutralizationFailed as exc:
         failed = exc.report
@@ -268,7 +293,7 @@ def _render_neutralization(report: object) -> None:
     from odooplane.neutralize.report import NeutralizationReport
 
     assert isinstance(report, NeutralizationReport)
-    console.print(report.table())
+    console.print(_neutralization_table(report))
     console.print(
         f"{report.changed} row(s) changed in {report.seconds:.2f}s"
         + (" (already neutralized: nothing to do)" if report.changed == 0 else "")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressBar
 from odooplane.odoo.runtime import Installer
 from odooplane.odoo.setup import addons_overview, odoo_info, setup_odoo
 from odooplane.project import load_project
@@ -65,27 +66,29 @@ def setup_cmd(
     warning naming the Debian packages to install.
     """
     project = load_project(project_dir(ctx))
-    result = setup_odoo(
-        project,
-        rebuild=rebuild,
-        update_source=update_source,
-        installer=cast("Installer | None", installer),
-        progress=not quiet,
-    )
+    with ProgressBar(transient=False) as bar:
+        result = setup_odoo(
+            project,
+            rebuild=rebuild,
+            update_source=update_source,
+            installer=cast("Installer | None", installer),
+            progress=None if quiet else bar,
+        )
 
     def render() -> None:
-        source, runtime = result["source"], result["runtime"]
+        source, runtime = result.source, result.runtime
         table = Table(show_header=False, box=None)
-        table.add_row("Odoo source", f"{source['path']} ({source['series']})")
-        table.add_row("revision", source["revision"])
-        table.add_row("runtime", runtime["path"])
-        table.add_row("dependencies hash", runtime["deps_hash"])
-        table.add_row("Python", str(runtime.get("python_tag")))
-        table.add_row("state", f"{runtime['state']} in {result['seconds']} s")
+        table.add_row("Odoo source", f"{source.path} ({source.series})")
+        table.add_row("revision", source.revision)
+        table.add_row("runtime", str(runtime.path))
+        table.add_row("dependencies hash", runtime.deps_hash)
+        table.add_row("Python", str(runtime.metadata.get("python_tag")))
+        table.add_row("state", f"{result.state} in {result.seconds} s")
         console.print(table)
-        if quiet or runtime["state"] == "reused":
+        if quiet or result.state == "reused":
             # A fresh build already warned while it ran.
-            _skipped_warnings(runtime)
+            for skipped in runtime.skipped:
+                console_err.print(f"[yellow]warning:[/yellow] {skipped.warning()}")
 
     emit(result, as_json, render)
 
@@ -133,17 +136,17 @@ def addons_cmd(ctx: click.Context, as_json: bool) -> None:
 
     def render() -> None:
         table = Table("addon", "version", "depends", "python", "path")
-        for addon in result["addons"]:
-            name = addon["name"] if addon["installable"] else f"{addon['name']} (not installable)"
+        for addon in result.addons:
+            name = addon.name if addon.installable else f"{addon.name} (not installable)"
             table.add_row(
                 name,
-                addon["version"],
-                ", ".join(addon["depends"]),
-                ", ".join(addon["python"]),
-                addon["path"],
+                addon.version,
+                ", ".join(addon.depends),
+                ", ".join(addon.python),
+                str(addon.path),
             )
         console.print(table)
-        if not result["addons"]:
+        if not result.addons:
             console.print("[yellow]No addons found on the project's addons paths.[/yellow]")
 
     emit(result, as_json, render)

@@ -6,16 +6,15 @@ import click
 from rich.table import Table
 
 from odooplane.cli import cli
-from odooplane.cli._common import console, console_err, emit, json_option, project_dir
+from odooplane.cli._common import console, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.errors import UsageError
 from odooplane.previews import api
 from odooplane.project import load_project
 
 
-def _progress(as_json: bool) -> api.Progress | None:
-    if as_json:
-        return None
-    return lambda text: console_err.print(f"[dim]{text}[/dim]")
+def _progress(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _render(info: api.PreviewInfo) -> None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import Seconds, console, console_err, emit, json_option, project_dir
+from odooplane.cli.progress import ProgressLines
 from odooplane.project import load_project
 from odooplane.promotion.approval import ApprovalRequest
 
 
-def _say(as_json: bool) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if not as_json:
-            console_err.print(f"[dim]{text}[/dim]", highlight=False, soft_wrap=True)
-
-    return say
+def _say(as_json: bool) -> ProgressLines | None:
+    return None if as_json else ProgressLines()
 
 
 def _show_request(request: ApprovalRequest) -> None:
@@ -46,6 +41,19 @@ def _show_request(request: ApprovalRequest) -> None:
     help="Who approved (for CI; recorded). Without it a person confirms at the terminal.",
 )
 @click.option(
+    "--github",
+    "from_github",
+    is_flag=True,
+    help="The approval is a review of the release pull request or a `/odooplane approve "
+    "<sha>` comment, checked through GitHub's API (docs/github.md).",
+)
+@click.option(
+    "--github-pr",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --github: the release pull request (default: the commit's).",
+)
+@click.option(
     "--health-timeout", type=Seconds(minimum=1.0), default=None, help="Seconds to wait for health."
 )
 @json_option
@@ -56,6 +64,8 @@ def promote_command(
     target: str | None,
     sha: str | None,
     approved_by: str | None,
+    from_github: bool,
+    github_pr: int | None,
     health_timeout: float | None,
     as_json: bool,
 ) -> None:
@@ -64,13 +74,21 @@ def promote_command(
     an automatic rollback when they fail."""
     import sys
 
-    from odooplane.errors import RefusedError
+    from odooplane.errors import RefusedError, UsageError
     from odooplane.promotion.approval import ApprovalSource, InteractiveApproval, NamedApproval
     from odooplane.promotion.promote import promote
 
     project = load_project(project_dir(ctx))
     approval: ApprovalSource
-    if approved_by is not None:
+    if from_github and approved_by is not None:
+        raise UsageError("Give --github or --approved-by, not both.")
+    if github_pr is not None and not from_github:
+        raise UsageError("--github-pr goes with --github.")
+    if from_github:
+        from odooplane.github.promotion import github_approval
+
+        approval = github_approval(project, pr=github_pr, sha=sha, source=source, target=target)
+    elif approved_by is not None:
         approval = NamedApproval(approved_by)
     else:
         if not sys.stdin.isatty():

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
-from rich.status import Status
 
 from odooplane.cli import cli
 from odooplane.cli._common import TCP_PORT, console, emit, json_option
-from odooplane.cli.dev_cmd import dev
-from odooplane.quickstart import prepare, start
+from odooplane.cli.dev_cmd import serve_foreground
+from odooplane.cli.progress import StepsView, json_line
+from odooplane.quickstart import check_serving, prepare
 
 
 @cli.command("quickstart")
@@ -32,9 +30,7 @@ from odooplane.quickstart import prepare, start
     help="Prepare everything, check that Odoo answers, then stop it instead of serving.",
 )
 @json_option
-@click.pass_context
 def quickstart(
-    ctx: click.Context,
     folder: Path,
     odoo_source: str | None,
     odoo_ref: str | None,
@@ -46,65 +42,31 @@ def quickstart(
 
     FOLDER is created as a git repository holding `addons/hello_odooplane` and an
     `odooplane.yaml`; then the embedded PostgreSQL starts, the Python runtime for Odoo
-    is built (once, shared), the development database is created with demo data, and
-    `odooplane dev` serves it with hot reload until Ctrl-C. Running it again on the same
-    FOLDER resumes. With --json, one JSON object per line: the prepared project, then
-    the dev session's events.
+    is built (once, shared), the development database is made with demo data and the
+    project's addons (a clone of cached templates after the first time), and it is
+    served as `odooplane dev` serves it, with hot reload, until Ctrl-C. Running it again
+    on the same FOLDER resumes. With --json, one JSON object per line: the prepared
+    project, then the dev session's events (with --no-serve, one JSON object).
     """
-    progress = not as_json
-
-    # Steps that draw their own progress bars (git clone, runtime build) get no spinner:
-    # rich allows one live display at a time.
-    spinning = {"postgres", "database", "start odoo"}
-    status: list[Status] = []
-
-    def on_step(name: str, state: str, seconds: float, _detail: str) -> None:
-        if as_json:
-            return
-        if state == "start":
-            if name in spinning:
-                status.append(console.status(f"{name} …"))
-                status[-1].start()
-            return
-        while status:
-            status.pop().stop()
-        console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f} s)[/dim]")
-
-    try:
-        prepared = prepare(
-            folder, odoo_source, odoo_ref=odoo_ref, progress=progress, on_step=on_step
-        )
-        if no_serve:
-            process = start(prepared, port=port, on_step=on_step)
-    finally:
-        while status:
-            status.pop().stop()
-    result = prepared.result
+    # With --json the steps are in the result (the first JSON object).
+    with StepsView(as_json, quiet=as_json) as view:
+        result = prepare(folder, odoo_source, odoo_ref=odoo_ref, progress=view)
+        view.finish(result.steps)
     if no_serve:
-        process.stop()
+        check_serving(result, port=port)
         emit(
-            result.as_dict(),
+            result.to_dict(),
             as_json,
             lambda: console.print(f"Odoo answered at {result.url} and was stopped (--no-serve)."),
         )
         return
-    # Serving is `odooplane dev` on the new project: the developer gets hot reload from
-    # the first minute, and one code path serves development environments.
     if as_json:
-        sys.stdout.write(json.dumps({"event": "prepared", **result.as_dict()}, default=str) + "\n")
-        sys.stdout.flush()
+        json_line({"event": "prepared", **result.to_dict()})
     else:
         console.print(
             f"Project ready in {result.project_root} (database {result.database}, login "
-            "[bold]admin[/bold] / [bold]admin[/bold]); serving it with `odooplane dev`."
+            "[bold]admin[/bold] / [bold]admin[/bold]); serving it as `odooplane dev` does."
         )
-    ctx.find_root().obj["project_dir"] = str(result.project_root)
-    ctx.invoke(
-        dev,
-        env=None,
-        port=port,
-        auto_upgrade=False,
-        no_livereload=False,
-        no_mail=False,
-        as_json=as_json,
+    serve_foreground(
+        result.prepared, port=port, auto_upgrade=False, livereload=True, as_json=as_json
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from odooplane.errors import ConfigError
+from odooplane.results import Result
 
 KeyPath = tuple[str | int, ...]
 
@@ -50,7 +51,7 @@ def format_key_path(path: KeyPath) -> str:
 
 
 @dataclass(frozen=True)
-class ConfigIssue:
+class ConfigIssue(Result):
     """One problem in odooplane.yaml (or in an env file it names)."""
 
     file: str
@@ -64,16 +65,6 @@ class ConfigIssue:
         where = f"{self.file}:{self.line}:{self.column}"
         what = f"{self.path}: {self.message}" if self.path else self.message
         return f"{where}: {what}" + (f" {self.fix}" if self.fix else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "path": self.path,
-            "message": self.message,
-            "fix": self.fix,
-        }
 
 
 class ConfigFileError(ConfigError):

@@ -45,8 +45,10 @@ from odooplane.config.values import (
     WholeNumber,
     check_debian_package,
     check_env_var_name,
+    check_listen_address,
     check_option_name,
     check_timezone,
+    check_xml_id,
     env_file_escapes,
     number_as_text,
     postgres_url_problem,
@@ -122,18 +124,29 @@ class OdooConfig(Strict):
 class DatabaseConfig(Strict):
     server: str = Field(
         default="embedded",
-        description="'embedded' for odooplane's own cluster, or a postgresql:// URL",
+        description="'embedded' for odooplane's own cluster, 'container' for a PostgreSQL "
+        "container of the project (Docker), or a postgresql:// URL",
     )
     postgres_bin: str | None = Field(default=None, description="folder holding initdb/pg_ctl")
+
+    @property
+    def kind(self) -> Literal["embedded", "container", "url"]:
+        """Which server: odooplane's own cluster, its container, or the URL's."""
+        if self.server == "embedded":
+            return "embedded"
+        return "container" if self.server == "container" else "url"
 
     @field_validator("server")
     @classmethod
     def _server(cls, value: str) -> str:
-        if value != "embedded" and not re.match(r"^postgres(ql)?://", value):
+        if value in ("embedded", "container"):
+            return value
+        if not re.match(r"^postgres(ql)?://", value):
             raise ValueError(
-                f"'{value}' is neither 'embedded' nor a URL starting with postgresql://"
+                f"'{value}' is neither 'embedded', 'container' nor a URL starting with "
+                "postgresql://"
             )
-        problem = postgres_url_problem(value) if value != "embedded" else None
+        problem = postgres_url_problem(value)
         if problem is not None:
             raise ValueError(
                 f"{problem}; write it like postgresql://USER:PASSWORD@HOST:5432/postgres"
@@ -439,13 +452,14 @@ class PreviewsConfig(Strict):
         "default: staging when a staging environment exists, else demo",
     )
     domain: DomainName | None = None
-    ttl_hours: Annotated[WholeNumber, Field(ge=1)] = 72
-    idle_minutes: Annotated[WholeNumber, Field(ge=0)] = Field(
+    # Upper bounds: beyond ten years a duration is a typo, and overflows a date.
+    ttl_hours: Annotated[WholeNumber, Field(ge=1, le=87_600)] = 72
+    idle_minutes: Annotated[WholeNumber, Field(ge=0, le=5_256_000)] = Field(
         default=30, description="stop a preview nobody requested for this long (0: never)"
     )
     max_running: Annotated[WholeNumber, Field(ge=1, le=500)] = 5
     max_deployed: Annotated[WholeNumber, Field(ge=1, le=5000)] = 20
-    closed_grace_minutes: Annotated[WholeNumber, Field(ge=0)] = 60
+    closed_grace_minutes: Annotated[WholeNumber, Field(ge=0, le=5_256_000)] = 60
     workers: Annotated[WholeNumber, Field(ge=0, le=16)] = 0
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
     backend: str = Field(
@@ -462,10 +476,103 @@ class RoutingConfig(Strict):
     """The front door: the project's Caddy (docs/routing.md)."""
 
     caddy: str | None = Field(default=None, description="Caddy binary (default: on PATH)")
-    listen: str = Field(default="", description="address of the hostname listener; '' = all")
+    listen: Annotated[str, AfterValidator(check_listen_address)] = Field(
+        default="", description="address of the hostname listener; '' = all"
+    )
     http_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 80
     https_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 443
     tls: Literal["auto", "internal", "off"] = "auto"
+
+
+RUNNER_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _runner_label(value: str) -> str:
+    if not RUNNER_LABEL_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a runner label: letters, digits, '.', '_' and '-', such as "
+            "self-hosted or odooplane"
+        )
+    return value
+
+
+def _cron(value: str | None) -> str | None:
+    if value is not None and len(value.split()) != 5:
+        raise ValueError(f"'{value}' is not a cron schedule: five fields, such as '*/15 * * * *'")
+    return value
+
+
+def _fork_gates() -> list[GateName]:
+    return ["tests", "security"]
+
+
+class GitHubConfig(Strict):
+    """What `odooplane ci init github` writes and how the GitHub integration talks to
+    GitHub (docs/github.md)."""
+
+    repository: str | None = Field(
+        default=None, description="OWNER/NAME; default: $GITHUB_REPOSITORY (set in workflows)"
+    )
+    runner_labels: list[Annotated[str, AfterValidator(_runner_label)]] = Field(
+        default_factory=lambda: ["self-hosted", "odooplane"],
+        min_length=1,
+        description="labels of the self-hosted runner on the machine hosting the environments",
+    )
+    fork_runner_labels: list[Annotated[str, AfterValidator(_runner_label)]] | None = Field(
+        default=None,
+        description="runner of pull requests from forks (their code runs there); "
+        "default: runner_labels",
+    )
+    fork_gates: list[GateName] = Field(
+        default_factory=_fork_gates,
+        description="gates run on pull requests from forks (never migration: it copies "
+        "production's data)",
+    )
+    project_dir: NonEmptyText | None = Field(
+        default=None,
+        description="the project folder on the runner's machine (its .odooplane/ holds the "
+        "environments); default: the repository variable ODOOPLANE_PROJECT",
+    )
+    command: NonEmptyText = Field(default="odooplane", description="odooplane on the runner")
+    staging_branch: BranchPattern | None = Field(
+        default=None, description="default: the staging environment's branch (main)"
+    )
+    production_environment: NonEmptyText = Field(
+        default="production", description="the GitHub environment promote's job is bound to"
+    )
+    production_on_release: bool = Field(
+        default=False, description="also promote when a release is published"
+    )
+    preview_gc_schedule: str | None = Field(
+        default="*/15 * * * *", description="cron schedule of `preview gc`; null: none"
+    )
+    show_password: Literal["private", "always", "never"] = Field(
+        default="private",
+        description="the preview's password in the pull-request comment: only in private "
+        "repositories (private), always, never",
+    )
+    timeout_minutes: Annotated[WholeNumber, Field(ge=5, le=1440)] = 120
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", value
+        ):
+            raise ValueError(f"'{value}' is not a repository: write it as OWNER/NAME")
+        return value
+
+    @field_validator("preview_gc_schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _cron(value)
+
+    @field_validator("project_dir")
+    @classmethod
+    def _project_dir(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"'{value}' is not an absolute path such as /srv/erp")
+        return value
 
 
 class ProjectRule(Strict):
@@ -477,7 +584,7 @@ class ProjectRule(Strict):
 
 
 class NeutralizationConfig(Strict):
-    cron_allowlist: list[str] = Field(
+    cron_allowlist: list[Annotated[str, AfterValidator(check_xml_id)]] = Field(
         default_factory=lambda: ["base.autovacuum_job"],
         description="XML ids of crons left active in neutralized databases",
     )
@@ -511,6 +618,7 @@ class ProjectConfig(Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     docker: DockerConfig = Field(default_factory=DockerConfig)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
 
     @field_validator("project")
     @classmethod

@@ -216,6 +216,30 @@ def _hide_url_password(value: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)
 
 
+def check_listen_address(value: str) -> str:
+    """An IP address (or '' for every interface) a listener can bind."""
+    import ipaddress
+
+    if value == "":
+        return value
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an IP address to listen on; write one such as 127.0.0.1 or "
+            "::1, or '' for every interface"
+        ) from None
+    return value
+
+
+def check_xml_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]+\.[A-Za-z0-9_.-]+", value):
+        raise ValueError(
+            f"'{value}' is not an XML id; write it as module.name, e.g. base.autovacuum_job"
+        )
+    return value
+
+
 def _check_domain(value: str) -> str:
     if not valid_host(value.lower()):
         raise ValueError(f"'{value}' is not a valid DNS name such as example.com")

@@ -26,8 +26,8 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from odooplane.errors import ConfigError, ExternalToolError
 from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.series import for_series
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 
 DB_SERVICE = "db"
@@ -84,7 +85,7 @@ def _export_build(ctx: EnvContext, ref: str | None) -> Build:
             current = load_build(ctx.project, state.build)
             if current is not None:
                 return current
-    return build(ctx.project, ref or "HEAD", progress=False, record=False)
+    return build(ctx.project, ref or "HEAD", record=False)
 
 
 def _conf(ctx: EnvContext, b: Build, server: DatabaseServer) -> str:
@@ -156,7 +157,7 @@ def export_compose(
     *,
     ref: str | None = None,
     docker: Docker | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ComposeExport:
     """Write the Compose project of ``environments`` (all when empty) into ``directory``,
     building their images; validated with ``docker compose config``."""
@@ -170,18 +171,17 @@ def export_compose(
     os.chmod(directory, 0o700)
     slug = images.slug(project.config.project)
     network = f"odooplane-{slug}"
-    external = project.config.database.server != "embedded"
+    # The embedded cluster and the project's container both become the `db` service.
+    external = project.config.database.kind == "url"
     dotenv: dict[str, str] = {}
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     if external:
         server_url = DatabaseServer.from_url(project.config.database.server)
         db_host, db_port, db_user = server_url.host, server_url.port, server_url.user
-        dotenv["ODOO_DB_PASSWORD"] = server_url.password or ""
     else:
         db_host, db_port, db_user = DB_SERVICE, 5432, DB_USER
-        if progress:
-            progress("PostgreSQL image...")
+        report(progress, "PostgreSQL image...")
         pg_image = ensure_postgres_image(engine, project.config.docker.base_image)
         dotenv["POSTGRES_IMAGE"] = pg_image
         dotenv["POSTGRES_PASSWORD"] = secrets.token_urlsafe(24)
@@ -212,8 +212,7 @@ def export_compose(
     for index, name in enumerate(names):
         ctx = EnvContext(project, name)
         b = _export_build(ctx, ref)
-        if progress:
-            progress(f"{name}: image of {b.short}...")
+        report(progress, f"{name}: image of {b.short}...")
         image = images.build_image(
             project,
             b,
@@ -223,7 +222,20 @@ def export_compose(
         )
         folder = directory / name
         folder.mkdir(exist_ok=True)
-        write_atomic(folder / "odoo.conf", _conf(ctx, b, server), mode=0o644)
+        db_env = {"PGPASSWORD": "${ODOO_DB_PASSWORD}", "PGUSER": db_user}
+        env_server = server
+        if external:
+            # On a shared server each environment logs in as its own role, created
+            # with its empty database by the export; the URL's login is never
+            # written here (docs/security.md).
+            from odooplane.environments.credentials import provision
+
+            login = provision(ctx, server_url)
+            password_var = _variable(name, "DB_PASSWORD")
+            dotenv[password_var] = login.password or ""
+            db_env = {"PGPASSWORD": f"${{{password_var}}}", "PGUSER": login.user}
+            env_server = replace(server, user=login.user)
+        write_atomic(folder / "odoo.conf", _conf(ctx, b, env_server), mode=0o644)
         values = {k: v for k, v in ctx.env_values().items()}
         values["ODOOPLANE_ENVIRONMENT"] = name
         write_atomic(folder / "env.json", json.dumps(values, indent=1) + "\n", mode=0o644)
@@ -242,7 +254,6 @@ def export_compose(
             # root's, and Odoo could not write its attachments).
             Mount("volume", filestore, f"{images.DATA_DIR}/filestore"),
         ]
-        db_env = {"PGPASSWORD": "${ODOO_DB_PASSWORD}", "PGUSER": db_user}
         labels = {
             f"{images.LABEL_PREFIX}project": project.config.project,
             f"{images.LABEL_PREFIX}environment": name,

@@ -31,14 +31,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from odooplane.containers.engine import ContextFile, ContextItem, ContextTree, Docker
 from odooplane.environments.builds import Build, builds_dir, runtime_of
 from odooplane.errors import ConfigError, ExternalToolError
-from odooplane.fsutil import write_json_atomic
+from odooplane.fsutil import read_json, write_json_atomic
 from odooplane.project import Project
 
 DEFAULT_BASE_IMAGE = "odooplane/debian:bookworm"
@@ -225,6 +225,17 @@ def inner_argv(argv: Sequence[str], b: Build) -> list[str]:
 
 def image_record_path(project: Project, sha: str) -> Path:
     return builds_dir(project) / sha / "image.json"
+
+
+def recorded_image(project: Project, sha: str) -> BuildImage | None:
+    """The image last made for build ``sha`` on this machine (None: none was)."""
+    data = read_json(image_record_path(project, sha))
+    if not isinstance(data, dict) or not data.get("image_id"):
+        return None
+    known = {f.name for f in fields(BuildImage)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["layers"] = [LayerImage(**layer) for layer in values.get("layers") or []]
+    return BuildImage(**values)
 
 
 # -- Dockerfiles ---------------------------------------------------------------------

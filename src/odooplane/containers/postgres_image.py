@@ -1,15 +1,19 @@
 """A PostgreSQL server image made from the base image and Debian's packages.
 
 Used where an environment's database server is a container (a Compose export that runs
-without odooplane, or ``database.container``): ``odooplane/postgres:<major>``. On its
-first start with an empty data volume it runs ``initdb`` with the superuser password
-from ``POSTGRES_PASSWORD_FILE`` (a mounted secret) or ``POSTGRES_PASSWORD``, and creates
-the role ``ODOO_DB_USER`` (password ``ODOO_DB_PASSWORD[_FILE]``, may create databases)
-that Odoo connects as; connections over the network need a password (scram-sha-256). It
-runs as ``postgres`` under tini.
+without odooplane, or ``database.server: container``): ``odooplane/postgres:<major>``. On
+its first start with an empty data volume it runs ``initdb`` with the superuser
+``POSTGRES_USER`` (default ``postgres``) and its password from ``POSTGRES_PASSWORD_FILE``
+(a mounted secret) or ``POSTGRES_PASSWORD``, and creates the role ``ODOO_DB_USER``
+(password ``ODOO_DB_PASSWORD[_FILE]``, may create databases) that Odoo connects as;
+connections over the network need a password (scram-sha-256). It runs as ``postgres``
+under tini. The image carries the digest of its recipe (Dockerfile and entrypoint) as
+a label: a changed recipe is rebuilt.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from odooplane.containers.engine import ContextFile, Docker
 from odooplane.containers.images import DEFAULT_BASE_IMAGE, LABEL_PREFIX, RECIPE
@@ -32,7 +36,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   pwfile=$(mktemp)
   printf '%s\n' "$password" > "$pwfile"
-  initdb --username=postgres --pwfile="$pwfile" --auth-local=peer \
+  initdb --username="${POSTGRES_USER:-postgres}" --pwfile="$pwfile" --auth-local=peer \
     --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
@@ -84,10 +88,13 @@ def ensure_postgres_image(docker: Docker, base_image: str = DEFAULT_BASE_IMAGE) 
             hint="`bash .ci/setup-docker` makes it.",
         )
     tag = postgres_tag()
+    dockerfile = postgres_dockerfile(base_image)
+    digest = hashlib.sha256((dockerfile + ENTRYPOINT).encode()).hexdigest()[:16]
     labels = {
         f"{LABEL_PREFIX}recipe": RECIPE,
         f"{LABEL_PREFIX}layer": "postgres",
         f"{LABEL_PREFIX}base-image": str(base["Id"]),
+        f"{LABEL_PREFIX}postgres-recipe": digest,
     }
     found = docker.image(tag)
     have = ((found or {}).get("Config") or {}).get("Labels") or {}
@@ -95,7 +102,7 @@ def ensure_postgres_image(docker: Docker, base_image: str = DEFAULT_BASE_IMAGE) 
         return tag
     docker.build(
         [
-            ContextFile("Dockerfile", data=postgres_dockerfile(base_image).encode()),
+            ContextFile("Dockerfile", data=dockerfile.encode()),
             ContextFile("entrypoint.sh", data=ENTRYPOINT.encode(), mode=0o755),
         ],
         tag=tag,

@@ -27,22 +27,19 @@ from odooplane.dev.livereload import LiveReloadServer
 from odooplane.dev.reloader import Plan, plan_for
 from odooplane.dev.warm import ReloadResult, WarmOdoo, error_summary, listening_socket
 from odooplane.dev.watcher import Change, ChangeClassifier, keep_watching, watch_changes
-from odooplane.errors import OdooplaneError, RefusedError, UsageError
-from odooplane.odoo.addons import discover_addons, project_addons_paths
-from odooplane.odoo.process import (
-    initialize_database,
-    odoo_options,
-    write_conf,
+from odooplane.environments import sessions
+from odooplane.environments.prepare import (
+    PreparedEnvironment,
+    development_environment,
+    prepare_environment,
 )
-from odooplane.odoo.runtime import Runtime, ensure_runtime
+from odooplane.errors import OdooplaneError, RefusedError
+from odooplane.odoo.addons import discover_addons, project_addons_paths
+from odooplane.odoo.process import odoo_options, write_conf
 from odooplane.odoo.series import for_series
-from odooplane.odoo.source import OdooSource, resolve_source
 from odooplane.ports import free_port
-from odooplane.postgres.databases import database_exists
-from odooplane.postgres.project_server import server_for
-from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project, load_project
-from odooplane.quickstart import BASE_MODULES, StepCallback, _initialized, _timed
 
 LIVERELOAD_ADDON = "odooplane_livereload"
 _UPGRADE = "upgrade"
@@ -58,105 +55,33 @@ def livereload_addons_dir() -> Path:
     return Path(str(resources.files("odooplane") / "dev" / "addon"))
 
 
-@dataclass
-class DevContext:
-    """Everything a dev session serves: project, source, runtime, database."""
-
-    project: Project
-    env_name: str
-    source: OdooSource
-    runtime: Runtime
-    server: DatabaseServer
-    database: str
-    modules: list[str]
-    mail: tuple[str, int] | None
-    created_database: bool
-    steps: dict[str, float] = field(default_factory=dict)
-    mail_started: bool = False  # this session started the catcher: it stops it too
-
-
-def development_env_name(project: Project, requested: str | None) -> str:
-    """``requested``, or the project's first development environment."""
-    from odooplane.config import EnvironmentKind
-
-    envs = project.config.environments
-    if requested:
-        if requested not in envs:
-            raise UsageError(
-                f"{project.config_path} has no environment named '{requested}'.",
-                hint=f"Known environments: {', '.join(envs) or 'none'}.",
-            )
-        if envs[requested].kind is EnvironmentKind.production:
-            raise RefusedError(
-                f"'{requested}' is a production environment; `odooplane dev` only serves "
-                "development databases.",
-                hint="Name a development environment, or leave ENV out.",
-            )
-        return requested
-    for name, env in envs.items():
-        if env.kind is EnvironmentKind.development:
-            return name
-    raise UsageError(
-        f"{project.config_path} defines no development environment.",
-        hint="Add one under `environments:` with `kind: development`, or name one as ENV.",
-    )
+DevContext = PreparedEnvironment
+"""What a dev session serves: :func:`prepare_dev`'s result."""
 
 
 def prepare_dev(
     project: Project,
     env_name: str | None = None,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     mail: bool = True,
-    on_step: StepCallback | None = None,
-) -> DevContext:
-    """Make sure of everything the development environment needs, step by step."""
-    steps: dict[str, float] = {}
-    name = development_env_name(project, env_name)
-    env = project.config.environments[name]
-    with _timed("postgres", steps, on_step):
-        server = server_for(project, start=True)
-    with _timed("odoo source", steps, on_step):
-        source = resolve_source(project.config.odoo, project.root, progress=progress)
-    with _timed("runtime", steps, on_step):
-        runtime = ensure_runtime(project, source, progress=progress)
-    address: tuple[str, int] | None = None
-    mail_started = False
-    if mail:
-        with _timed("mail catcher", steps, on_step):
-            from odooplane.mailcatcher import catcher_status, ensure_catcher
-
-            mail_started = not catcher_status(project.state_dir).running
-            address = ensure_catcher(project.state_dir, name)
-    database = project.config.database_name(name)
-    modules = list(dict.fromkeys([*BASE_MODULES, *env.modules]))
-    created = False
-    with _timed("database", steps, on_step):
-        if not database_exists(server, database) or not _initialized(server, database, modules):
-            initialize_database(
-                project,
-                source,
-                runtime,
-                server,
-                database,
-                modules,
-                demo=env.data != "fresh",
-                extra_options=dict(env.odoo_options),
-            )
-            created = True
-    return DevContext(
+    livereload: bool = True,
+) -> PreparedEnvironment:
+    """Make sure of everything the development environment needs (the one start-up path,
+    :func:`~odooplane.environments.prepare.prepare_environment`) and record it in the
+    state folder. A new database also holds the live-reload addon (an existing one gets
+    it installed by the first generation)."""
+    name = development_environment(project, env_name)
+    prepared = prepare_environment(
         project,
         name,
-        source,
-        runtime,
-        server,
-        database,
-        modules,
-        address,
-        created,
-        steps,
-        mail_started,
+        mail=mail,
+        extra_addons=[livereload_addons_dir()] if livereload else (),
+        extra_modules=[LIVERELOAD_ADDON] if livereload else (),
+        progress=progress,
     )
+    sessions.record_environment(prepared)
+    return prepared
 
 
 @dataclass
@@ -183,6 +108,7 @@ class DevSession:
     _watch_thread: threading.Thread | None = None
     _restart_paths: tuple[Path, ...] = ()
     _schema_pending: bool = False
+    _recorded: bool = False  # the state records this session as serving
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -194,6 +120,18 @@ class DevSession:
     @property
     def livereload_url(self) -> str | None:
         return self.sse.url if self.sse else None
+
+    @property
+    def log_path(self) -> Path:
+        ctx = self.context
+        return ctx.project.state_dir / "logs" / f"dev-{ctx.environment}.log"
+
+    def _conf_path(self) -> Path:
+        """The environment's odoo.conf, where every command on it looks for it."""
+        from odooplane.environments.state import StateStore
+
+        ctx = self.context
+        return StateStore(ctx.project.state_dir).env_dir(ctx.environment) / "odoo.conf"
 
     def start(self, timeout: float = 600.0) -> ReloadResult:
         """Bind the port, start the live-reload server and the first Odoo generation
@@ -217,16 +155,36 @@ class DevSession:
             self._refresh_installed()
         self._classifier = self._new_classifier()
         self._start_watching()
+        try:
+            notes = sessions.begin(
+                self.context,
+                url=self.url,
+                http_port=int(self.sock.getsockname()[1]),
+                generation=result.gen,
+                log=str(self.log_path),
+                livereload_url=self.livereload_url,
+                stop=self.stop,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self._recorded = True
+        for note in notes:
+            self._emit("info", note, {})
         self._emit(
             "reload",
             f"Odoo serves {self.url} (imports {self.odoo.started_seconds:.2f} s, "
             f"ready in {result.seconds:.1f} s)",
-            result.as_dict(),
+            result.to_dict(),
         )
         return result
 
     def stop(self) -> None:
-        """Stop watching, Odoo (every process), the live-reload server; close the port."""
+        """Stop watching, Odoo (every process), the live-reload server; close the port;
+        the environment is recorded as stopped."""
+        if self._recorded:
+            self._recorded = False
+            sessions.end(self.context.project, self.context.environment)
         self._stop.set()
         self._batches.put(None)
         if self.odoo is not None:
@@ -290,7 +248,7 @@ class DevSession:
         plan = plan_for(changes, installed=self.installed, to_install=self.pending_install)
         if plan.empty:
             return plan
-        self._emit("change", _describe(changes), {"changes": [c.as_dict() for c in changes]})
+        self._emit("change", _describe(changes), {"changes": [c.to_dict() for c in changes]})
         if plan.restart_all:
             self._restart_all(plan, started)
             return plan
@@ -342,7 +300,7 @@ class DevSession:
         if self.pending_install:
             parts.append(f"install {', '.join(sorted(self.pending_install))}")
         profile = for_series(self.context.source.series)
-        conf = self.context.project.state_dir / "run" / f"dev-{self.context.env_name}.conf"
+        conf = self._conf_path()
         argv = profile.update_argv(
             self.context.runtime,
             self.context.source,
@@ -362,7 +320,7 @@ class DevSession:
         self, result: ReloadResult, started: float, update: set[str], install: set[str]
     ) -> None:
         elapsed = time.monotonic() - started
-        entry = {**result.as_dict(), "total_seconds": round(elapsed, 3)}
+        entry = {**result.to_dict(), "total_seconds": round(elapsed, 3)}
         self.history.append(entry)
         if result.ok:
             what = "reloaded"
@@ -372,6 +330,7 @@ class DevSession:
             # Announce before clearing what was pending: whoever watches the pending sets
             # then finds the event already there.
             self._emit("reload", f"{what} in {elapsed:.2f} s (generation {result.gen})", entry)
+            self._record_generation(result.gen)
             if update or install:
                 self.pending_update -= update
                 self.pending_install -= install
@@ -390,6 +349,10 @@ class DevSession:
                 entry,
             )
 
+    def _record_generation(self, gen: int) -> None:
+        if self._recorded:
+            sessions.update(self.context.project, self.context.environment, gen)
+
     def _browser(self, event: str, started: float) -> None:
         if self.sse is None:
             return
@@ -407,12 +370,12 @@ class DevSession:
         self._emit("restart", f"restarting: {reason}", {"reasons": plan.reasons})
         try:
             project = load_project(self.context.project.root)
-            env_name = development_env_name(project, self.context.env_name)
+            env_name = development_environment(project, self.context.environment)
         except OdooplaneError as exc:
             self._emit("error", f"{exc.message} — still serving the previous configuration", {})
             return
         self.context.project = project
-        self.context.env_name = env_name
+        self.context.environment = env_name
         old = self.odoo
         new = self._new_odoo()
         try:
@@ -425,13 +388,14 @@ class DevSession:
         self._classifier = self._new_classifier()
         self._restart_watching()
         elapsed = time.monotonic() - started
-        self.history.append({**result.as_dict(), "total_seconds": round(elapsed, 3)})
-        self._emit("reload", f"restarted in {elapsed:.2f} s ({reason})", result.as_dict())
+        self.history.append({**result.to_dict(), "total_seconds": round(elapsed, 3)})
+        self._record_generation(result.gen)
+        self._emit("reload", f"restarted in {elapsed:.2f} s ({reason})", result.to_dict())
         self._browser("reload", started)
 
     def _new_odoo(self) -> WarmOdoo:
         ctx = self.context
-        env = ctx.project.config.environments[ctx.env_name]
+        env = ctx.project.config.environments[ctx.environment]
         extra: dict[str, object] = dict(env.odoo_options)
         if ctx.mail:
             extra.update({"smtp_server": ctx.mail[0], "smtp_port": ctx.mail[1]})
@@ -446,15 +410,15 @@ class DevSession:
             extra_addons=[livereload_addons_dir()] if self.livereload else [],
             extra=extra,
         )
-        conf = write_conf(
-            ctx.project.state_dir / "run" / f"dev-{ctx.env_name}.conf", ctx.source, options
-        )
+        conf = self._conf_path()
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        write_conf(conf, ctx.source, options)
         profile = for_series(ctx.source.series)
         args = ["-c", str(conf)]
         dev = profile.dev_value(profile.dev_for_watcher, strict=False)
         if dev:
             args.append(f"--dev={dev}")
-        base_env = _env_file_values(ctx.project, ctx.env_name)
+        base_env = _env_file_values(ctx.project, ctx.environment)
         process_env = ctx.runtime.env()
         process_env.update(base_env)
         if self.sse is not None:
@@ -466,7 +430,7 @@ class DevSession:
             database=ctx.database,
             sock=self.sock,
             env=process_env,
-            log_path=ctx.project.state_dir / "logs" / f"dev-{ctx.env_name}.log",
+            log_path=self.log_path,
             preload=self._preloadable(),
             on_output=self._odoo_line,
             cwd=ctx.project.root,
@@ -491,12 +455,15 @@ class DevSession:
     def _new_classifier(self) -> ChangeClassifier:
         ctx = self.context
         return ChangeClassifier(
-            project_addons_paths(ctx.project), _config_files(ctx.project, ctx.env_name)
+            project_addons_paths(ctx.project), _config_files(ctx.project, ctx.environment)
         )
 
     def _watched_paths(self) -> list[Path]:
         ctx = self.context
-        paths = [*project_addons_paths(ctx.project), *_config_files(ctx.project, ctx.env_name)]
+        paths = [
+            *project_addons_paths(ctx.project),
+            *_config_files(ctx.project, ctx.environment),
+        ]
         # Watch the files' folders for config files: editors replace them by renaming.
         folders = list(dict.fromkeys((p.parent if p.suffix else p).resolve() for p in paths))
         return [f for f in folders if not any(o != f and f.is_relative_to(o) for o in folders)]

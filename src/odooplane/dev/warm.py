@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from odooplane.errors import CheckFailedError
+from odooplane.odoo import in_runtime
 
 SERVER_SCRIPT = Path(__file__).with_name("warm_server.py")
+# What of Odoo's Python API the server calls, per series; loaded by path in the runtime.
+IN_RUNTIME = Path(in_runtime.__file__)
 
 # Receives each line Odoo prints (stdout and stderr, already decoded).
 OutputCallback = Callable[[str], None]
@@ -56,7 +59,7 @@ class ReloadResult:
     file: str | None = None
     line: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "gen": self.gen,
@@ -116,6 +119,8 @@ class WarmOdoo:
             self.database,
             "--odoo-path",
             str(self.odoo_path),
+            "--in-runtime",
+            str(IN_RUNTIME),
             "--preload",
             ",".join(self.preload),
             "--",

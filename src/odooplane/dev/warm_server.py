@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import select
@@ -84,6 +85,7 @@ def _quiet_on_signal() -> None:
 
 
 def _serve_child(
+    inside: Any,
     gen: int,
     reply_fd: int,
     db: str,
@@ -95,24 +97,14 @@ def _serve_child(
     started = time.monotonic()
     code = 0
     try:
-        odoo: Any = importlib.import_module("odoo")
-        server_mod: Any = importlib.import_module("odoo.service.server")
-        registry_mod: Any = importlib.import_module("odoo.modules.registry")
-        config = odoo.tools.config
-        for name in update:
-            config["update"][name] = 1
-        for name in init:
-            config["init"][name] = 1
+        odoo: Any = inside.import_odoo()
+        server_mod: Any = sys.modules["odoo.service.server"]
         # The registry is loaded before the socket is served: a request never waits on a
         # half-loaded generation, and a failing one never accepts a connection.
-        registry_mod.Registry.new(db, update_module=bool(update or init))
-        config["update"].clear()
-        config["init"].clear()
-        registry = registry_mod.Registry(db)
-        with registry.cursor() as cr:
-            # The routing map is built on the first request otherwise: build it now,
-            # while the previous generation still serves.
-            odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})["ir.http"].routing_map()
+        registry = inside.load_registry(db, update=update, install=init)
+        # The routing map is built on the first request otherwise: build it now, while
+        # the previous generation still serves.
+        inside.warm_routing(registry)
         for pid in previous:
             _kill(pid, signal.SIGUSR2)
         os.environ["LISTEN_FDS"] = "1"
@@ -150,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", required=True)
     parser.add_argument("--odoo-path", required=True, help="the Odoo source tree (holds odoo/)")
     parser.add_argument(
+        "--in-runtime", required=True, help="odooplane/odoo/in_runtime.py: Odoo's API per series"
+    )
+    parser.add_argument(
         "--preload", default="", help="comma-separated Odoo-source addons to import"
     )
     parser.add_argument("odoo_args", nargs=argparse.REMAINDER)
@@ -168,13 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, args.odoo_path)
     os.environ["TZ"] = "UTC"
-    odoo: Any = importlib.import_module("odoo")
-    importlib.import_module("odoo.service.server")
-    importlib.import_module("odoo.http")
+    inside: Any = _load_in_runtime(args.in_runtime)
+    inside.import_odoo()
     import csv
 
     odoo_args = [a for a in args.odoo_args if a != "--"]
-    odoo.tools.config.parse_config(odoo_args)
+    inside.config().parse_config(odoo_args)
     csv.field_size_limit(500 * 1024 * 1024)
     server_mod: Any = sys.modules["odoo.service.server"]
     server_mod.load_server_wide_modules()
@@ -236,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
                     _serve_child(
+                        inside,
                         gen,
                         reply_fd,
                         args.database,
@@ -256,6 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         _reap(children, reply_fd)
         time.sleep(0.02)
     return 0
+
+
+def _load_in_runtime(path: str) -> Any:
+    spec = importlib.util.spec_from_file_location("_odooplane_in_runtime", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _move_fd(fd: int, minimum: int = 10) -> int:

@@ -23,6 +23,7 @@ import watchfiles
 
 from odooplane.errors import OdooplaneError
 from odooplane.odoo.manifest import MANIFEST_NAMES, manifest_path, read_manifest
+from odooplane.results import Result
 
 _log = logging.getLogger(__name__)
 
@@ -48,21 +49,13 @@ _VIEW_MODELS = {"ir.ui.view"}
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(Result):
     """One saved file, classified."""
 
     path: Path
     kind: ChangeKind
     addon: str | None = None
     detail: str = ""
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {
-            "path": str(self.path),
-            "kind": self.kind.value,
-            "addon": self.addon,
-            "detail": self.detail,
-        }
 
 
 def ignored(path: Path) -> bool:

@@ -19,11 +19,22 @@ Processes run through :mod:`odooplane.backends`, never a backend named directly.
 
 from __future__ import annotations
 
-from odooplane.environments.control import destroy, restart, start, stop
+from odooplane.environments.control import (
+    DestroyResult,
+    StartResult,
+    StopResult,
+    destroy,
+    restart,
+    start,
+    stop,
+)
 from odooplane.environments.create import create
 from odooplane.environments.deploy import deploy
 from odooplane.environments.inspect import (
     Command,
+    CronRun,
+    EnvironmentRow,
+    EnvironmentStatus,
     cron_run,
     environment_diff,
     for_branch,
@@ -35,25 +46,32 @@ from odooplane.environments.inspect import (
     status,
 )
 from odooplane.environments.odoo_run import UPDATE_TIMEOUT
-from odooplane.environments.recovery import recover
+from odooplane.environments.recovery import Recovery, recover
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
     DeploymentFailed,
     Outcome,
-    Progress,
     StepTiming,
     explain,
     require_database,
 )
+from odooplane.progress import Progress
 
 __all__ = [
     "DEFAULT_HEALTH_TIMEOUT",
     "UPDATE_TIMEOUT",
     "Command",
+    "CronRun",
     "DeploymentFailed",
+    "DestroyResult",
+    "EnvironmentRow",
+    "EnvironmentStatus",
     "Outcome",
     "Progress",
+    "Recovery",
+    "StartResult",
     "StepTiming",
+    "StopResult",
     "create",
     "cron_run",
     "deploy",

@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from odooplane.config import ProjectConfig, branch_patterns
 from odooplane.errors import ConfigError, UsageError
 from odooplane.globs import PRECEDENCE_LITERAL, pattern_matches, pattern_precedence
+from odooplane.results import Result
 
 MAX_DNS_LABEL = 63
 
 
 @dataclass(frozen=True)
-class BranchMatch:
+class BranchMatch(Result):
     branch: str
     environment: str | None
     kind: str | None
     pattern: str | None
     reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def environment_for_branch(config: ProjectConfig, branch: str) -> BranchMatch:

@@ -11,7 +11,7 @@ Building the same inputs again reuses all of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +22,15 @@ from odooplane import gitrepo
 from odooplane.environments.state import now_iso
 from odooplane.errors import ConfigError, NotFoundError
 from odooplane.fsutil import read_json, write_json_atomic
-from odooplane.odoo.addons import addons_path, project_addons
+from odooplane.odoo.addons import addons_path, check_installable, project_addons
 from odooplane.odoo.runtime import Runtime, ensure_runtime, load_runtime
 from odooplane.odoo.source import OdooSource, resolve_source
+from odooplane.progress import Progress
 from odooplane.project import Project
+from odooplane.results import Result
 
 if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
     from odooplane.evidence.api import EvidenceStore
 
 
@@ -36,7 +39,7 @@ def builds_dir(project: Project) -> Path:
 
 
 @dataclass
-class Build:
+class Build(Result):
     sha: str
     ref: str
     branch: str | None
@@ -76,9 +79,6 @@ class Build:
 
     def inputs(self) -> tuple[str, str, str]:
         return (self.sha, self.odoo_revision, self.deps_hash)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Build:
@@ -137,8 +137,9 @@ def _project_subdir(repo_root: Path) -> str:
     return prefix.rstrip("/")
 
 
-def record_build(store: EvidenceStore, b: Build) -> str:
-    """Record ``b`` in the evidence store (idempotent: same inputs, same id)."""
+def record_build(store: EvidenceStore, b: Build, *, image: BuildImage | None = None) -> str:
+    """Record ``b`` in the evidence store (idempotent: same inputs, same id), with the
+    image it runs from when it runs in a container."""
     row = store.record_build(
         git_sha=b.sha,
         branch=b.branch,
@@ -149,6 +150,17 @@ def record_build(store: EvidenceStore, b: Build) -> str:
         odoo_revision=b.odoo_revision,
         dependencies_hash=b.deps_hash,
     )
+    if image is not None:
+        store.record_build_image(
+            row.id,
+            git_sha=b.sha,
+            image_id=image.image_id,
+            tag=image.tag,
+            base_image=image.base_image,
+            base_image_id=image.base_image_id,
+            layers={layer.role: layer.image_id for layer in image.layers},
+            size_bytes=image.size_bytes,
+        )
     return str(row.id)
 
 
@@ -156,7 +168,7 @@ def build(
     project: Project,
     ref: str,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     source: OdooSource | None = None,
     record: bool = True,
 ) -> Build:
@@ -164,18 +176,24 @@ def build(
     it in the evidence store."""
     result = _build(project, ref, progress=progress, source=source)
     if record:
-        from odooplane.evidence.api import EvidenceStore
-
-        with EvidenceStore.open(project) as store:
-            result.evidence_id = record_build(store, result)
+        record_in_evidence(project, result)
     return result
+
+
+def record_in_evidence(project: Project, b: Build, *, image: BuildImage | None = None) -> str:
+    """Record ``b`` (and its image) in the project's evidence store; returns its id."""
+    from odooplane.evidence.api import EvidenceStore
+
+    with EvidenceStore.open(project) as store:
+        b.evidence_id = record_build(store, b, image=image)
+    return b.evidence_id
 
 
 def _build(
     project: Project,
     ref: str,
     *,
-    progress: bool,
+    progress: Progress | None,
     source: OdooSource | None,
 ) -> Build:
     import time
@@ -205,6 +223,11 @@ def _build(
         odoo_source = source or resolve_source(project.config.odoo, project.root, progress=progress)
         runtime: Runtime = ensure_runtime(exported, odoo_source, progress=progress)
         addons = project_addons(exported)
+        # Odoo would only log a warning for these and install nothing: say it now, before
+        # an environment is stopped for them.
+        check_installable(
+            addons, [n for n, a in addons.items() if a.installable], odoo_source.series
+        )
         result = Build(
             sha=sha,
             ref=ref,

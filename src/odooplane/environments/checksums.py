@@ -1,4 +1,4 @@
-"""Which addons a deployment must install or update, as click-odoo-update decides it.
+"""Which addons a deployment must install or update (the rule of OCA's module updater).
 
 Each addon's files are hashed (compiled files, caches and hidden files left out) and
 the hashes of the last successful deployment are stored in the database itself, in the
@@ -13,44 +13,21 @@ installed is updated (``-u all``), since Odoo's own modules may have changed.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
+from odooplane.odoo.addons import addon_checksum
 from odooplane.odoo.manifest import Addon
+from odooplane.odoo.series import for_series
+from odooplane.results import Result
 
 CHECKSUMS_PARAM = "odooplane.addon_checksums"
 REVISION_PARAM = "odooplane.odoo_revision"
-_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pot", ".swp", "~")
-_EXCLUDED_DIRS = {"__pycache__", "node_modules"}
 INSTALLED_STATES = ("installed", "to upgrade", "to remove")
-
-
-def addon_checksum(folder: Path) -> str:
-    """SHA-256 over the relative paths and contents of an addon's files, in order."""
-    digest = hashlib.sha256()
-    files: list[Path] = []
-    for current, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
-        for name in names:
-            if name.startswith(".") or name.endswith(_EXCLUDED_SUFFIXES):
-                continue
-            files.append(Path(current, name))
-    for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
-        rel = path.relative_to(folder).as_posix()
-        digest.update(rel.encode() + b"\0")
-        if path.is_symlink():
-            digest.update(b"link:" + os.readlink(path).encode())
-        else:
-            digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def checksums_of(addons: Iterable[Addon]) -> dict[str, str]:
@@ -58,10 +35,9 @@ def checksums_of(addons: Iterable[Addon]) -> dict[str, str]:
 
 
 def adapt_version(version: str, series: str) -> str:
-    """The version Odoo stores for a manifest version (``1.0`` -> ``17.0.1.0``)."""
-    if version == series or not version.startswith(series + "."):
-        return f"{series}.{version}"
-    return version
+    """The version Odoo stores for a manifest version (``1.0`` -> ``17.0.1.0``); one the
+    series refuses stays as written."""
+    return for_series(series).manifest_version(version) or version
 
 
 @dataclass(frozen=True)
@@ -127,7 +103,7 @@ def store_checksums(
 
 
 @dataclass
-class UpdatePlan:
+class UpdatePlan(Result):
     install: list[str] = field(default_factory=list)
     update: list[str] = field(default_factory=list)
     update_all: bool = False
@@ -137,9 +113,6 @@ class UpdatePlan:
     @property
     def empty(self) -> bool:
         return not (self.install or self.update or self.update_all)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def plan_update(

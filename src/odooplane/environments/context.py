@@ -39,6 +39,7 @@ class EnvContext:
     name: str
     config: EnvironmentConfig = field(init=False)
     _server: DatabaseServer | None = field(default=None, init=False, repr=False)
+    _odoo_server: DatabaseServer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.config = self.project.environment(self.name)
@@ -127,6 +128,18 @@ class EnvContext:
             self._server = server_for(self.project)
         return self._server
 
+    def odoo_server(self, server: DatabaseServer | None = None) -> DatabaseServer:
+        """The server as this environment's Odoo logs in to it: its own role, never
+        odooplane's (:mod:`odooplane.environments.credentials`). Work inside the
+        environment's database (neutralization, checksums) is done with it too, so a
+        trigger planted in an imported dump never runs with more rights than Odoo has.
+        Settled once per command."""
+        if self._odoo_server is None:
+            from odooplane.environments.credentials import odoo_server
+
+            self._odoo_server = odoo_server(self, server or self.server())
+        return self._odoo_server
+
     def url(self, ports: PortPair | None) -> str:
         if self.config.url:
             return self.config.url.rstrip("/")
@@ -164,15 +177,18 @@ def conf_options(
     options: dict[str, Any] = {
         **(server.odoo_options() if server is not None else {}),
         "admin_passwd": ctx.admin_password(),
+        # Behind the front door: reachable from this machine only, unless odoo_options
+        # says otherwise (config check warns about 0.0.0.0).
+        "http_interface": "127.0.0.1",
         "http_port": ports.http,
         "gevent_port": ports.gevent,
         "workers": ctx.config.workers,
         DEMO_OPTION: ctx.demo,
         "log_level": "info",
     }
-    if ctx.config.url:
-        # Behind a reverse proxy: trust its X-Forwarded-* headers.
-        options["proxy_mode"] = True
+    # Always behind the front door (Caddy): trust its X-Forwarded-* headers (client
+    # address, scheme and host), which only Caddy can send to the internal ports.
+    options["proxy_mode"] = True
     if ctx.config.neutralized:
         # Scheduled actions of a neutralized copy run only when triggered by hand.
         options["max_cron_threads"] = 0
@@ -234,7 +250,8 @@ def write_odoo_conf(
     the configuration of a serving slot at ``path``."""
     target = path or ctx.conf_path
     ctx.dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, render_odoo_conf(ctx, build, ports, server, catcher=catcher), mode=0o600)
+    login = ctx.odoo_server(server)
+    write_atomic(target, render_odoo_conf(ctx, build, ports, login, catcher=catcher), mode=0o600)
     return target
 
 
@@ -266,10 +283,15 @@ def program_spec(
         cwd=ctx.dir,
         env=process_env(ctx, build),
         log_file=log_file,
-        # Odoo finishes its requests on SIGTERM; workers may need the longest request.
+        # Workers may need the time of the longest request to finish it.
         stop_wait_seconds=60 if ctx.config.workers else 30,
+        # SIGINT, not SIGTERM: the whole group gets it, and Odoo's prefork workers die
+        # at once on SIGTERM (mid-request) but finish their request on SIGINT; the
+        # master and the threaded server stop gracefully on either.
+        stop_signal="INT",
         # A preview woken by a request is waited for by a person: count it started
         # after a second (an Odoo that dies later is restarted all the same).
         start_seconds=1 if ctx.kind is EnvironmentKind.preview else 3,
         build=build.sha,
+        unprivileged=True,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from odooplane.environments import front, ports, slots
+from odooplane.environments import front, ports, sessions, slots
 from odooplane.environments.builds import require_build
 from odooplane.environments.context import EnvContext
+from odooplane.environments.health import HealthResult
 from odooplane.environments.launch import launch, retire_unslotted, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.recovery import recover
@@ -14,7 +15,6 @@ from odooplane.environments.state import EnvState, interrupted_operation
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
     NeutralizationRefused,
-    Progress,
     StepFailed,
     allocate_ports,
     check_ports_free,
@@ -25,9 +25,39 @@ from odooplane.environments.steps import (
 )
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.postgres import databases as dbs
+from odooplane.postgres import roles
 from odooplane.postgres.filestore import filestore_of
+from odooplane.progress import Progress
 from odooplane.project import Project
+from odooplane.results import Result
 from odooplane.routing.router import router_for
+
+
+@dataclass(frozen=True)
+class StartResult(Result):
+    """An environment started (or found running and healthy: ``already``)."""
+
+    environment: str
+    status: str
+    already: bool
+    url: str
+    pid: int | None
+    health: HealthResult | None = None
+
+
+@dataclass(frozen=True)
+class StopResult(Result):
+    environment: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DestroyResult(Result):
+    """What ``destroy`` removed: process, snapshots, database, filestore, state."""
+
+    environment: str
+    status: str
+    removed: list[str]
 
 
 def start(
@@ -37,7 +67,7 @@ def start(
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
     lock_timeout: float | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> StartResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
@@ -47,8 +77,15 @@ def start(
 
 def _start_locked(
     ctx: EnvContext, state: EnvState, *, health_timeout: float, progress: Progress | None
-) -> dict[str, Any]:
+) -> StartResult:
     if state.build is None:
+        if (state.build_info or {}).get("working_tree"):
+            raise RefusedError(
+                f"Environment '{ctx.name}' is served from the working tree by `odooplane dev`.",
+                hint=f"Run `odooplane dev {ctx.name}`; to run a build of it under supervision "
+                f"instead, `odooplane env destroy {ctx.name}` then `odooplane env create "
+                f"{ctx.name}`.",
+            )
         raise RefusedError(
             f"Environment '{ctx.name}' has no build to start.",
             hint=f"Deploy one: `odooplane env deploy {ctx.name} REF`.",
@@ -65,13 +102,7 @@ def _start_locked(
         serve(ctx, state, slot, b)
         state.status, state.desired = "running", "running"
         ctx.store.save(state)
-        return {
-            "environment": ctx.name,
-            "status": "running",
-            "already": True,
-            "url": ctx.url(pair),
-            "pid": live.pid,
-        }
+        return StartResult(ctx.name, "running", already=True, url=ctx.url(pair), pid=live.pid)
     stop_process(ctx)
     if front.serving(ctx) is None:
         # The front door will take the environment's address: nothing else may hold it.
@@ -99,26 +130,28 @@ def _start_locked(
         raise
     state.status, state.desired = "running", "running"
     ctx.store.end(state)
-    return {
-        "environment": ctx.name,
-        "status": "running",
-        "already": False,
-        "url": ctx.url(pair),
-        "pid": ctx.backend.status(slot.program).pid,
-        "health": health.to_dict(),
-    }
+    return StartResult(
+        ctx.name,
+        "running",
+        already=False,
+        url=ctx.url(pair),
+        pid=ctx.backend.status(slot.program).pid,
+        health=health,
+    )
 
 
-def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> dict[str, Any]:
+def stop(project: Project, name: str, *, lock_timeout: float | None = None) -> StopResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
         if interrupted_operation(state) is not None:
             recover(ctx, state, health_timeout=DEFAULT_HEALTH_TIMEOUT, progress=None)
+        sessions.stop_session(project, state)
+        state.serving = None
         stop_process(ctx)
         state.status, state.desired = "stopped", "stopped"
         ctx.store.save(state)
-        return {"environment": name, "status": "stopped"}
+        return StopResult(name, "stopped")
 
 
 def restart(
@@ -128,7 +161,7 @@ def restart(
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
     lock_timeout: float | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> StartResult:
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         state = require_state(ctx)
@@ -143,13 +176,14 @@ def destroy(
     *,
     force: bool = False,
     lock_timeout: float | None = None,
-) -> dict[str, Any]:
+) -> DestroyResult:
     """Remove the environment's process, database (and snapshots), filestore and state.
 
     An environment no longer in odooplane.yaml but left in the state folder (``list``
     shows it as orphaned) can be destroyed too.
     """
     from odooplane.backends import backend_for
+    from odooplane.backends.factory import project_backends
     from odooplane.environments.state import StateStore
     from odooplane.postgres.project_server import server_for
 
@@ -177,11 +211,14 @@ def destroy(
         state = store.load(name)
         database = state.database if state else default_db
         removed: list[str] = []
+        if state is not None and sessions.stop_session(project, state):
+            removed.append("odooplane dev session")
         for program in slots.programs(name):
             if backend.defined(program):
                 backend.remove(program)
                 if "process" not in removed:
                     removed.append("process")
+        backend.forget_environment(name)
         server = server_for(project)
         for snap in dbs.list_snapshots(server, database):
             dbs.drop_database(
@@ -190,6 +227,7 @@ def destroy(
                 filestore_root=filestore_root,
                 terminate=True,
                 missing_ok=True,
+                force=force,
             )
             removed.append(f"snapshot {snap.name}")
         if dbs.drop_database(
@@ -202,6 +240,8 @@ def destroy(
             missing_ok=True,
         ):
             removed.append(f"database {database}")
+        if roles.retire_role(server, roles.role_for(database)):
+            removed.append(f"role {database}")
         leftover = filestore_of(filestore_root, database)
         if leftover is not None and leftover.exists():
             import shutil
@@ -215,26 +255,24 @@ def destroy(
         if state is not None or store.env_dir(name).exists():
             store.delete(name)
             removed.append("state")
-        # Programs named "_..." are the project's services (Caddy, the wake handler).
-        environments_left = [p for p in backend.programs() if not p.startswith("_")]
+        # Programs named "_..." are the project's services (Caddy, the wake handler, the
+        # keeper); environments may run on other backends than this one's.
+        backends = project_backends(project)
+        environments_left = [
+            p for each in backends for p in each.programs() if not p.startswith("_")
+        ]
         if not environments_left and not router.routes():
             # Nothing left to supervise, route or catch mail for: stop the project's daemons.
             from odooplane.mailcatcher import stop_catcher
 
             router.stop()
-            backend.shutdown()
+            for each in backends:
+                each.shutdown()
             stop_catcher(project.state_dir)
-            if backend.kind != "local":
-                # The keeper runs under the project's supervisord whatever the backend.
-                from odooplane.backends.supervisor import SupervisorBackend
-
-                local = SupervisorBackend(project.state_dir)
-                if not [p for p in local.programs() if not p.startswith("_")]:
-                    local.shutdown()
         if state is not None and state.build:
             with (
                 open_evidence(project) as evidence,
                 evidence.start_deployment(name, git_sha=state.build, kind="destroy") as recorder,
             ):
                 recorder.note(f"environment '{name}' destroyed", removed=removed)
-        return {"environment": name, "status": "destroyed", "removed": removed}
+        return DestroyResult(name, "destroyed", removed)

@@ -10,42 +10,33 @@ from pathlib import Path
 
 from odooplane.config import EnvironmentKind
 from odooplane.environments import ports, slots
-from odooplane.environments.builds import Build, build, record_build, runtime_of, source_of
+from odooplane.environments.builds import Build, build, record_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
 from odooplane.environments.launch import launch, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.neutralize_step import identity_step, neutralize_step
-from odooplane.environments.odoo_run import (
-    apply_plan,
-    module_rows,
-    run_odoo,
-    store_checksums,
-    update_plan,
-)
+from odooplane.environments.odoo_run import apply_plan, store_checksums, update_plan
 from odooplane.environments.state import EnvState, interrupted_operation, now_iso
 from odooplane.environments.steps import (
     DEFAULT_HEALTH_TIMEOUT,
     DeploymentFailed,
     NeutralizationRefused,
     Outcome,
-    Progress,
     RecordedRun,
     StepFailed,
     allocate_ports,
     check_ports_free,
-    explain,
     history_entry,
     mail_catcher,
     open_evidence,
     require_database,
     say,
-    wanted_modules,
 )
 from odooplane.errors import NotFoundError, OdooplaneError, RefusedError
-from odooplane.odoo.series import for_series
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.filestore import copy_filestore, filestore_of
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project
 
 
@@ -68,13 +59,15 @@ def _discard(ctx: EnvContext, state: EnvState, server: DatabaseServer) -> None:
     """Remove what a failed or interrupted creation left (its own database only)."""
     for program in slots.programs(ctx.name):
         ctx.backend.remove(program)
+    ctx.backend.forget_environment(ctx.name)
     dbs.drop_database(
         server,
         state.database,
         filestore_root=ctx.filestore_root,
         terminate=True,
         missing_ok=True,
-        protected=False,
+        # Its own half-made database, production's included.
+        force=True,
     )
     ctx.store.delete(ctx.name)
 
@@ -148,7 +141,8 @@ def create(
             require_database(source_ctx, server)
         wanted_ref = ref or (source_state.build if source_state else None) or default_ref(ctx)
         say(progress, f"building {wanted_ref}...")
-        b = build(project, wanted_ref, progress=progress is not None, record=False)
+        b = build(project, wanted_ref, progress=progress, record=False)
+        image = ctx.backend.prepare_build(b.sha, progress)
         state = EnvState(name=name, kind=ctx.kind.value, database=ctx.database, status="new")
         ctx.dir.mkdir(parents=True, exist_ok=True)
         pair = allocate_ports(ctx, state)
@@ -158,7 +152,7 @@ def create(
             environment=name, action="create", status="failed", build=b.summary(), url=ctx.url(pair)
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, b, image=image))
             recorder = store.start_deployment(name, git_sha=b.sha, build_id=build_id, kind="create")
             outcome.deployment_id = str(recorder.id)
             ctx.store.phase(state, "provisioning", deployment_id=str(recorder.id))
@@ -182,7 +176,7 @@ def create(
                             ctx, state, b, slot, server, run, health_timeout=health_timeout
                         )
                         serve(ctx, state, slot, b)
-                        outcome.health = health.to_dict()
+                        outcome.health = health
                         state.status = "running"
                         state.desired = "running"
             except NeutralizationRefused as exc:
@@ -243,31 +237,26 @@ def _create_fresh(
     pair: ports.PortPair,
     run: RecordedRun,
 ) -> None:
-    modules = sorted({"base", "web", *wanted_modules(ctx, b)})
+    """A new database the way ``dev`` makes one: the start-up path, from templates."""
+    from odooplane.environments.prepare import prepare_environment
+
     write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
     with run.step("initialize database") as capture:
         ctx.store.phase(state, "initializing")
-        argv = for_series(b.odoo_series).init_argv(
-            runtime_of(b),
-            source_of(b),
-            ctx.conf_path,
-            database=ctx.database,
-            modules=modules,
-            demo=ctx.demo,
-        )
-        result = run_odoo(ctx, state, argv, b, log_name="init.log", capture=capture)
-        rows = (
-            module_rows(server, ctx.database) if dbs.database_exists(server, ctx.database) else {}
-        )
-        missing = [m for m in modules if rows.get(m) is None or rows[m].state != "installed"]
-        if result.code != 0 or missing:
-            why = (
-                f"odoo-bin exited with code {result.code}"
-                if result.code
-                else (f"{', '.join(missing)} not installed")
+        try:
+            prepared = prepare_environment(
+                ctx.project, ctx.name, build=b, mail=ctx.config.neutralized, progress=run.progress
             )
+        except OdooplaneError as exc:
             raise StepFailed(
-                f"Initializing the database failed: {why}.", excerpt=explain(result.output)
+                f"Initializing the database failed: {exc.message}", excerpt=exc.hint or ""
+            ) from None
+        made = prepared.new_database
+        if made is not None:
+            layers = ", ".join(f"{u.template.layer} layer {u.outcome}" for u in made.layers)
+            capture.line(
+                f"{ctx.database}: {', '.join(made.modules)} ({'demo' if made.demo else 'no demo'})"
+                f" cloned from {made.clone.template} in {made.clone.seconds:.2f} s ({layers})"
             )
         store_checksums(ctx, server, b)
 
@@ -311,7 +300,7 @@ def _update_copied(
     with run.step("update modules") as capture:
         ctx.store.phase(state, "updating")
         plan = update_plan(ctx, server, b)
-        outcome.plan = plan.to_dict()
+        outcome.plan = plan
         if plan.empty:
             capture.skip("nothing to install or update")
         else:
@@ -353,8 +342,11 @@ def _create_copy(
     with run.step("clone database") as capture:
         ctx.store.phase(state, "cloning")
         # The copy ends the source's sessions: never in the middle of its own deploy.
+        # The target is this environment's own new database (production's too).
         with environment_lock(ctx.project.state_dir, source.name):
-            cloned = dbs.clone_database(server, source.database, ctx.database, terminate=True)
+            cloned = dbs.clone_database(
+                server, source.database, ctx.database, terminate=True, force=True
+            )
         capture.line(
             f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
             f"{cloned.seconds:.2f} s)"

@@ -4,20 +4,31 @@ QA triggers crons by hand on neutralized environments (whose cron threads are of
 The action runs inside ``odoo-bin shell`` of the environment's build, against its
 database, through Odoo's own ``ir.cron.method_direct_trigger`` (the "Run Manually"
 button): it takes the cron's row lock, runs as the cron's user, updates ``lastcall``
-and commits. The script reports back on one marked JSON line of its output.
+and commits (:func:`odooplane.odoo.in_runtime.trigger_cron` reads its outcome, which
+19.0 returns instead of raising). The script reports back on one marked JSON line of its output.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-MARKER = "ODOOPLANE-CRON-RESULT "
+from odooplane.odoo import in_runtime
+from odooplane.results import Result
 
-# Runs inside `odoo-bin shell` (``env`` is bound, superuser); `_target` is prepended.
+MARKER = "ODOOPLANE-CRON-RESULT "
+IN_RUNTIME = Path(in_runtime.__file__)
+
+# Runs inside `odoo-bin shell` (``env`` is bound, superuser); `_target` and `_in_runtime`
+# (the path of odooplane/odoo/in_runtime.py, which knows how each series runs a cron by
+# hand) are prepended.
 _SCRIPT = r"""
-import json as _json, time as _time, traceback as _traceback
+import importlib.util as _ilu, json as _json, time as _time, traceback as _traceback
+_spec = _ilu.spec_from_file_location("_odooplane_in_runtime", _in_runtime)
+_inside = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(_inside)
 def _report(**values):
     print("ODOOPLANE-CRON-RESULT " + _json.dumps(values), flush=True)
 _Cron = env["ir.cron"].with_context(active_test=False)
@@ -43,11 +54,17 @@ else:
     _lastcall = _found.lastcall
     _start = _time.monotonic()
     try:
-        _found.method_direct_trigger()
-        env.cr.commit()
-        _found.invalidate_recordset()
-        _report(status="ok", cron=_info, seconds=round(_time.monotonic() - _start, 3),
-                lastcall_before=str(_lastcall or ""), lastcall_after=str(_found.lastcall or ""))
+        _failure = _inside.trigger_cron(_found)
+        if _failure is not None:
+            env.cr.rollback()
+            _report(status="error", cron=_info, seconds=round(_time.monotonic() - _start, 3),
+                    error=_failure[0], traceback=_failure[1])
+        else:
+            env.cr.commit()
+            _found.invalidate_recordset()
+            _report(status="ok", cron=_info, seconds=round(_time.monotonic() - _start, 3),
+                    lastcall_before=str(_lastcall or ""),
+                    lastcall_after=str(_found.lastcall or ""))
     except Exception as _exc:
         env.cr.rollback()
         _report(status="error", cron=_info, seconds=round(_time.monotonic() - _start, 3),
@@ -56,11 +73,11 @@ else:
 
 
 def cron_script(target: str) -> str:
-    return f"_target = {target!r}\n{_SCRIPT}"
+    return f"_target = {target!r}\n_in_runtime = {str(IN_RUNTIME)!r}\n{_SCRIPT}"
 
 
 @dataclass(frozen=True)
-class CronResult:
+class CronResult(Result):
     status: str  # ok | error | not_found | ambiguous
     cron: dict[str, Any] | None
     seconds: float | None
@@ -69,9 +86,6 @@ class CronResult:
     candidates: list[dict[str, Any]]
     lastcall_before: str | None = None
     lastcall_after: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def parse_result(output: str) -> CronResult | None:

@@ -32,7 +32,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, build, load_build, record_build
@@ -57,7 +57,6 @@ from odooplane.environments.steps import (
     DeploymentFailed,
     NeutralizationRefused,
     Outcome,
-    Progress,
     RecordedRun,
     allocate_ports,
     history_entry,
@@ -70,7 +69,11 @@ from odooplane.environments.steps import (
 from odooplane.errors import OdooplaneError, RefusedError
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
 from odooplane.project import Project
+
+if TYPE_CHECKING:
+    from odooplane.containers.images import BuildImage
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Plan:
     new: Slot
     old: Slot | None
     public: PortPair
+    # The image the build runs from (Docker backend), made before anything changed.
+    image: BuildImage | None = None
 
 
 def deploy(
@@ -117,8 +122,8 @@ def deploy(
             build=plan.build.summary(),
             previous_build=state.build,
             url=ctx.url(plan.public),
-            recovered=recovered.to_dict() if recovered else None,
-            plan=plan.update.to_dict(),
+            recovered=recovered,
+            plan=plan.update,
         )
         ctx.store.begin(
             state,
@@ -131,7 +136,7 @@ def deploy(
             previous_slot=plan.old.name if plan.old else None,
         )
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, plan.build))
+            build_id = uuid.UUID(record_build(store, plan.build, image=plan.image))
             recorder = store.start_deployment(
                 name, git_sha=plan.build.sha, build_id=build_id, approved_by=approved_by
             )
@@ -177,7 +182,8 @@ def prepare(
         )
     require_database(ctx, server)
     say(progress, f"building {ref}...")
-    b = build(ctx.project, ref, progress=progress is not None, record=False)
+    b = build(ctx.project, ref, progress=progress, record=False)
+    image = ctx.backend.prepare_build(b.sha, progress)
     update = update_plan(ctx, server, b)
     neutralize = bool(
         ctx.config.neutralized
@@ -201,6 +207,7 @@ def prepare(
         new=new,
         old=old,
         public=public,
+        image=image,
     )
 
 
@@ -220,7 +227,7 @@ def apply(
         _maintenance_steps(ctx, state, server, plan, run, outcome)
     ctx.store.phase(state, "starting")
     health = launch(ctx, state, b, plan.new, server, run, health_timeout=health_timeout)
-    outcome.health = health.to_dict()
+    outcome.health = health
     ctx.store.phase(state, "healthy")
     with run.step("switch") as capture:
         ctx.store.phase(state, "switching")

@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 from odooplane.environments.locks import COMMAND_ENV, current_command
 from odooplane.errors import EXIT_UNEXPECTED, OdooplaneError
 from odooplane.fsutil import write_json_atomic
+from odooplane.progress import Progress, ProgressEvent
 from odooplane.project import Project
 
 VERBS = ("deploy", "start", "restart")
@@ -165,8 +166,8 @@ def events(ticket: Ticket, *, poll: float = POLL_SECONDS) -> Iterator[dict[str, 
         time.sleep(poll)
 
 
-def follow(ticket: Ticket, *, on_progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Wait for the operation's result, handing its progress lines to ``on_progress``.
+def follow(ticket: Ticket, *, on_progress: Progress | None = None) -> dict[str, Any]:
+    """Wait for the operation's result, handing its progress events to ``on_progress``.
 
     Raises :class:`OperationError` with the operation's own error (message, hint, exit
     code, and its result when it has one, e.g. a rolled-back deploy).
@@ -174,7 +175,14 @@ def follow(ticket: Ticket, *, on_progress: Callable[[str], None] | None = None) 
     for event in events(ticket):
         kind = event.get("type")
         if kind == "progress" and on_progress is not None:
-            on_progress(str(event.get("text", "")))
+            on_progress(
+                ProgressEvent(
+                    str(event.get("text", "")),
+                    int(event.get("done") or 0),
+                    int(event.get("total") or 0),
+                    event.get("warning"),
+                )
+            )
         elif kind == "result":
             return dict(event.get("data") or {})
         elif kind == "error":
@@ -213,8 +221,14 @@ class EventWriter:
         finally:
             os.close(fd)
 
-    def progress(self, text: str) -> None:
-        self.write(type="progress", text=text)
+    def progress(self, event: ProgressEvent) -> None:
+        self.write(
+            type="progress",
+            text=event.phase,
+            done=event.done,
+            total=event.total,
+            warning=event.warning,
+        )
 
     def error(self, exc: BaseException, log: Path | None = None) -> int:
         if isinstance(exc, OdooplaneError):

@@ -12,24 +12,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from odooplane.errors import CheckFailedError
+from odooplane.results import Result
 
 HEALTH_PATHS = ("/web/health", "/web/login")
 
 
 @dataclass
-class HealthResult:
+class HealthResult(Result):
     ok: bool
     url: str
     checks: dict[str, int | str] = field(default_factory=dict)
     seconds: float = 0.0
     reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def probe(base_url: str, path: str, timeout: float = 10.0) -> int | str:

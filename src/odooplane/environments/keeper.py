@@ -25,6 +25,7 @@ from odooplane.backends.base import ProgramSpec
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.environments.state import StateStore, interrupted_operation
 from odooplane.errors import LockedError, OdooplaneError
+from odooplane.progress import ProgressEvent
 from odooplane.project import Project
 
 PROGRAM = "_keeper"
@@ -44,6 +45,11 @@ class Pass:
 def _log(text: str) -> None:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     print(f"{stamp} {text}", flush=True)
+
+
+def _log_progress(event: ProgressEvent) -> None:
+    # The keeper's output is its log file (supervisord keeps it): a line per event.
+    _log(f"warning: {event.warning}" if event.warning else event.phase)
 
 
 def look_once(project: Project, *, skip: set[str] | None = None) -> Pass:
@@ -70,7 +76,9 @@ def look_once(project: Project, *, skip: set[str] | None = None) -> Pass:
                 state = ctx.store.load(name)
                 if state is None:
                     continue
-                record = recover(ctx, state, health_timeout=DEFAULT_HEALTH_TIMEOUT, progress=_log)
+                record = recover(
+                    ctx, state, health_timeout=DEFAULT_HEALTH_TIMEOUT, progress=_log_progress
+                )
             if record is not None:
                 _log(f"{name}: recovered ({record.decision}): {'; '.join(record.actions)}")
                 found.recovered.append(name)

@@ -129,7 +129,7 @@ def lock_holder(state_dir: Path, name: str) -> dict[str, Any] | None:
 
 def owners_of(project: Project, databases: Iterable[str]) -> list[str]:
     """The environments whose database (or one of its snapshots) is among ``databases``."""
-    from odooplane.postgres.databases import SNAPSHOT_SEPARATOR
+    from odooplane.postgres.protection import SNAPSHOT_SEPARATOR
 
     config = project.config
     by_database = {config.database_name(name): name for name in config.environments}

@@ -41,13 +41,14 @@ def neutralize_step(
     with run.step("neutralize") as capture:
         try:
             report = neutralize_database(
-                server,
+                ctx.odoo_server(server),
                 ctx.database,
                 project=ctx.project,
                 environment=ctx.name,
                 odoo_source_path=Path(b.odoo_path),
                 catcher=catcher,
                 base_url=ctx.url(pair),
+                progress=run.progress,
             )
         except NeutralizationFailed as exc:
             failed = exc.report.to_dict()
@@ -102,7 +103,7 @@ def identity_step(
     started = time.monotonic()
     with run.step("identity and verification") as capture:
         identity = personalize_copy(
-            server,
+            ctx.odoo_server(server),
             ctx.database,
             environment=ctx.name,
             base_url=ctx.url(pair),
@@ -114,7 +115,7 @@ def identity_step(
             mode=0o600,
         )
         report = verify_database(
-            server,
+            ctx.odoo_server(server),
             ctx.database,
             project=ctx.project,
             environment=ctx.name,
@@ -173,7 +174,7 @@ def verify_before_start(
 
     catcher = catcher_address(ctx)
     report = verify_database(
-        server,
+        ctx.odoo_server(server),
         ctx.database,
         project=ctx.project,
         environment=ctx.name,

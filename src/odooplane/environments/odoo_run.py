@@ -38,16 +38,23 @@ def run_odoo(
 ) -> RunResult:
     from odooplane.environments.context import process_env
 
+    backend = ctx.backend
+    once = backend.one_off(ctx.name, argv, process_env(ctx, b), build=b.sha)
+
     def on_spawn(pid: int, started: float) -> None:
         if state.operation is not None:
-            ctx.store.phase(state, state.operation.phase, child_pid=pid, child_started=started)
+            ctx.store.phase(
+                state,
+                state.operation.phase,
+                child_pid=pid,
+                child_started=started,
+                child_handle=once.handle,
+            )
 
     def sink(line: str) -> None:
         if capture is not None:
             capture.write(line)
 
-    backend = ctx.backend
-    once = backend.one_off(ctx.name, argv, process_env(ctx, b), build=b.sha)
     result = run_logged(
         once.argv,
         env=once.env,
@@ -70,7 +77,7 @@ def module_rows(server: DatabaseServer, database: str) -> dict[str, checksums.Mo
 
 def update_plan(ctx: EnvContext, server: DatabaseServer, b: Build) -> checksums.UpdatePlan:
     addons = project_addons(build_project(ctx.project, b))
-    with server.connect(ctx.database) as conn:
+    with ctx.odoo_server(server).connect(ctx.database) as conn:
         rows = checksums.installed_modules(conn)
         stored = checksums.stored_checksums(conn)
         revision = checksums.stored_revision(conn)
@@ -87,7 +94,7 @@ def update_plan(ctx: EnvContext, server: DatabaseServer, b: Build) -> checksums.
 
 def store_checksums(ctx: EnvContext, server: DatabaseServer, b: Build) -> None:
     addons = project_addons(build_project(ctx.project, b))
-    with server.connect(ctx.database) as conn:
+    with ctx.odoo_server(server).connect(ctx.database) as conn:
         checksums.store_checksums(conn, checksums.checksums_of(addons.values()), b.odoo_revision)
 
 
@@ -101,7 +108,7 @@ def apply_plan(
     recorder: DeploymentRecorder,
 ) -> None:
     """Run ``odoo-bin -i ... -u ...`` for ``plan`` and check the database afterwards."""
-    before = module_rows(server, ctx.database)
+    before = module_rows(ctx.odoo_server(server), ctx.database)
     update = ["all"] if plan.update_all else plan.update
     argv = for_series(b.odoo_series).update_argv(
         runtime_of(b),
@@ -114,7 +121,7 @@ def apply_plan(
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     result = run_odoo(ctx, state, argv, b, log_name="update.log", capture=capture)
-    after = module_rows(server, ctx.database)
+    after = module_rows(ctx.odoo_server(server), ctx.database)
     problems: list[str] = []
     if result.timed_out:
         problems.append("the update did not finish in time")

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, load_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
-from odooplane.environments.health import check_once
+from odooplane.environments.health import HealthResult, check_once
 from odooplane.environments.launch import launch, public_pair, serve, stop_process
 from odooplane.environments.slots import Slot
 from odooplane.environments.state import (
@@ -41,7 +40,6 @@ from odooplane.environments.state import (
     process_alive,
 )
 from odooplane.environments.steps import (
-    Progress,
     allocate_ports,
     mail_catcher,
     open_evidence,
@@ -49,6 +47,8 @@ from odooplane.environments.steps import (
 )
 from odooplane.errors import OdooplaneError
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress
+from odooplane.results import Result
 
 SWITCH = "switch"
 MAINTENANCE = "maintenance"
@@ -67,7 +67,7 @@ ROLLED_BACK = "rolled_back"
 
 
 @dataclass(frozen=True)
-class Recovery:
+class Recovery(Result):
     """What recovering from an interrupted command did (kept in the state's history)."""
 
     action: str
@@ -87,14 +87,11 @@ class Recovery:
     recovery_id: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
 class Undone:
     actions: list[str] = field(default_factory=list)
-    health: dict[str, Any] | None = None
+    health: HealthResult | None = None
     # The snapshot the replaced database is kept as (the pre-deploy one was put back).
     snapshot_kept: str | None = None
     serving_build: str | None = None
@@ -165,7 +162,7 @@ def undo_to_previous(
     else:
         health = launch(ctx, state, previous, slot, server, None, health_timeout=health_timeout)
         serve(ctx, state, slot, previous)
-        done.health = health.to_dict()
+        done.health = health
         done.actions.append(
             f"the previous build {previous.short} serves again ({slot.name} slot, healthy "
             f"in {health.seconds:.1f} s)"
@@ -245,7 +242,14 @@ def _recover_deploy(
     previous = load_build(ctx.project, op.previous_build) if op.previous_build else None
     allocate_ports(ctx, state)
     new = slots.slot(ctx, state, op.slot) if op.slot else None
-    if new is not None and target is not None:
+    phase = op.phase
+    undoing = phase == "rolling_back"
+    if undoing:
+        # The deploy had failed and was undoing itself: finish the undo, from the phase
+        # it failed in (that says whether the database was touched).
+        earlier = [p["phase"] for p in op.phases if p.get("phase") != "rolling_back"]
+        phase = earlier[-1] if earlier else "begun"
+    if new is not None and target is not None and not undoing:
         route = front.serving(ctx)
         new_serves = (
             route is not None
@@ -270,7 +274,7 @@ def _recover_deploy(
                 health_timeout=health_timeout,
             )
             return ROLLED_FORWARD, target.sha
-    elif op.mode is None and op.phase == "starting" and target is not None:
+    elif op.mode is None and phase == "starting" and target is not None:
         # A journal from before slots: its one program served the new build already?
         pair = public_pair(state)
         if (
@@ -294,7 +298,7 @@ def _recover_deploy(
         new_slot=op.slot,
         old_slot=op.previous_slot,
         mode=op.mode or MAINTENANCE,
-        phase=op.phase,
+        phase=phase,
         snapshot=op.snapshot,
         health_timeout=health_timeout,
         start=state.desired == "running",
@@ -346,6 +350,9 @@ def recover(
     actions: list[str] = []
     if _kill_child(op):
         actions.append(f"killed the orphaned Odoo process {op.child_pid}")
+    if op.child_handle and ctx.backend.discard(op.child_handle):
+        # A container outlives its killed client: end it before touching its database.
+        actions.append(f"ended the orphaned Odoo command {op.child_handle}")
     server = ctx.server()
     decision, serving = "nothing", None
     try:

@@ -49,6 +49,8 @@ def put_back(
         keep_as=kept,
         filestore_root=ctx.filestore_root,
         terminate=True,
+        # The environment's own journaled undo: production's included.
+        force=True,
     )
     return kept
 
@@ -62,6 +64,8 @@ def drop(ctx: EnvContext, server: DatabaseServer, name: str) -> None:
             filestore_root=ctx.filestore_root,
             terminate=True,
             missing_ok=True,
+            # The environment's own snapshots (production's included).
+            force=True,
         )
 
 

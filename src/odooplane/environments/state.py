@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 
 from odooplane.errors import ConfigError
 from odooplane.fsutil import read_json, write_json_atomic
+from odooplane.results import Result
 
 STATE_VERSION = 1
 HISTORY_KEEP = 20
@@ -42,7 +43,7 @@ def environment_dir(state_dir: Path, name: str) -> Path:
 
 
 @dataclass
-class Operation:
+class Operation(Result):
     """The journal of a command changing an environment; removed when it ends."""
 
     op: str
@@ -69,9 +70,9 @@ class Operation:
     replaced_as: str | None = None
     child_pid: int | None = None
     child_started: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    # What the backend needs to end that child when killing its pid is not enough (the
+    # Docker backend: the one-off container, which outlives its `docker run` client).
+    child_handle: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Operation:
@@ -80,7 +81,32 @@ class Operation:
 
 
 @dataclass
-class EnvState:
+class Serving(Result):
+    """Who serves an environment in the foreground (``odooplane dev``), recorded while
+    it does: a process that died without saying so is seen as gone by its pid."""
+
+    pid: int
+    pid_started: float
+    command: str
+    url: str
+    http_port: int
+    generation: int
+    started_at: str
+    log: str
+    livereload_url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Serving:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def alive(self) -> bool:
+        return process_alive(self.pid, self.pid_started)
+
+
+@dataclass
+class EnvState(Result):
     name: str
     kind: str
     database: str
@@ -102,14 +128,10 @@ class EnvState:
     slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     neutralization: dict[str, Any] | None = None
     operation: Operation | None = None
+    serving: Serving | None = None
     last_deployment: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     version: int = STATE_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["operation"] = self.operation.to_dict() if self.operation else None
-        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvState:
@@ -117,6 +139,8 @@ class EnvState:
         values = {k: v for k, v in data.items() if k in known}
         op = values.get("operation")
         values["operation"] = Operation.from_dict(op) if isinstance(op, dict) else None
+        serving = values.get("serving")
+        values["serving"] = Serving.from_dict(serving) if isinstance(serving, dict) else None
         return cls(**values)
 
     def add_history(self, record: dict[str, Any]) -> None:

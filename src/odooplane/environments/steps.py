@@ -15,25 +15,27 @@ from typing import TYPE_CHECKING, Any
 
 from odooplane.environments import ports
 from odooplane.environments.builds import Build, build_project
+from odooplane.environments.checksums import UpdatePlan
 from odooplane.environments.context import EnvContext
+from odooplane.environments.health import HealthResult
 from odooplane.environments.state import EnvState, now_iso
 from odooplane.errors import CheckFailedError, NotFoundError, RefusedError
 from odooplane.mailcatcher import ensure_catcher
-from odooplane.odoo.addons import project_addons
 from odooplane.ports import ensure_port_free
 from odooplane.postgres import databases as dbs
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
+from odooplane.results import Result
 
 if TYPE_CHECKING:
+    from odooplane.environments.recovery import Recovery
+
     # The evidence store pulls in SQLAlchemy: imported only by commands that record.
     from odooplane.evidence.api import DeploymentRecorder, EvidenceStore
 
 
 DEFAULT_HEALTH_TIMEOUT = 180.0
-
-
-Progress = Callable[[str], None]
 
 
 class DeploymentFailed(CheckFailedError):
@@ -65,7 +67,7 @@ class StepTiming:
 
 
 @dataclass
-class Outcome:
+class Outcome(Result):
     """What a create or deploy did: for people (rendered) and CI (``--json``)."""
 
     environment: str
@@ -76,10 +78,10 @@ class Outcome:
     url: str | None = None
     deployment_id: str | None = None
     steps: list[StepTiming] = field(default_factory=list)
-    plan: dict[str, Any] | None = None
-    health: dict[str, Any] | None = None
+    plan: UpdatePlan | None = None
+    health: HealthResult | None = None
     snapshot: str | None = None
-    recovered: dict[str, Any] | None = None
+    recovered: Recovery | None = None
     neutralization: dict[str, Any] | None = None
     error: str | None = None
     log_excerpt: str | None = None
@@ -87,13 +89,9 @@ class Outcome:
     # What went wrong without undoing anything (a log not written on a full disk...).
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def say(progress: Progress | None, text: str) -> None:
-    if progress is not None:
-        progress(text)
+    report(progress, text)
 
 
 def explain(output: str, lines: int = 40) -> str:
@@ -162,7 +160,7 @@ def require_database(ctx: EnvContext, server: DatabaseServer) -> None:
         raise NotFoundError(
             f"The database '{ctx.database}' of environment '{ctx.name}' does not exist on "
             f"{server.describe()} any more (dropped outside odooplane?).",
-            hint=f"Restore a snapshot (`odooplane db snapshot list {ctx.database}`), or "
+            hint=f"Restore a snapshot (`odooplane db snapshots {ctx.database}`), or "
             f"recreate the environment: `odooplane env destroy {ctx.name} --force` then "
             f"`odooplane env create {ctx.name}`.",
         )
@@ -218,12 +216,12 @@ def catcher_address(ctx: EnvContext) -> tuple[str, int]:
 
 
 def wanted_modules(ctx: EnvContext, b: Build) -> list[str]:
-    """What the environment should have installed: its ``modules``, else every
-    installable addon of the project."""
-    if ctx.config.modules:
-        return list(ctx.config.modules)
-    addons = project_addons(build_project(ctx.project, b))
-    return sorted(name for name, addon in addons.items() if addon.installable)
+    """What the environment should have installed (the one rule,
+    :func:`odooplane.odoo.newdb.wanted_modules`): its ``modules``, else every installable
+    addon of the build's project, with base and web."""
+    from odooplane.odoo.newdb import wanted_modules as rule
+
+    return rule(build_project(ctx.project, b), ctx.config.modules)
 
 
 def check_secrets(ctx: EnvContext, b: Build) -> None:

@@ -27,9 +27,9 @@ def _run(request: dict[str, Any], writer: EventWriter) -> dict[str, Any]:
         outcome = envs.deploy(project, name, progress=writer.progress, **kwargs)
         return outcome.to_dict()
     if verb == "start":
-        return dict(envs.start(project, name, progress=writer.progress, **kwargs))
+        return envs.start(project, name, progress=writer.progress, **kwargs).to_dict()
     if verb == "restart":
-        return dict(envs.restart(project, name, progress=writer.progress, **kwargs))
+        return envs.restart(project, name, progress=writer.progress, **kwargs).to_dict()
     raise ValueError(f"unknown verb {verb!r}")
 
 

@@ -251,6 +251,8 @@ def render(
         rows.append(("Branch", build.branch or "—"))
         rows.append(("Odoo", f"{build.odoo_series or '?'} ({build.odoo_revision or 'revision ?'})"))
         rows.append(("Dependencies hash", f"`{build.dependencies_hash or '—'}`"))
+    if summary.image_id:
+        rows.append(("Image", f"`{summary.image_id}`"))
     error = detail.result.get("error")
     if error:
         rows.append(("Error", str(error)))

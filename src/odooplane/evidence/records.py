@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from odooplane.results import Result
 
 # "interrupted": the process running the deployment died; the recovery that followed
 # closed it (and says, in its own record, what it did about it).
@@ -20,23 +21,8 @@ STEP_STATUSES: tuple[str, ...] = ("succeeded", "failed", "skipped", "interrupted
 RUNNING = "running"
 
 
-def jsonable(value: Any) -> Any:
-    """Records as JSON-friendly data (UUIDs, datetimes and paths as strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (uuid.UUID, Path)):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
-class BuildRecord:
+class BuildRecord(Result):
     id: uuid.UUID
     project: str
     git_sha: str
@@ -49,12 +35,35 @@ class BuildRecord:
     dependencies_hash: str | None
     recorded_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
+
+@dataclass(frozen=True)
+class BuildImageRecord(Result):
+    """The OCI image a build ran from (Docker backend), recorded with the build."""
+
+    id: uuid.UUID
+    project: str
+    build_id: uuid.UUID
+    git_sha: str
+    image_id: str
+    tag: str | None
+    base_image: str | None
+    base_image_id: str | None
+    layers: dict[str, str] | None
+    size_bytes: int | None
+    recorded_at: datetime
+
+    @property
+    def short_id(self) -> str:
+        """The image id as ``docker images`` shows it (12 hex digits)."""
+        return short_image_id(self.image_id)
+
+
+def short_image_id(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
 
 
 @dataclass(frozen=True)
-class DeploymentSummary:
+class DeploymentSummary(Result):
     id: uuid.UUID
     project: str
     environment: str
@@ -70,17 +79,17 @@ class DeploymentSummary:
     rollback_of: uuid.UUID | None
     recorded_by: str | None
     artifacts_dir: str | None
+    # The image the build ran from, when it ran in a container (the one recorded for
+    # the build by the time the deployment started).
+    image_id: str | None = None
 
     @property
     def short_id(self) -> str:
         return self.id.hex[:8]
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class EventRecord:
+class EventRecord(Result):
     id: uuid.UUID
     seq: int
     at: datetime
@@ -95,7 +104,7 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class StepRecord:
+class StepRecord(Result):
     """A step, assembled from its ``step_started`` and ``step_finished`` events."""
 
     name: str
@@ -111,7 +120,7 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
-class MigrationRecord:
+class MigrationRecord(Result):
     id: uuid.UUID
     module: str
     from_version: str | None
@@ -123,7 +132,7 @@ class MigrationRecord:
 
 
 @dataclass(frozen=True)
-class HealthCheckRecord:
+class HealthCheckRecord(Result):
     name: str
     status: str
     at: datetime
@@ -132,7 +141,7 @@ class HealthCheckRecord:
 
 
 @dataclass(frozen=True)
-class GateRunRecord:
+class GateRunRecord(Result):
     id: uuid.UUID
     gate: str
     status: str
@@ -147,12 +156,9 @@ class GateRunRecord:
     artifact_path: str | None
     artifact_sha256: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class NeutralizationRecord:
+class NeutralizationRecord(Result):
     id: uuid.UUID
     environment: str
     database: str
@@ -165,12 +171,9 @@ class NeutralizationRecord:
     artifact_path: str | None
     artifact_sha256: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class DeploymentDetail:
+class DeploymentDetail(Result):
     summary: DeploymentSummary
     build: BuildRecord | None
     steps: list[StepRecord]
@@ -181,25 +184,21 @@ class DeploymentDetail:
     # The "finished" event's data: error, rollback taken, notes.
     result: dict[str, Any] = field(default_factory=dict)
     rollbacks: list[DeploymentSummary] = field(default_factory=list)
+    # Every image recorded for the build, oldest first.
+    images: list[BuildImageRecord] = field(default_factory=list)
 
     @property
     def id(self) -> uuid.UUID:
         return self.summary.id
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
-
 
 @dataclass(frozen=True)
-class StepLog:
+class StepLog(Result):
     step: StepRecord
     path: Path | None
     text: str | None
     # True when the artifact's sha256 matches the record, None when it cannot be checked.
     verified: bool | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(jsonable(self))
 
 
 # -- rows of the ops tables as records -------------------------------------------------
@@ -222,6 +221,7 @@ def summary_from_row(row: Mapping[Any, Any]) -> DeploymentSummary:
         rollback_of=row["rollback_of"],
         recorded_by=row["recorded_by"],
         artifacts_dir=row["artifacts_dir"],
+        image_id=row.get("image_id"),
     )
 
 

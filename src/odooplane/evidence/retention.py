@@ -4,7 +4,7 @@ The only path through the append-only guards. One run:
 
 1. selects this project's records older than the record window (deployments with
    their events and migrations, gate runs, neutralizations, builds no kept record
-   refers to, environment definitions superseded by a newer one);
+   refers to with their images, environment definitions superseded by a newer one);
 2. writes them to a compressed JSON Lines archive under ``.odooplane/evidence/archive``
    and fsyncs it, *before* touching the database;
 3. in one transaction: records the run in ``ops.retention_runs`` (archive path and
@@ -36,11 +36,11 @@ import sqlalchemy as sa
 from filelock import FileLock, Timeout
 
 from odooplane.errors import LockedError, UsageError
-from odooplane.evidence import schema
+from odooplane.evidence import chain, schema
 from odooplane.evidence.artifacts import compress, parse_stamp
-from odooplane.evidence.records import jsonable
 from odooplane.evidence.store import EvidenceStore
 from odooplane.fsutil import write_atomic
+from odooplane.results import jsonable
 
 RECORD_RETENTION_DAYS = 30
 ARTIFACT_RETENTION_DAYS = 90
@@ -51,6 +51,7 @@ _DELETE_ORDER = (
     "migrations",
     "deployments",
     "gate_runs",
+    "build_images",
     "builds",
     "neutralizations",
     "environments",
@@ -176,6 +177,16 @@ def _select(store: EvidenceStore, cutoff: datetime) -> dict[str, list[dict[str, 
                 ~sa.exists(kept_gate),
             )
         )
+        # A build's images go with it (they are records of the build).
+        bi = schema.build_images
+        gone_builds = [row["id"] for row in selected["builds"]]
+        selected["build_images"] = [
+            row
+            for start in range(0, len(gone_builds), _CHUNK)
+            for row in rows(
+                sa.select(bi).where(bi.c.build_id.in_(gone_builds[start : start + _CHUNK]))
+            )
+        ]
         selected["neutralizations"] = rows(
             sa.select(n).where(n.c.project == project, n.c.started_at < cutoff)
         )
@@ -218,10 +229,13 @@ def _prune_records(store: EvidenceStore, report: PruneReport) -> None:
         },
     )
     with store._write_connection() as conn:
-        conn.execute(sa.insert(schema.retention_runs), [run_row])
+        chain.insert_chained(conn, [(schema.retention_runs, run_row)])
         _declare_run(conn, run_id)
         for name in _DELETE_ORDER:
             table = schema.TABLES_BY_NAME[name]
+            # The chain keeps what left, and by which run: `evidence verify` tells this
+            # from a record deleted any other way.
+            chain.archive_chained(conn, table, selected[name], run_id)
             ids = [row["id"] for row in selected[name]]
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(sa.delete(table).where(table.c.id.in_(ids[start : start + _CHUNK])))

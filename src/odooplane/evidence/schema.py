@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 SCHEMA = "ops"
 # The head Alembic revision; a test checks it against the migration scripts, so the
 # store can tell whether a database is current without loading Alembic on every read.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 VERSION_TABLE = "alembic_version"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -221,10 +221,49 @@ retention_runs = sa.Table(
     sa.Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
+# Added by revision 0003: the hash chain over every record (odooplane.evidence.chain).
+# Plain text and integers only, so an entry's hash never depends on a driver's types.
+record_chain = sa.Table(
+    "record_chain",
+    metadata,
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("record_hash", sa.String(64), nullable=False),
+    sa.Column("fields", sa.Text(), nullable=False),
+    sa.Column("retention_run", sa.String(36)),
+    sa.Column("note", sa.Text()),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Index("ix_record_chain_record", "table_name", "record_id"),
+)
+
+# Added by revision 0004: the OCI image a build ran from (Docker backend), one row per
+# (build, image id); a record of its own since build rows are never edited.
+build_images = sa.Table(
+    "build_images",
+    metadata,
+    sa.Column("id", _uuid(), primary_key=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("build_id", _uuid(), sa.ForeignKey("ops.builds.id"), nullable=False),
+    sa.Column("git_sha", sa.String(40), nullable=False),
+    sa.Column("image_id", sa.String(80), nullable=False),
+    sa.Column("tag", sa.Text()),
+    sa.Column("base_image", sa.Text()),
+    sa.Column("base_image_id", sa.String(80)),
+    sa.Column("layers", json_type()),
+    sa.Column("size_bytes", sa.BigInteger()),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_build_images_build", "build_id"),
+)
+
 # Tables holding evidence records, in an order where a row's parents come first.
 RECORD_TABLES: tuple[sa.Table, ...] = (
     environments,
     builds,
+    build_images,
     deployments,
     deployment_events,
     migrations,

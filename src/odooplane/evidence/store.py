@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
-from odooplane.evidence import schema
+from odooplane.evidence import chain, schema
 from odooplane.evidence.artifacts import (
     ArtifactLayout,
     ArtifactWriter,
@@ -53,6 +53,7 @@ from odooplane.evidence.recorder import (
 from odooplane.evidence.records import (
     OUTCOMES,
     RUNNING,
+    BuildImageRecord,
     BuildRecord,
     DeploymentDetail,
     DeploymentSummary,
@@ -70,6 +71,7 @@ from odooplane.evidence.records import (
 )
 from odooplane.evidence.redact import Redactor, redactor_for
 from odooplane.evidence.spool import Spool, SpoolBatch
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     from odooplane.config import EnvironmentConfig
@@ -115,9 +117,14 @@ _VERBATIM = frozenset(
         "branch",
         "approved_by",
         "recorded_by",
+        "image_id",
+        "base_image_id",
+        "tag",
+        "base_image",
     }
 )
 _ID_PREFIX_RE = re.compile(r"^[0-9a-fA-F-]{6,36}$")
+_IMAGE_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The "finished" event of a deployment (at most one: its id is derived from the
 # deployment's), joined to deployments to read their outcome.
 _FINISHED = schema.deployment_events.alias("f")
@@ -141,23 +148,15 @@ def _error_line(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class SyncResult:
+class SyncResult(Result):
     delivered: int
     pending: int
     reachable: bool
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "delivered": self.delivered,
-            "pending": self.pending,
-            "reachable": self.reachable,
-            "error": self.error,
-        }
-
 
 @dataclass(frozen=True)
-class StoreStatus:
+class StoreStatus(Result):
     backend: str
     location: str
     revision: str | None
@@ -166,18 +165,6 @@ class StoreStatus:
     spooled_rows: int
     artifacts_root: str
     error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend,
-            "location": self.location,
-            "revision": self.revision,
-            "head": self.head,
-            "reachable": self.reachable,
-            "spooled_rows": self.spooled_rows,
-            "artifacts_root": self.artifacts_root,
-            "error": self.error,
-        }
 
 
 class EvidenceStore:
@@ -327,6 +314,9 @@ class EvidenceStore:
                 )
             if target == "head" or target in known:
                 migrate.upgrade(conn, target)
+                if self._current_revision(conn) not in (None, "0001", "0002"):
+                    # Records from before the chain are vouched for once, here.
+                    chain.backfill(conn)
             else:
                 raise UsageError(f"'{target}' is not an evidence schema revision.")
             after = self._current_revision(conn)
@@ -394,15 +384,10 @@ class EvidenceStore:
 
     def _insert(self, conn: sa.Connection, rows: Sequence[tuple[sa.Table, Row]]) -> None:
         # Consecutive rows of one table go in one executemany; order is kept so parents
-        # are stored before the rows referring to them.
-        index = 0
-        while index < len(rows):
-            table = rows[index][0]
-            group = []
-            while index < len(rows) and rows[index][0] is table:
-                group.append(rows[index][1])
-                index += 1
-            conn.execute(self._insert_statement(table), group)
+        # are stored before the rows referring to them. Each new row is chained by hash
+        # in the same transaction (odooplane.evidence.chain); one delivered twice (the
+        # spool) is stored and chained once.
+        chain.insert_chained(conn, rows, insert=self._insert_statement)
 
     def _insert_now(self, rows: Sequence[tuple[sa.Table, Row]]) -> None:
         self._ensure_schema()
@@ -533,6 +518,12 @@ class EvidenceStore:
             )
         return SyncResult(delivered=delivered, pending=self.spool.pending_rows(), reachable=True)
 
+    def verify(self) -> chain.Verification:
+        """Check every record against the hash chain (``odooplane evidence verify``):
+        read-only; spooled records not delivered yet are not in it."""
+        with self._read() as conn:
+            return chain.verify(conn)
+
     def insert_records(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Store already-formed rows by table name in one transaction (imports, benchmarks).
 
@@ -604,6 +595,61 @@ class EvidenceStore:
         }
         stored = self._write([(schema.builds, row)])[0]
         return BuildRecord(**stored)
+
+    def record_build_image(
+        self,
+        build_id: uuid.UUID,
+        *,
+        git_sha: str,
+        image_id: str,
+        tag: str | None = None,
+        base_image: str | None = None,
+        base_image_id: str | None = None,
+        layers: Mapping[str, str] | None = None,
+        size_bytes: int | None = None,
+    ) -> BuildImageRecord:
+        """The OCI image build ``build_id`` runs from. Recording the same image of the
+        same build again returns the same record and stores nothing new; another image
+        of the build (made again from another base) is a record of its own."""
+        if not re.fullmatch(r"[0-9a-f]{7,40}", git_sha):
+            raise UsageError(f"'{git_sha}' is not a git commit SHA.")
+        if not _IMAGE_ID_RE.match(image_id):
+            raise UsageError(
+                f"'{image_id}' is not an image id (sha256:<64 hex digits>, as `docker "
+                "inspect` gives it)."
+            )
+        row = {
+            "id": uuid.uuid5(_NAMESPACE, f"build-image:{build_id}:{image_id}"),
+            "project": self.project_name,
+            "build_id": build_id,
+            "git_sha": git_sha,
+            "image_id": image_id,
+            "tag": tag,
+            "base_image": base_image,
+            "base_image_id": base_image_id,
+            "layers": dict(layers) if layers is not None else None,
+            "size_bytes": size_bytes,
+            "recorded_at": self.now(),
+        }
+        stored = self._write([(schema.build_images, row)])[0]
+        return BuildImageRecord(**stored)
+
+    def build_images(
+        self, *, build_id: uuid.UUID | None = None, git_sha: str | None = None
+    ) -> list[BuildImageRecord]:
+        """The images recorded for a build (by id, or every build of a commit), oldest
+        first."""
+        bi = schema.build_images
+        query = sa.select(bi).where(bi.c.project == self.project_name)
+        if build_id is not None:
+            query = query.where(bi.c.build_id == build_id)
+        if git_sha is not None:
+            query = query.where(bi.c.git_sha == git_sha)
+        with self._read() as conn:
+            return [
+                BuildImageRecord(**row)
+                for row in conn.execute(query.order_by(bi.c.recorded_at, bi.c.id)).mappings()
+            ]
 
     def record_build_from_git(
         self,
@@ -961,11 +1007,22 @@ class EvidenceStore:
     def _summary_select(self) -> sa.Select[Any]:
         d = schema.deployments
         f = _FINISHED
+        bi = schema.build_images
+        # The image of the build as the deployment found it (a later rebuild of the
+        # build's image is not what this deployment ran).
+        image = (
+            sa.select(bi.c.image_id)
+            .where(bi.c.build_id == d.c.build_id, bi.c.recorded_at <= d.c.started_at)
+            .order_by(bi.c.recorded_at.desc(), bi.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
         return sa.select(
             d,
             f.c.status.label("outcome"),
             f.c.at.label("finished_at"),
             f.c.duration_ms.label("duration_ms"),
+            image.label("image_id"),
         ).select_from(d.outerjoin(f, sa.and_(f.c.deployment_id == d.c.id, f.c.kind == "finished")))
 
     def history(
@@ -1085,6 +1142,19 @@ class EvidenceStore:
                     .order_by(d.c.started_at)
                 ).mappings()
             ]
+            bi = schema.build_images
+            images = (
+                [
+                    BuildImageRecord(**row)
+                    for row in conn.execute(
+                        sa.select(bi)
+                        .where(bi.c.build_id == summary.build_id)
+                        .order_by(bi.c.recorded_at, bi.c.id)
+                    ).mappings()
+                ]
+                if summary.build_id is not None
+                else []
+            )
         finished = next((e for e in events if e.kind == "finished"), None)
         return DeploymentDetail(
             summary=summary,
@@ -1106,6 +1176,7 @@ class EvidenceStore:
             gate_runs=gates,
             result=dict(finished.data or {}) if finished is not None else {},
             rollbacks=rollbacks,
+            images=images,
         )
 
     def step_logs(self, detail: DeploymentDetail, step: str | None = None) -> list[StepLog]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from odooplane.errors import OdooplaneError
 from odooplane.gates.model import ChangedAddons, GateOutcome
 from odooplane.gates.settings import GateSettings
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 from odooplane.runner import RunResult, run_logged
 
 if TYPE_CHECKING:
     from odooplane.environments.builds import Build
     from odooplane.postgres.server import DatabaseServer
-
-Progress = Callable[[str], None]
 
 
 class GateTimeout(OdooplaneError):
@@ -64,8 +63,7 @@ class GateContext:
 
     def say(self, text: str) -> None:
         self.log.line(text)
-        if self.progress is not None:
-            self.progress(text)
+        report(self.progress, text)
 
     def server(self) -> DatabaseServer:
         with self._server_lock:

@@ -102,6 +102,7 @@ class MigrationGate:
         from odooplane.odoo.process import odoo_options, write_conf
         from odooplane.odoo.series import for_series
         from odooplane.postgres import databases as dbs
+        from odooplane.postgres import roles
 
         prod = production_environment(ctx.project)
         if prod is None:
@@ -156,23 +157,27 @@ class MigrationGate:
                     f"none of {', '.join(selected)} is installed in production or wanted there",
                     details=details,
                 )
-            options = odoo_options(
-                project,
-                source,
-                server,
-                database=copy,
-                extra={"data_dir": str(data_root), "log_level": "info"},
-            )
-            conf = write_conf(ctx.work_dir / "odoo.conf", source, options)
-            ctx.say(f"updating {', '.join(update) or '-'}; installing {', '.join(install) or '-'}")
-            started = datetime.now(timezone.utc)
-            result = ctx.run(
-                for_series(b.odoo_series).update_argv(
-                    runtime, source, conf, database=copy, install=install, update=update
-                ),
-                env=runtime.env(),
-                log_name="update.log",
-            )
+            # The build's code runs as a throw-away role owning the copy only.
+            with roles.temporary_owner(server, copy) as login:
+                options = odoo_options(
+                    project,
+                    source,
+                    login,
+                    database=copy,
+                    extra={"data_dir": str(data_root), "log_level": "info"},
+                )
+                conf = write_conf(ctx.work_dir / "odoo.conf", source, options)
+                ctx.say(
+                    f"updating {', '.join(update) or '-'}; installing {', '.join(install) or '-'}"
+                )
+                started = datetime.now(timezone.utc)
+                result = ctx.run(
+                    for_series(b.odoo_series).update_argv(
+                        runtime, source, conf, database=copy, install=install, update=update
+                    ),
+                    env=runtime.env(),
+                    log_name="update.log",
+                )
             with server.connect(copy) as conn:
                 after = installed_modules(conn)
         except OdooplaneError as exc:

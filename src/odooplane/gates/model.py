@@ -118,6 +118,28 @@ class GatesReport:
     def result(self, gate: str) -> GateResult | None:
         return next((r for r in self.results if r.gate == gate), None)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GatesReport:
+        """The report ``to_dict`` (``gate run --json``) wrote, read back (a CI step
+        renders what an earlier step ran)."""
+        changes = dict(data.get("changes") or {})
+        changes.pop("selected", None)
+        results = []
+        for raw in data.get("results") or []:
+            result = dict(raw)
+            result.pop("counts", None)
+            result["cases"] = [Case(**c) for c in result.get("cases") or []]
+            results.append(GateResult(**result))
+        return cls(
+            project=str(data.get("project") or ""),
+            git_sha=str(data.get("git_sha") or ""),
+            build_id=data.get("build_id"),
+            environment=data.get("environment"),
+            changes=ChangedAddons(**changes),
+            results=results,
+            seconds=float(data.get("seconds") or 0.0),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "project": self.project,

@@ -12,15 +12,17 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from odooplane.config import EnvironmentKind
 from odooplane.errors import OdooplaneError, UsageError
-from odooplane.gates.base import Gate, GateContext, Progress
+from odooplane.gates.base import Gate, GateContext
 from odooplane.gates.changes import changed_addons
 from odooplane.gates.model import ChangedAddons, GateOutcome, GateResult, GatesReport
 from odooplane.gates.registry import gate_names, get_gate
 from odooplane.gates.settings import GateSettings, settings_for
+from odooplane.progress import Progress, ProgressEvent, report
 from odooplane.project import Project
 
 if TYPE_CHECKING:
@@ -44,11 +46,63 @@ def deployed_sha(project: Project, environment: str) -> str | None:
     return state.build if state is not None else None
 
 
-def default_base(project: Project, environment: str | None) -> str | None:
-    """What ``--base`` means when not given: what the target environment runs (the
-    given one, else production)."""
-    target = environment or production_environment(project)
-    return deployed_sha(project, target) if target else None
+def promotion_target(project: Project, environment: str) -> str | None:
+    """Where ``environment``'s builds go next: production for a staging environment
+    (what ``odooplane promote`` does by default), nowhere for the others."""
+    if project.environment(environment).kind is EnvironmentKind.staging:
+        target = production_environment(project)
+        return target if target != environment else None
+    return None
+
+
+# History entries whose build never served: a deploy undone by its own rollback, or
+# anything that failed or was refused.
+_NOT_SERVED = {"failed", "refused"}
+
+
+def ran_before(project: Project, environment: str, sha: str) -> str | None:
+    """The commit ``environment`` ran before ``sha``: what it runs now when that is
+    another commit (gates run before the deploy), else the build it served before the
+    deploy of ``sha`` (None when it never ran anything else)."""
+    from odooplane.environments.state import StateStore
+
+    project.environment(environment)  # a sentence for an unknown name
+    state = StateStore(project.state_dir).load(environment)
+    if state is None or state.build is None:
+        return None
+    if state.build != sha:
+        return state.build
+    if state.previous_build and state.previous_build != sha:
+        return state.previous_build
+    # Deployed twice in a row (a re-run of the same deploy): look further back.
+    for entry in state.history:
+        build = entry.get("build")
+        status = entry.get("status")
+        if not build or build == sha or status in _NOT_SERVED:
+            continue
+        if entry.get("action") == "deploy" and status == "rolled_back":
+            continue
+        return str(build)
+    return None
+
+
+def default_base(project: Project, environment: str | None, sha: str) -> str | None:
+    """What ``--base`` means when not given, for the gates of commit ``sha``:
+
+    - no environment: what production runs;
+    - an environment promoted to another (staging to production): what that target
+      runs, since that is the change a promotion would bring;
+    - any other environment: what it ran before ``sha`` (so gates run right after a
+      deploy still see the addons that deploy changed).
+
+    None (every addon is selected) when there is nothing to compare with."""
+    if environment is None:
+        production = production_environment(project)
+        return deployed_sha(project, production) if production else None
+    target = promotion_target(project, environment)
+    if target is not None:
+        return deployed_sha(project, target)
+    return ran_before(project, environment, sha)
 
 
 def select_gates(project: Project, names: Sequence[str]) -> list[str]:
@@ -103,18 +157,17 @@ def run_gates(
     chosen = select_gates(project, names)
     if environment is not None:
         project.environment(environment)
-    if progress is not None:
-        progress(f"building {ref}...")
-    b = build(project, ref, progress=False, record=True)
+    report(progress, f"building {ref}...")
+    b = build(project, ref, record=True)
     if base is None and not all_addons:
-        base = default_base(project, environment)
+        base = default_base(project, environment, b.sha)
     changes = compute_changes(project, b, base=base, all_addons=all_addons)
-    if progress is not None:
-        progress(
-            "addons: "
-            + (", ".join(changes.selected) or "none changed")
-            + (f" (base {changes.base[:12]})" if changes.base else " (all addons)")
-        )
+    report(
+        progress,
+        "addons: "
+        + (", ".join(changes.selected) or "none changed")
+        + (f" (base {changes.base[:12]})" if changes.base else " (all addons)"),
+    )
     lock = threading.Lock()
 
     def one(name: str) -> GateResult:
@@ -157,10 +210,10 @@ def _run_one(
     record_id: str | None = None
     build_id = uuid.UUID(b.evidence_id) if b.evidence_id else None
 
-    def say(text: str) -> None:
+    def say(event: ProgressEvent) -> None:
         if progress is not None:
             with lock:
-                progress(f"[{gate.name}] {text}")
+                progress(replace(event, phase=f"[{gate.name}] {event.phase}"))
 
     with store.gate_run(
         gate.name, git_sha=b.sha, build_id=build_id, environment=environment
@@ -176,7 +229,7 @@ def _run_one(
             work_dir=work_dir,
             progress=say,
         )
-        say("started")
+        report(say, "started")
         try:
             outcome = gate.run(ctx)
         except OdooplaneError as exc:
@@ -200,7 +253,7 @@ def _run_one(
         }
         log_path = str(capture.path)
     record_id = str(capture.record_id) if capture.record_id else None
-    say(f"{outcome.status}: {outcome.summary}")
+    report(say, f"{outcome.status}: {outcome.summary}")
     return GateResult(
         gate=gate.name,
         title=gate.title,

@@ -10,6 +10,7 @@ database is dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any, ClassVar
 
@@ -73,6 +74,7 @@ class TestsGate:
         from odooplane.odoo.process import odoo_options, write_conf
         from odooplane.odoo.series import for_series
         from odooplane.postgres import databases as dbs
+        from odooplane.postgres import roles
 
         targets = ctx.changes.selected
         if not targets:
@@ -88,10 +90,15 @@ class TestsGate:
             return GateOutcome("failed", exc.message, [case])
         server = ctx.server()
         database = gate_database_name(ctx, "tests")
+        # The build's code runs as a throw-away role owning this database only, never
+        # as odooplane's login (docs/security.md).
+        dbs.create_database(server, database, exist_ok=True)
+        owner = contextlib.ExitStack()
+        login = owner.enter_context(roles.temporary_owner(server, database))
         options = odoo_options(
             project,
             source,
-            server,
+            login,
             database=database,
             extra={"demo": True, "data_dir": str(ctx.work_dir / "data"), "log_level": "info"},
         )
@@ -147,6 +154,7 @@ class TestsGate:
             run = parse_run(second.output)
             states = module_states(ctx, database)
         finally:
+            owner.close()
             try:
                 dbs.drop_database(server, database, terminate=True, missing_ok=True)
             except OdooplaneError as exc:

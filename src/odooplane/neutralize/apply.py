@@ -32,6 +32,9 @@ from odooplane.neutralize.rules import (
 from odooplane.neutralize.schema import Schema
 from odooplane.neutralize.settings import NeutralizeSettings, settings_for
 from odooplane.neutralize.verify import verify_database_with
+from odooplane.policy import check_neutralize
+from odooplane.progress import Progress
+from odooplane.progress import report as report_progress
 from odooplane.project import Project
 
 # A running Odoo may hold row locks on the tables we write; waiting forever helps nobody.
@@ -48,17 +51,24 @@ def neutralize_database(
     catcher: tuple[str, int],
     base_url: str | None = None,
     verify: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> NeutralizationReport:
     """Neutralize ``database`` on ``server`` (a :class:`DatabaseServer`) and verify it.
 
+    Production (its environment, its database, its snapshots) is refused with
+    :class:`~odooplane.errors.RefusedError` unless ``force`` (:mod:`odooplane.policy`).
     Raises :class:`NeutralizationFailed` when verification finds a leak, with the report
     attached; the changes made are kept (the database is safer than before) but the
     caller must not start it.
     """
+    check_neutralize(project, database, environment, force=force)
     settings = settings_for(
         project, environment, catcher=catcher, odoo_source_path=odoo_source_path, base_url=base_url
     )
-    return neutralize_with(server, database, settings, project=project, verify=verify)
+    return neutralize_with(
+        server, database, settings, project=project, verify=verify, force=force, progress=progress
+    )
 
 
 def neutralize_with(
@@ -68,7 +78,18 @@ def neutralize_with(
     *,
     project: Project | None = None,
     verify: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> NeutralizationReport:
+    """Neutralize ``database`` with ``settings``; production is refused unless ``force``
+    (the project's rules, or the protection of the server it came from)."""
+    check_neutralize(
+        project,
+        database,
+        settings.environment,
+        force=force,
+        protection=getattr(server, "protection", None),
+    )
     started = time.monotonic()
     report = NeutralizationReport(
         database=database,
@@ -78,12 +99,13 @@ def neutralize_with(
     with server.connect(database, autocommit=False) as conn:
         try:
             with conn.cursor() as cur:
-                _neutralize(cur, settings, report)
+                _neutralize(cur, settings, report, progress)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
     if verify:
+        report_progress(progress, "verifying")
         report.verification = verify_database_with(server, database, settings, project=project)
     report.seconds = time.monotonic() - started
     if not report.ok:
@@ -92,7 +114,10 @@ def neutralize_with(
 
 
 def _neutralize(
-    cur: psycopg.Cursor[Any], settings: NeutralizeSettings, report: NeutralizationReport
+    cur: psycopg.Cursor[Any],
+    settings: NeutralizeSettings,
+    report: NeutralizationReport,
+    progress: Progress | None = None,
 ) -> None:
     cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     schema = Schema.load(cur)
@@ -131,7 +156,8 @@ def _neutralize(
     search = addons_search_path(settings.odoo_source, settings.addons_paths)
     scripts = module_scripts(installed_modules(cur), search) if search else []
     order: list[tuple[str, str]] = []
-    for script in scripts:
+    for number, script in enumerate(scripts):
+        report_progress(progress, "Odoo's neutralize.sql files", number, len(scripts))
         ctx.rule = script.name
         order.append((script.name, f"Odoo's {script.source}"))
         report.skipped_statements += [
@@ -155,11 +181,13 @@ def _neutralize(
         order.append(("odoo", "Odoo's own neutralize.sql files"))
 
     # 2. odooplane's rules, then the project's.
-    for rule in RULES:
+    for number, rule in enumerate(RULES):
+        report_progress(progress, "odooplane's rules", number, len(RULES))
         ctx.rule = rule.name
         order.append((rule.name, rule.title))
         rule.apply(ctx)
-    for project_rule in settings.rules:
+    for number, project_rule in enumerate(settings.rules):
+        report_progress(progress, "the project's rules", number, len(settings.rules))
         ctx.rule = f"project:{project_rule.name}"
         order.append((ctx.rule, f"Project rule '{project_rule.name}'"))
         apply_project_rule(ctx, project_rule)

@@ -1,4 +1,5 @@
-"""Results of neutralization and verification, as data, JSON, JUnit XML and tables."""
+"""Results of neutralization and verification, as data, JSON and JUnit XML (the CLI
+draws the tables)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,21 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rich.table import Table
-
 from odooplane.errors import CheckFailedError
+from odooplane.results import Result
 
 Status = Literal["pass", "fail", "warn", "skip"]
-_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+STATUSES: tuple[Status, ...] = ("pass", "fail", "warn", "skip")
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Result):
     """One verification: ``detail`` names the leaking records, never a secret value."""
 
     id: str
     title: str
     status: Status
     detail: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail}
 
 
 @dataclass
@@ -49,7 +46,7 @@ class VerificationReport:
         raise KeyError(check_id)
 
     def summary(self) -> str:
-        counts = {s: sum(1 for c in self.checks if c.status == s) for s in _STYLE}
+        counts = {s: sum(1 for c in self.checks if c.status == s) for s in STATUSES}
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,34 +91,13 @@ class VerificationReport:
             + "\n"
         )
 
-    def table(self) -> Table:
-        table = Table(title=f"Verification of {self.database}", show_lines=False)
-        table.add_column("check")
-        table.add_column("status")
-        table.add_column("detail", overflow="fold")
-        for item in self.checks:
-            table.add_row(
-                f"{item.id}\n[dim]{item.title}[/dim]",
-                f"[{_STYLE[item.status]}]{item.status.upper()}[/]",
-                item.detail,
-            )
-        return table
-
 
 @dataclass(frozen=True)
-class RuleResult:
+class RuleResult(Result):
     name: str
     title: str
     changed: int
     notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "changed": self.changed,
-            "notes": list(self.notes),
-        }
 
 
 @dataclass
@@ -163,19 +139,6 @@ class NeutralizationReport:
             "verification": self.verification.to_dict() if self.verification else None,
             "reset_password": self.reset_password,
         }
-
-    def table(self) -> Table:
-        table = Table(title=f"Neutralization of {self.database}")
-        table.add_column("rule")
-        table.add_column("changed", justify="right")
-        table.add_column("notes", overflow="fold")
-        for item in self.rules:
-            table.add_row(
-                f"{item.name}\n[dim]{item.title}[/dim]",
-                str(item.changed) if item.changed else "[dim]0[/dim]",
-                "\n".join(item.notes),
-            )
-        return table
 
 
 class NeutralizationFailed(CheckFailedError):

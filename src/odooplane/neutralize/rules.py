@@ -512,7 +512,7 @@ def rule_oauth_calendar(ctx: RuleContext) -> None:
 
 
 def rule_iap(ctx: RuleContext) -> None:
-    """In-app purchase accounts (SMS, snailmail, enrichment) disabled."""
+    """In-app purchase accounts (SMS, snailmail, partner autocomplete) disabled."""
     if not ctx.schema.has("iap_account", "account_token"):
         return
     ctx.run(

@@ -506,10 +506,19 @@ def check_iap(ctx: VerifyContext) -> Check:
     title = "In-app purchase accounts are disabled"
     if not ctx.schema.has("iap_account", "account_token"):
         return skipped("iap", title, "iap is not installed")
+    # The service is a column up to 17.0, a many2one to iap_service from 18.0 on.
+    if ctx.schema.has("iap_account", "service_name"):
+        service = "a.service_name"
+    elif ctx.schema.has("iap_account", "service_id") and ctx.schema.has(
+        "iap_service", "technical_name"
+    ):
+        service = "(SELECT s.technical_name FROM iap_service s WHERE s.id = a.service_id)"
+    else:
+        service = "a.name"
     rows = ctx.rows(
-        "SELECT id, service_name FROM iap_account "
-        "WHERE coalesce(account_token, '') <> '' AND account_token NOT LIKE '%+disabled' "
-        "ORDER BY id"
+        f"SELECT a.id, {service} FROM iap_account a "
+        "WHERE coalesce(a.account_token, '') <> '' AND a.account_token NOT LIKE '%+disabled' "
+        "ORDER BY a.id"
     )
     return result("iap", title, [f"iap_account #{r[0]} ({r[1]}) has a live token" for r in rows])
 

@@ -7,14 +7,22 @@ then ``odoo/addons`` (where ``base`` lives).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odooplane.errors import ConfigError, NotFoundError
-from odooplane.odoo.manifest import Addon, addons_paths_of, find_addon_dirs, read_addon
+from odooplane.odoo.manifest import (
+    Addon,
+    addons_paths_of,
+    find_addon_dirs,
+    manifest_path,
+    read_addon,
+)
 from odooplane.paths import CONFIG_FILENAME
 
 if TYPE_CHECKING:
@@ -44,6 +52,9 @@ IMPORT_TO_DISTRIBUTION = {
     "yaml": "PyYAML",
     "zmq": "pyzmq",
 }
+# Left out of an addon's checksum: compiled files, caches, editor leftovers, hidden files.
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pot", ".swp", "~")
+_EXCLUDED_DIRS = {"__pycache__", "node_modules"}
 _REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,.-]+\])?\s*([<>=!~;].*)?$")
 
 
@@ -114,6 +125,27 @@ def all_addons(project: Project, source: OdooSource) -> dict[str, Addon]:
     return discover_addons(addons_path(project, source))
 
 
+def addon_checksum(folder: Path) -> str:
+    """SHA-256 over the relative paths and contents of an addon's files, in order."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for current, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
+        for name in names:
+            if name.startswith(".") or name.endswith(_EXCLUDED_SUFFIXES):
+                continue
+            files.append(Path(current, name))
+    for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
+        rel = path.relative_to(folder).as_posix()
+        digest.update(rel.encode() + b"\0")
+        if path.is_symlink():
+            digest.update(b"link:" + os.readlink(path).encode())
+        else:
+            digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 # -- dependency graph ------------------------------------------------------------------
 
 
@@ -154,6 +186,41 @@ def dependency_closure(addons: Mapping[str, Addon], names: Iterable[str]) -> set
             closure.add(name)
             stack.extend(addons[name].depends)
     return closure
+
+
+def check_installable(addons: Mapping[str, Addon], names: Iterable[str], series: str) -> None:
+    """A ConfigError naming the manifest of each addon of ``names`` (or of their
+    dependencies) that Odoo ``series`` would not install: marked not installable, or a
+    version it refuses (a 17.0 version on 19.0). Odoo itself only logs a warning there
+    and ends an ``-i`` with success. Names not in ``addons`` are left to the callers'
+    own checks."""
+    from odooplane.odoo.series import for_series
+
+    profile = for_series(series)
+    problems: list[str] = []
+    reachable: set[str] = set()
+    stack = [n for n in names if n in addons]
+    while stack:
+        name = stack.pop()
+        if name not in reachable:
+            reachable.add(name)
+            stack.extend(d for d in addons[name].depends if d in addons)
+    for name in sorted(reachable):
+        addon = addons[name]
+        where = manifest_path(addon.path) or addon.path
+        if not addon.installable:
+            problems.append(f"{where}: 'installable' is False")
+        elif profile.manifest_version(addon.version or "1.0") is None:
+            problems.append(
+                f"{where}: version '{addon.version}' is not a {series} version "
+                f"(use x.y, x.y.z, {series}.x.y or {series}.x.y.z)"
+            )
+    if problems:
+        raise ConfigError(
+            f"Odoo {series} would not install {len(problems)} addon(s):\n  "
+            + "\n  ".join(problems),
+            hint="Fix the manifest(s) above; Odoo only logs a warning and skips them.",
+        )
 
 
 def dependency_order(addons: Mapping[str, Addon], names: Iterable[str] | None = None) -> list[str]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from odooplane.errors import CheckFailedError, ExternalToolError, NotFoundError
 from odooplane.fsutil import write_atomic
-from odooplane.odoo.addons import addons_path, discover_addons
+from odooplane.odoo.addons import addons_path, check_installable, discover_addons
 from odooplane.odoo.series import for_series
 from odooplane.ports import free_port
 
@@ -156,22 +156,36 @@ def initialize_database(
     log_path: Path | None = None,
     timeout: float | None = None,
     extra_options: Mapping[str, object] | None = None,
+    addons_paths: Sequence[Path] | None = None,
+    data_dir: Path | None = None,
 ) -> None:
     """Create ``database`` (when missing) and install ``modules`` with or without demo
     data, then check in the database that each module is installed: Odoo exits 0 after
-    merely logging a module name it does not know."""
-    known = discover_addons(addons_path(project, source))
+    merely logging a module name it does not know.
+
+    ``addons_paths`` replaces the project's addons path, ``data_dir`` Odoo's data folder
+    (then the conf and log files go to its ``run`` and ``logs`` folders, not the
+    project's state folder)."""
+    paths = list(addons_paths) if addons_paths is not None else addons_path(project, source)
+    known = discover_addons(paths)
     unknown = [name for name in modules if name not in known]
     if unknown:
         raise NotFoundError(
             f"No addon named {', '.join(unknown)} on the addons path of {project.root}.",
             hint="Check the module names, or add their folder to odoo.addons_paths.",
         )
-    options = odoo_options(
-        project, source, server, database=database, extra={"demo": demo, **(extra_options or {})}
-    )
-    conf = write_conf(_run_dir(project) / f"init-{database}.conf", source, options)
-    log = log_path or _logs_dir(project) / f"init-{database}.log"
+    check_installable(known, modules, source.series)
+    extra: dict[str, object] = {"demo": demo, **(extra_options or {})}
+    if addons_paths is not None:
+        extra["addons_path"] = [str(p) for p in paths]
+    if data_dir is not None:
+        extra["data_dir"] = str(data_dir)
+    options = odoo_options(project, source, server, database=database, extra=extra)
+    run_dir = data_dir / "run" if data_dir is not None else _run_dir(project)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf = write_conf(run_dir / f"init-{database}.conf", source, options)
+    logs = data_dir / "logs" if data_dir is not None else _logs_dir(project)
+    log = log_path or logs / f"init-{database}.log"
     argv = for_series(source.series).init_argv(
         runtime, source, conf, database=database, modules=modules, demo=demo
     )

@@ -27,9 +27,8 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,12 +38,12 @@ from filelock import FileLock
 from odooplane.errors import ConfigError, ExternalToolError, OdooplaneError
 from odooplane.fsutil import write_json_atomic
 from odooplane.odoo.addons import project_addons, python_requirements
-from odooplane.odoo.series import for_series
+from odooplane.odoo.series import OPTION_ENV_VARS, for_series
 from odooplane.paths import CONFIG_FILENAME, cache_dir
+from odooplane.progress import Progress, report, warn
+from odooplane.results import Result
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from odooplane.odoo.source import OdooSource
     from odooplane.project import Project
 
@@ -144,7 +143,7 @@ class SystemProbe:
 
 
 @dataclass(frozen=True)
-class SkippedPackage:
+class SkippedPackage(Result):
     """A requirement left out of a runtime, and why."""
 
     name: str
@@ -160,11 +159,6 @@ class SkippedPackage:
                 f"{' '.join(self.system_packages)}), then run `odooplane odoo setup --rebuild`."
             )
         return text
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["system_packages"] = list(self.system_packages)
-        return data
 
 
 @dataclass(frozen=True)
@@ -184,20 +178,22 @@ class Runtime:
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """A process environment for Odoo: the runtime's ``bin`` first on PATH, because
         Odoo's reloader re-executes a bare ``python``; no PYTHONPATH/PYTHONHOME leaking
-        in from odooplane's own interpreter."""
+        in from odooplane's own interpreter, and none of the variables Odoo 19 reads over
+        odoo.conf (a ``$PGHOST`` or ``$ODOO_DEV`` of the calling shell would otherwise
+        point Odoo at another server or switch developer features on)."""
         env = dict(os.environ if base is None else base)
-        for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"):
+        for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__", *OPTION_ENV_VARS):
             env.pop(key, None)
         env["VIRTUAL_ENV"] = str(self.path)
         env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", os.defpath)])
         return env
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "python": str(self.python),
             "deps_hash": self.deps_hash,
-            "skipped": [s.as_dict() for s in self.skipped],
+            "skipped": [s.to_dict() for s in self.skipped],
             "python_tag": self.metadata.get("python_tag"),
             "installer": self.metadata.get("installer"),
             "created_at": self.metadata.get("created_at"),
@@ -336,13 +332,72 @@ def _same_interpreter(interpreter: Path) -> bool:
         return False
 
 
-def choose_python(project: Project) -> Path:
+def interpreter_version(interpreter: Path) -> tuple[int, int] | None:
+    """``(3, 11)`` for an interpreter, None when it cannot run."""
+    match = re.search(r"-(\d+)\.(\d+)-", _tag_or_empty(interpreter))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _tag_or_empty(interpreter: Path) -> str:
+    try:
+        return python_tag(interpreter)
+    except ConfigError:
+        return ""
+
+
+def installed_interpreters() -> list[tuple[Path, tuple[int, int]]]:
+    """The ``python3.N`` commands on PATH with their versions, newest first."""
+    found: dict[tuple[int, int], Path] = {}
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        try:
+            names = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for name in names:
+            if not re.fullmatch(r"python3\.\d+", name):
+                continue
+            path = Path(folder or ".") / name
+            if not os.access(path, os.X_OK):
+                continue
+            version = interpreter_version(path)
+            if version is not None and version not in found:
+                found[version] = path
+    return [(path, version) for version, path in sorted(found.items(), reverse=True)]
+
+
+def pick_interpreter(
+    current: tuple[Path, tuple[int, int]],
+    candidates: Sequence[tuple[Path, tuple[int, int]]],
+    accepted: tuple[tuple[int, int], tuple[int, int]],
+) -> Path:
+    """The interpreter for a series accepting Pythons ``accepted`` (lowest, highest):
+    the one running odooplane when it fits, else the newest installed one that fits,
+    else the one running odooplane (the build then warns)."""
+    low, high = accepted
+    path, version = current
+    if low <= version <= high:
+        return path
+    fitting = [c for c in candidates if low <= c[1] <= high]
+    if fitting:
+        return max(fitting, key=lambda c: c[1])[0]
+    return path
+
+
+def choose_python(project: Project, series: str | None = None) -> Path:
     """The interpreter a project's runtime is built from: ``odoo.python`` (a path, a
-    command such as ``python3.11``, or a version such as ``3.11``), else the one running
-    odooplane."""
+    command such as ``python3.11``, or a version such as ``3.11``); else the one running
+    odooplane when ``series`` accepts it, else the newest installed ``python3.N`` the
+    series accepts."""
     wanted = project.config.odoo.python
     if not wanted:
-        return Path(sys.executable)
+        current = Path(sys.executable)
+        if series is None:
+            return current
+        accepted = for_series(series).python_tested
+        version = (sys.version_info[0], sys.version_info[1])
+        if accepted[0] <= version <= accepted[1]:
+            return current
+        return pick_interpreter((current, version), installed_interpreters(), accepted)
     where = f"{project.root / CONFIG_FILENAME}: odoo.python"
     candidate = Path(wanted).expanduser()
     if "/" in wanted:
@@ -399,6 +454,7 @@ def _hash_of(python: str, series: str, reqs: RequirementSet) -> str:
         f"recipe={RECIPE_VERSION}",
         f"python={python}",
         "constraints=" + ",".join(for_series(series).runtime_constraints),
+        "build=" + ",".join(for_series(series).build_constraints),
     ]
     # What gets installed counts, not which file says it: an empty or comment-only
     # requirement file changes nothing.
@@ -463,7 +519,7 @@ class RuntimeStatus:
     def state(self) -> str:
         return "ready" if self.runtime is not None else "missing"
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "deps_hash": self.deps_hash,
             "path": str(self.path),
@@ -471,13 +527,13 @@ class RuntimeStatus:
             "state": self.state,
         }
         if self.runtime is not None:
-            data.update(self.runtime.as_dict())
+            data.update(self.runtime.to_dict())
         return data
 
 
 def runtime_status(project: Project, source: OdooSource) -> RuntimeStatus:
     """Which runtime the project needs and whether it is built; builds nothing."""
-    tag = python_tag(choose_python(project))
+    tag = python_tag(choose_python(project, source.series))
     deps_hash = dependencies_hash(source, project, tag)
     return RuntimeStatus(deps_hash, runtime_dir(deps_hash), tag, load_runtime(deps_hash))
 
@@ -489,14 +545,14 @@ def ensure_runtime(
     project: Project,
     source: OdooSource,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     rebuild: bool = False,
     installer: Installer | None = None,
     probe: SystemProbe | None = None,
 ) -> Runtime:
     """The runtime of ``project`` on ``source``: reused when its hash is built, built
     otherwise (or again with ``rebuild``)."""
-    interpreter = choose_python(project)
+    interpreter = choose_python(project, source.series)
     tag = python_tag(interpreter)
     reqs = collect_requirements(source, project)
     deps_hash = _hash_of(tag, source.series, reqs)
@@ -568,69 +624,28 @@ def _uv_bin() -> str | None:
 
 
 class _Reporter:
-    """Progress bar and warnings on stderr, or nothing."""
+    """The build's phases, counts and warnings, as progress events (or nothing)."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    @contextmanager
-    def running(self) -> Iterator[_Reporter]:
-        if not self.enabled:
-            yield self
-            return
-        from rich.console import Console
-        from rich.errors import LiveError
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        try:
-            bar.start()
-        except LiveError:
-            # The caller shows a live display of its own: build without ours.
-            yield self
-            return
-        self._progress = bar
-        try:
-            yield self
-        finally:
-            self._progress = None
-            bar.stop()
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self._phase = ""
+        self._done = 0
+        self._total = 0
 
     def step(self, description: str, total: int | None = None) -> None:
-        if self._progress is None:
-            return
-        if self._task is not None:
-            task = self._progress.tasks[self._task]
-            self._progress.update(self._task, completed=task.total or 1, total=task.total or 1)
-        self._task = self._progress.add_task(description, total=total)
+        self._phase, self._done, self._total = description, 0, total or 0
+        report(self.progress, description, 0, self._total)
 
     def advance(self, amount: int) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task, amount)
+        self._done += amount
+        report(self.progress, self._phase, self._done, self._total)
 
     def done(self) -> None:
         self.step("Runtime ready", total=1)
         self.advance(1)
 
     def warn(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        warn(self.progress, message, self._phase)
 
 
 class _Builder:
@@ -648,7 +663,7 @@ class _Builder:
         reqs: RequirementSet,
         installer: Installer,
         probe: SystemProbe,
-        progress: bool,
+        progress: Progress | None,
     ) -> None:
         self.tmp = tmp
         self.final = final
@@ -681,6 +696,10 @@ class _Builder:
         env["NO_COLOR"] = "1"
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PIP_NO_INPUT"] = "1"
+        if self.installer == "pip" and self.work.is_dir():
+            # pip's isolated build environments read constraints from the environment
+            # only (uv takes --build-constraints).
+            env["PIP_CONSTRAINT"] = str(self._build_constraints_file())
         return env
 
     def _run(self, argv: Sequence[str], what: str) -> subprocess.CompletedProcess[str]:
@@ -703,20 +722,19 @@ class _Builder:
         started = time.monotonic()
         self.work.mkdir(parents=True)
         self._warn_python()
-        with self.reporter.running():
-            self.reporter.step(f"Creating the Python environment ({self.tag})")
-            self._create_venv()
-            items = self._requirement_lines()
-            if self.installer == "uv":
-                self.reporter.step("Resolving requirements")
-                # Checked on the resolved pins: environment markers are evaluated by then
-                # (Odoo lists python-ldap twice, for Python < 3.12 and >= 3.12).
-                items = self._compile(items)
-            items = self._apply_known_needs(items)
-            self.reporter.step("Installing packages", total=len(items))
-            installed = self._install(items)
-            self._relocate()
-            self.reporter.done()
+        self.reporter.step(f"Creating the Python environment ({self.tag})")
+        self._create_venv()
+        items = self._requirement_lines()
+        if self.installer == "uv":
+            self.reporter.step("Resolving requirements")
+            # Checked on the resolved pins: environment markers are evaluated by then
+            # (Odoo lists python-ldap twice, for Python < 3.12 and >= 3.12).
+            items = self._compile(items)
+        items = self._apply_known_needs(items)
+        self.reporter.step("Installing packages", total=len(items))
+        installed = self._install(items)
+        self._relocate()
+        self.reporter.done()
         shutil.rmtree(self.work, ignore_errors=True)
         write_json_atomic(
             self.tmp / METADATA_FILE,
@@ -730,7 +748,7 @@ class _Builder:
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "build_seconds": round(time.monotonic() - started, 1),
                 "packages": installed,
-                "skipped": [s.as_dict() for s in self.skipped],
+                "skipped": [s.to_dict() for s in self.skipped],
             },
         )
 
@@ -741,9 +759,10 @@ class _Builder:
             version = (int(match.group(1)), int(match.group(2)))
             if not low <= version <= high:
                 self.reporter.warn(
-                    f"Odoo {self.series} is tested with Python {low[0]}.{low[1]} to "
-                    f"{high[0]}.{high[1]}, this runtime uses {version[0]}.{version[1]}; set "
-                    "odoo.python in odooplane.yaml to pick another interpreter."
+                    f"Odoo {self.series} runs on Python {low[0]}.{low[1]} to "
+                    f"{high[0]}.{high[1]}, this runtime uses {version[0]}.{version[1]} (no "
+                    "python3.N on PATH fits); install one, or set odoo.python in "
+                    "odooplane.yaml to pick another interpreter."
                 )
 
     def _create_venv(self) -> None:
@@ -782,6 +801,11 @@ class _Builder:
         path = self.work / "constraints.txt"
         lines = [*self.reqs.constraints, *for_series(self.series).runtime_constraints]
         path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _build_constraints_file(self) -> Path:
+        path = self.work / "build-constraints.txt"
+        path.write_text("\n".join(for_series(self.series).build_constraints) + "\n")
         return path
 
     def _requirements_file(self, name: str, lines: Sequence[str]) -> Path:
@@ -876,6 +900,8 @@ class _Builder:
             str(self.python),
             "-c",
             str(constraints),
+            "--build-constraints",
+            str(self._build_constraints_file()),
             str(infile),
             "-o",
             str(out),
@@ -976,6 +1002,8 @@ class _Builder:
                 "--no-deps",
                 "-c",
                 str(constraints),
+                "--build-constraints",
+                str(self._build_constraints_file()),
                 "-r",
                 str(reqfile),
             ]

@@ -2,10 +2,12 @@
 
 Everything else asks a :class:`SeriesProfile` (``for_series("17.0")``) for the
 ``odoo-bin`` command lines, the ``odoo.conf`` text, the ``--dev`` values that exist, the
-table names that moved, and how demo data is switched on or off.
+Python versions and pins a runtime needs, how manifest versions are read, and how demo
+data is switched on or off.
 
-What each series does (16.0 and 18.0/19.0 from their sources and release notes; 17.0
-checked against a real 17.0 tree):
+17.0, 18.0 and 19.0 are checked against real trees (``tests/odoo/test_series_trees.py``
+reads their ``config.py``, ``release.py``, ``module.py`` and ``neutralize.sql`` files);
+16.0 comes from its sources and release notes.
 
 ========  =====================================  ===================  =====================
 series    ``--dev`` values (``all`` expands to)  demo data on init    ``odoo`` package
@@ -21,12 +23,17 @@ series    ``--dev`` values (``all`` expands to)  demo data on init    ``odoo`` p
           xml)
 ========  =====================================  ===================  =====================
 
+Up to 18.0, ``--dev`` is only read from the command line; 19.0 also reads ``dev_mode``
+from odoo.conf and from ``$ODOO_DEV``, and lets ``$PGHOST``, ``$PGUSER``,
+``$PGPASSWORD``, ``$PGDATABASE``... override odoo.conf (:data:`OPTION_ENV_VARS`).
+
 ``odoo-bin neutralize`` exists in every supported series (it appeared in 16.0), and the
 payment table is ``payment_provider`` from 16.0 on (``payment_acquirer`` before).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,11 +47,33 @@ if TYPE_CHECKING:
     from odooplane.odoo.source import OdooSource
 
 SUPPORTED_SERIES = ("16.0", "17.0", "18.0", "19.0")
+# The series `odooplane init` writes when neither manifests nor a source tree say one.
+DEFAULT_SERIES = "19.0"
 
 # Pseudo-option understood by render_conf: every series spells "load demo data" its own way.
 DEMO_OPTION = "demo"
 
 _KEY_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Source distributions pinned by Odoo (cbor2 5.4.2 of 18.0 on Python 3.10 and 3.11) import
+# pkg_resources in their setup.py; setuptools 81 removed it, so their builds get an older
+# one.
+_BUILD_ERA = ("setuptools<81",)
+# odoo/tools/config.py of 19.0: options with an ``env_name``.
+_ENV_OPTIONS_19 = (
+    "ODOO_RC",
+    "ODOO_DEV",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPATH",
+    "PGHOST",
+    "PGHOST_REPLICA",
+    "PGPORT",
+    "PGPORT_REPLICA",
+    "PGSSLMODE",
+    "PGAPPNAME",
+    "PGDATABASE_TEMPLATE",
+)
 # Options renamed in a supported series: the old spelling is rewritten, never rendered.
 _RENAMED = {
     "longpolling_port": "gevent_port",
@@ -67,8 +96,25 @@ class SeriesProfile:
     payment_table: str
     has_neutralize: bool
     server_wide_modules: tuple[str, ...]
+    # The Python versions the series runs on (lowest, highest), as its tree says.
     python_tested: tuple[tuple[int, int], tuple[int, int]]
+    # Pins added to the runtime's own packages.
     runtime_constraints: tuple[str, ...]
+    # Pins for the isolated environments that build source distributions.
+    build_constraints: tuple[str, ...] = _BUILD_ERA
+    # Environment variables this series reads as options, over odoo.conf.
+    option_env_vars: tuple[str, ...] = ()
+    # Manifest versions: 19.0 keeps a version of 4 or 5 parts as written (and then
+    # refuses it unless it starts with the series); earlier series prefix any version
+    # that does not start with "<series>." and accept only x.y or x.y.z after it.
+    keeps_long_versions: bool = False
+    # How an addon of this series spells what changed: the list view (``<tree>`` up to
+    # 17.0), the groups of views, menus and actions (``group_ids`` from 19.0), and SQL
+    # constraints (``models.Constraint`` attributes from 19.0, which ignores
+    # ``_sql_constraints`` with a warning).
+    list_view: str = "list"
+    groups_field: str = "groups_id"
+    constraint_objects: bool = False
 
     @property
     def major(self) -> int:
@@ -79,6 +125,41 @@ class SeriesProfile:
         """URL paths a proxy sends to Odoo's gevent port: the bus websocket since 16.0
         (``/longpolling`` before it, which 16.0 removed)."""
         return ("/websocket",) if self.major >= 16 else ("/longpolling",)
+
+    # -- manifests ------------------------------------------------------------------------
+
+    def manifest_version(self, version: str) -> str | None:
+        """The version Odoo stores for a manifest ``version`` (``1.0`` -> ``17.0.1.0``),
+        or None when this series refuses it: Odoo then marks the addon uninstallable and
+        only logs a warning, so ``-i`` ends "successfully" without installing it."""
+        text = version.strip()
+        if self.keeps_long_versions:
+            parts = text.split(".")
+            if not 2 <= len(parts) <= 5 or not all(p.isdigit() for p in parts):
+                return None
+            if len(parts) <= 3 and not text.startswith(self.series):
+                text = f"{self.series}.{text}"
+            return text if text.startswith(self.series + ".") else None
+        if text == self.series or not text.startswith(self.series + "."):
+            base, text = text, f"{self.series}.{text}"
+        else:
+            base = text[len(self.series) + 1 :]
+        return text if re.fullmatch(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?", base) else None
+
+    def unique_constraint(self, name: str, columns: Sequence[str], message: str) -> str:
+        """The lines of a model class body declaring a UNIQUE constraint, as this series
+        writes it (the database constraint is ``<table>_<name>`` either way)."""
+        definition = json.dumps(f"UNIQUE({', '.join(columns)})")
+        text = json.dumps(message)
+        if self.constraint_objects:
+            return (
+                f"    _{name} = models.Constraint(\n        {definition},\n        {text},\n    )\n"
+            )
+        return (
+            "    _sql_constraints = [\n"
+            f"        ({json.dumps(name)}, {definition}, {text}),\n"
+            "    ]\n"
+        )
 
     # -- odoo.conf ----------------------------------------------------------------------
 
@@ -335,12 +416,15 @@ def _conf_value(key: str, value: object) -> str:
     return text
 
 
-# Series 16-18 predate setuptools' removal of pkg_resources, so their runtimes keep an
-# old setuptools. That pkg_resources cannot see packages whose metadata folder uses the
-# normalized name (zope_interface-8.x.dist-info): gevent's plugin check then raises
-# DistributionNotFound and the gevent (websocket) worker dies at start. Keep zope.* on
-# releases whose metadata it can read.
+# pkg_resources must be importable, and from a setuptools old enough to keep the zope.*
+# releases its metadata reader can see: 16.0 and 17.0 import it themselves; gevent before
+# 23 (21.8.0 and 22.10.2, which 18.0 and 19.0 pin for Python 3.10 and 3.11) imports it in
+# gevent.events, so without it the gevent (websocket) worker dies at start. That
+# pkg_resources cannot see packages whose metadata folder uses the normalized name
+# (zope_interface-8.x.dist-info): gevent's plugin check then raises DistributionNotFound.
 _PKG_RESOURCES_ERA = ("setuptools<69", "zope.interface<7", "zope.event<5")
+# gevent 24 (Python 3.12 on) reads entry points with importlib.metadata.
+_OLD_GEVENT = tuple(f"{pin} ; python_version < '3.12'" for pin in _PKG_RESOURCES_ERA)
 
 _PROFILES: dict[str, SeriesProfile] = {
     "16.0": SeriesProfile(
@@ -355,6 +439,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         server_wide_modules=("base", "web"),
         python_tested=((3, 7), (3, 11)),
         runtime_constraints=_PKG_RESOURCES_ERA,
+        list_view="tree",
     ),
     "17.0": SeriesProfile(
         series="17.0",
@@ -369,6 +454,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         python_tested=((3, 10), (3, 12)),
         # Odoo 17 imports pkg_resources, which setuptools 81 removed and 80 warns about.
         runtime_constraints=_PKG_RESOURCES_ERA,
+        list_view="tree",
     ),
     "18.0": SeriesProfile(
         series="18.0",
@@ -381,7 +467,7 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "web"),
         python_tested=((3, 10), (3, 12)),
-        runtime_constraints=_PKG_RESOURCES_ERA,
+        runtime_constraints=_OLD_GEVENT,
     ),
     "19.0": SeriesProfile(
         series="19.0",
@@ -394,9 +480,18 @@ _PROFILES: dict[str, SeriesProfile] = {
         has_neutralize=True,
         server_wide_modules=("base", "rpc", "web"),
         python_tested=((3, 10), (3, 13)),
-        runtime_constraints=(),
+        runtime_constraints=_OLD_GEVENT,
+        option_env_vars=_ENV_OPTIONS_19,
+        keeps_long_versions=True,
+        groups_field="group_ids",
+        constraint_objects=True,
     ),
 }
+
+# Every variable some series reads as an option: a runtime's processes start without
+# them, so odoo.conf (which odooplane writes) is what Odoo reads. Series that do not read
+# them as options lose nothing: odooplane's odoo.conf names the server explicitly.
+OPTION_ENV_VARS = tuple(sorted({v for p in _PROFILES.values() for v in p.option_env_vars}))
 
 
 def for_series(series: str) -> SeriesProfile:

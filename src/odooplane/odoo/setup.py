@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odooplane.config import GitSource
 from odooplane.errors import NotFoundError
 from odooplane.odoo.addons import dependency_order, discover_addons, project_addons_paths
 from odooplane.odoo.manifest import Addon
-from odooplane.odoo.runtime import Installer, ensure_runtime, runtime_status
-from odooplane.odoo.source import configured_path, resolve_source
+from odooplane.odoo.runtime import Installer, Runtime, ensure_runtime, runtime_status
+from odooplane.odoo.source import OdooSource, configured_path, resolve_source
+from odooplane.progress import Progress
+from odooplane.results import Result
 
 if TYPE_CHECKING:
     from odooplane.project import Project
+
+
+@dataclass(frozen=True)
+class OdooSetup(Result):
+    """The Odoo source and runtime ``odoo setup`` made sure of."""
+
+    source: OdooSource
+    runtime: Runtime
+    state: str  # "built" or "reused"
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source.to_dict(),
+            "runtime": {**self.runtime.to_dict(), "state": self.state},
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class AddonRow(Result):
+    name: str
+    version: str
+    path: Path
+    depends: list[str]
+    installable: bool
+    python: list[str]
+
+
+@dataclass(frozen=True)
+class AddonsOverview(Result):
+    """The project's addons in install order, with what they need."""
+
+    addons_paths: list[Path]
+    addons: list[AddonRow]
 
 
 def setup_odoo(
@@ -22,8 +61,8 @@ def setup_odoo(
     rebuild: bool = False,
     update_source: bool = False,
     installer: Installer | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+    progress: Progress | None = None,
+) -> OdooSetup:
     """Make sure of the Odoo source (fetching a git source) and of the runtime."""
     started = time.monotonic()
     source = resolve_source(
@@ -34,14 +73,12 @@ def setup_odoo(
     runtime = ensure_runtime(
         project, source, progress=progress, rebuild=rebuild, installer=installer
     )
-    return {
-        "source": source.as_dict(),
-        "runtime": {
-            **runtime.as_dict(),
-            "state": "reused" if was_ready and not rebuild else "built",
-        },
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    return OdooSetup(
+        source=source,
+        runtime=runtime,
+        state="reused" if was_ready and not rebuild else "built",
+        seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def odoo_info(project: Project) -> dict[str, Any]:
@@ -55,40 +92,40 @@ def odoo_info(project: Project) -> dict[str, Any]:
         "series_configured": config.series,
     }
     try:
-        source = resolve_source(config, project.root, progress=False, fetch=False)
+        source = resolve_source(config, project.root, fetch=False)
     except NotFoundError as exc:
         source_info["state"] = "not fetched"
         source_info["message"] = exc.message
         return {"source": source_info, "runtime": {"state": "unknown"}}
-    source_info.update(source.as_dict())
+    source_info.update(source.to_dict())
     source_info["state"] = "ready"
     status = runtime_status(project, source)
-    runtime = status.as_dict()
+    runtime = status.to_dict()
     if status.runtime is None:
         runtime["hint"] = "Run `odooplane odoo setup` to build it."
     return {"source": source_info, "runtime": runtime}
 
 
-def addons_overview(project: Project) -> dict[str, Any]:
+def addons_overview(project: Project) -> AddonsOverview:
     """The project's addons in install order (dependencies first), with what they need.
 
     Dependencies outside the project (Odoo's own modules) are listed, not ordered."""
     addons = discover_addons(project_addons_paths(project))
     order = _project_order(addons)
-    return {
-        "addons_paths": [str(p) for p in project_addons_paths(project)],
-        "addons": [
-            {
-                "name": name,
-                "version": addons[name].version,
-                "path": str(addons[name].path),
-                "depends": addons[name].depends,
-                "installable": addons[name].installable,
-                "python": addons[name].python_dependencies,
-            }
+    return AddonsOverview(
+        addons_paths=project_addons_paths(project),
+        addons=[
+            AddonRow(
+                name=name,
+                version=addons[name].version,
+                path=addons[name].path,
+                depends=addons[name].depends,
+                installable=addons[name].installable,
+                python=addons[name].python_dependencies,
+            )
             for name in order
         ],
-    }
+    )
 
 
 def _project_order(addons: dict[str, Addon]) -> list[str]:

@@ -26,6 +26,8 @@ from odooplane.config import GitSource, OdooConfig
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.odoo.series import SUPPORTED_SERIES
 from odooplane.paths import CONFIG_FILENAME, cache_dir
+from odooplane.progress import Progress, report
+from odooplane.results import Result
 
 RELEASE_FILE = Path("odoo") / "release.py"
 REQUIREMENTS_FILE = "requirements.txt"
@@ -36,7 +38,7 @@ _GIT_PROGRESS_RE = re.compile(
 
 
 @dataclass(frozen=True)
-class OdooSource:
+class OdooSource(Result):
     """An Odoo source tree on disk.
 
     ``revision`` is the git commit when the tree is a git checkout (or our clone), else a
@@ -58,9 +60,6 @@ class OdooSource:
     def addons_dirs(self) -> list[Path]:
         """Odoo's own addons folders: ``addons`` (full checkouts) then ``odoo/addons``."""
         return [d for d in (self.path / "addons", self.path / "odoo" / "addons") if d.is_dir()]
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": str(self.path), "series": self.series, "revision": self.revision}
 
 
 # -- reading a tree ---------------------------------------------------------------------
@@ -241,7 +240,9 @@ def _fetch(
         raise ExternalToolError(f"git checkout of '{ref}' failed: {checkout.stderr.strip()}")
 
 
-def fetch_git_source(source: GitSource, *, progress: bool = True, update: bool = False) -> Path:
+def fetch_git_source(
+    source: GitSource, *, progress: Progress | None = None, update: bool = False
+) -> Path:
     """The clone of ``source`` in the cache, fetched when absent (or again when ``update``).
 
     A first clone is made in a temporary folder beside its final place and renamed when
@@ -268,41 +269,22 @@ def fetch_git_source(source: GitSource, *, progress: bool = True, update: bool =
     return final
 
 
-def _fetch_with_progress(source: GitSource, target: Path, progress: bool, *, fresh: bool) -> None:
-    shown = _redact(source.git)
-    if not progress:
+def _fetch_with_progress(
+    source: GitSource, target: Path, progress: Progress | None, *, fresh: bool
+) -> None:
+    if progress is None:
         _fetch(source.git, source.ref, target, None, fresh=fresh)
         return
-    from rich.console import Console
-    from rich.errors import LiveError
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    phase = f"Fetching Odoo {source.ref} from {_redact(source.git)}"
 
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    try:
-        bar.start()
-    except LiveError:
-        # The caller shows a live display of its own: fetch without ours.
-        _fetch(source.git, source.ref, target, None, fresh=fresh)
-        return
-    try:
-        task = bar.add_task(f"Fetching Odoo {source.ref} from {shown}", total=100)
+    def on_percent(step: str, percent: int) -> None:
+        # Receiving is most of the time; deltas resolve quickly after it.
+        done = percent * 0.9 if step != "Resolving deltas" else 90 + percent * 0.1
+        report(progress, phase, int(done), 100)
 
-        def on_percent(phase: str, percent: int) -> None:
-            # Receiving is most of the time; deltas resolve quickly after it.
-            done = percent * 0.9 if phase != "Resolving deltas" else 90 + percent * 0.1
-            bar.update(task, completed=done)
-
-        _fetch(source.git, source.ref, target, on_percent, fresh=fresh)
-        bar.update(task, completed=100)
-    finally:
-        bar.stop()
+    report(progress, phase, 0, 100)
+    _fetch(source.git, source.ref, target, on_percent, fresh=fresh)
+    report(progress, phase, 100, 100)
 
 
 # -- the configured source ----------------------------------------------------------------
@@ -319,7 +301,7 @@ def resolve_source(
     config: OdooConfig,
     project_root: Path,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     update: bool = False,
     fetch: bool = True,
 ) -> OdooSource:

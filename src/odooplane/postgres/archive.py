@@ -11,6 +11,7 @@ Formats are recognised by their first bytes, never by the file name:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -26,12 +27,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from odooplane.errors import ExternalToolError, NotFoundError, UsageError
+from odooplane.errors import ExternalToolError, NotFoundError, RefusedError, UsageError
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 
-Progress = Callable[[str, int, int], None]
 CHUNK = 1024 * 1024
-_CONNECT_RE = re.compile(rb"\n\\c(?:onnect)?[ \t\r\n]")
+# The lines of a plain SQL script that matter here: the start and end of COPY data
+# (inside it nothing is a statement), \connect, and COMMENT ON EXTENSION.
+# A table-of-contents line of pg_restore --list: "1234; 0 0 COMMENT - EXTENSION pg_trgm".
+_EXTENSION_COMMENT_RE = re.compile(r"^\d+; \d+ \d+ COMMENT - EXTENSION ")
+_SCRIPT_LINE_RE = re.compile(
+    rb"^(?:(?P<copy>COPY [^\n]* FROM stdin;)|(?P<end>\\\.)"
+    rb"|(?P<comment>COMMENT ON EXTENSION [^\n]*;)|(?P<connect>\\c(?:onnect)?(?:[ \t][^\n]*)?))"
+    rb"\r?$",
+    re.M,
+)
 FORMATS = ("zip", "custom", "tar", "sql", "sql.gz", "custom.gz")
 # An Odoo backup expands its dump.sql about 5-30 times and its filestore (images,
 # PDFs) hardly at all; a zip expanding more than this as a whole is a zip bomb.
@@ -49,8 +59,13 @@ _DUMP_FOOTER = b"-- PostgreSQL database dump complete"
 
 def detect_format(path: Path) -> str:
     """One of :data:`FORMATS`, from the file's content."""
-    if not path.is_file():
+    if not path.exists():
         raise NotFoundError(f"Dump file {path} does not exist.")
+    if not path.is_file():
+        raise UsageError(
+            f"{path} is not a regular file (a folder, a device or a pipe), so not a dump.",
+            hint="Give the path of a .sql, .sql.gz, pg_dump archive or Odoo backup .zip.",
+        )
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             if "dump.sql" not in zf.namelist():
@@ -163,6 +178,48 @@ def _safe_member(name: str) -> PurePosixPath | None:
     return PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else None
 
 
+class _ConnectFound(Exception):
+    pass
+
+
+class _Script:
+    """Plain SQL on its way to psql, read line by line (in C, by one regex over each
+    chunk) and aware of COPY data:
+
+    - ``\\connect`` outside COPY data stops the load (it would send the rest of the
+      script to another database);
+    - ``COMMENT ON EXTENSION`` lines are dropped: odooplane created Odoo's extensions
+      beforehand, and the unprivileged role loading the dump does not own them.
+    """
+
+    def __init__(self) -> None:
+        self.carry = b""
+        self.in_copy = False
+
+    def feed(self, chunk: bytes, *, final: bool = False) -> bytes:
+        data = self.carry + chunk
+        if final:
+            complete, self.carry = data, b""
+        else:
+            cut = data.rfind(b"\n") + 1
+            complete, self.carry = data[:cut], data[cut:]
+        kept: list[bytes] = []
+        start = 0
+        for match in _SCRIPT_LINE_RE.finditer(complete):
+            if self.in_copy:
+                self.in_copy = match.group("end") is None
+                continue
+            if match.group("copy"):
+                self.in_copy = True
+            elif match.group("connect"):
+                raise _ConnectFound
+            elif match.group("comment"):
+                kept.append(complete[start : match.start()])
+                start = match.end() + (complete[match.end() : match.end() + 1] == b"\n")
+        kept.append(complete[start:])
+        return b"".join(kept)
+
+
 def _run_feeding(
     command: list[str],
     env: dict[str, str],
@@ -194,32 +251,31 @@ def _run_feeding(
         assert proc.stdin is not None
         tail = b"\n"
         head = b""
+        script = _Script() if guard_connect else None
         try:
             while chunk := _read(stream, what, source):
                 if len(head) < 256:
                     head += chunk[:256]
-                if guard_connect and _CONNECT_RE.search(tail + chunk):
-                    raise UsageError(
-                        f"{what}: the SQL switches to another database with \\connect (a "
-                        "dump made with pg_dump --create or pg_dumpall); refusing to run it.",
-                        hint="Dump the single database without --create, e.g. "
-                        "pg_dump --no-owner DBNAME > dump.sql.",
-                    )
                 tail = (tail + chunk)[-256:]
+                if script is not None:
+                    chunk = _guarded(script, chunk, what)
                 try:
                     proc.stdin.write(chunk)
                 except BrokenPipeError:
                     break  # the program stopped early: its exit code and stderr say why
                 if progress:
-                    progress(phase, position(), total)
+                    report(progress, phase, position(), total)
             else:
-                if guard_connect and _DUMP_HEADER in head and _DUMP_FOOTER not in tail:
+                if script is not None and _DUMP_HEADER in head and _DUMP_FOOTER not in tail:
                     raise UsageError(
                         f"{what}: the dump is truncated (it starts like pg_dump's output but "
                         "does not end with its '-- PostgreSQL database dump complete' line); "
                         "nothing was loaded.",
                         hint="Copy or dump it again, completely.",
                     )
+                if script is not None:
+                    with contextlib.suppress(BrokenPipeError):
+                        proc.stdin.write(_guarded(script, b"", what, final=True))
             proc.stdin.close()
         except BaseException:
             proc.kill()
@@ -230,6 +286,18 @@ def _run_feeding(
         text = errors.read().decode(errors="replace")
     if code != 0:
         _fail(what, command[0], code, text)
+
+
+def _guarded(script: _Script, chunk: bytes, what: str, *, final: bool = False) -> bytes:
+    try:
+        return script.feed(chunk, final=final)
+    except _ConnectFound:
+        raise UsageError(
+            f"{what}: the SQL switches to another database with \\connect (a dump made "
+            "with pg_dump --create or pg_dumpall); refusing to run it.",
+            hint="Dump the single database without --create, e.g. "
+            "pg_dump --no-owner DBNAME > dump.sql.",
+        ) from None
 
 
 def _read(stream: IO[bytes], what: str, source: Path | None) -> bytes:
@@ -245,6 +313,28 @@ def _read(stream: IO[bytes], what: str, source: Path | None) -> bytes:
         ) from None
 
 
+def _privileged(detail: str) -> str | None:
+    """What the dump tried that only a superuser may do, from PostgreSQL's error."""
+    low = detail.lower()
+    if "external program" in low or "pg_execute_server_program" in low:
+        return "it tries to run a program on the database server (COPY ... PROGRAM)"
+    role_words = ("create role", "alter role", "superusers", "superuser role", "attribute")
+    if any(word in low for word in role_words):
+        return "it tries to create or change a role"
+    if "permission denied to create extension" in low or "must be owner of extension" in low:
+        return (
+            "it needs an extension only a superuser may create (odooplane creates pg_trgm "
+            "and unaccent itself)"
+        )
+    if "pg_read_server_files" in low or "pg_write_server_files" in low:
+        return "it tries to read or write files of the database server"
+    if "must be superuser" in low or "permission denied to set parameter" in low:
+        return "it needs superuser rights"
+    if "permission denied for language" in low or ("language" in low and "untrusted" in low):
+        return "it creates functions in an untrusted language"
+    return None
+
+
 def _fail(what: str, program: str, code: int, stderr: str) -> None:
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     interesting = [line for line in lines if "ERROR" in line or "error" in line] or lines
@@ -254,6 +344,14 @@ def _fail(what: str, program: str, code: int, stderr: str) -> None:
         hint = (
             "The dump assigns objects to a role this server does not have: dump with "
             "--no-owner (Odoo's backups do), or create that role first."
+        )
+    refused = _privileged(detail)
+    if refused is not None:
+        raise RefusedError(
+            f"{what}: {refused}; dumps are loaded by an unprivileged role, so the dump was "
+            f"refused and nothing was loaded.\n{detail}",
+            hint="Load only dumps you trust to be plain data (pg_dump --no-owner "
+            "--no-privileges of one Odoo database).",
         )
     raise ExternalToolError(
         f"{what} failed ({Path(program).name} exit {code}):\n{detail}", hint=hint
@@ -285,7 +383,12 @@ def _psql(server: DatabaseServer, dbname: str) -> tuple[list[str], dict[str, str
     return command, _load_env(server, dbname)
 
 
-def _pg_restore(server: DatabaseServer, dbname: str) -> tuple[list[str], dict[str, str]]:
+def _pg_restore(
+    server: DatabaseServer, dbname: str, *, listing: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """pg_restore of an archive: from a file with the table of contents ``listing``
+    (without the comments on extensions, whose owner is odooplane, not the loading
+    role), or from a stream without any comment (a stream cannot be listed first)."""
     command = [
         str(server.tool("pg_restore")),
         "--no-owner",
@@ -294,6 +397,7 @@ def _pg_restore(server: DatabaseServer, dbname: str) -> tuple[list[str], dict[st
         "--single-transaction",
         "--dbname",
         dbname,
+        *(["--use-list", str(listing)] if listing is not None else ["--no-comments"]),
     ]
     return command, _load_env(server, dbname)
 
@@ -310,9 +414,19 @@ def _restore_file(
     )
     if listing.returncode != 0:
         _fail(f"Reading {path}", "pg_restore", listing.returncode, listing.stderr)
-    total = sum(1 for line in listing.stdout.splitlines() if line and not line.startswith(";"))
-    command, env = _pg_restore(server, dbname)
-    with tempfile.TemporaryFile() as errors:
+    entries = [
+        line
+        for line in listing.stdout.splitlines()
+        if line and not line.startswith(";") and not _EXTENSION_COMMENT_RE.search(line)
+    ]
+    total = len(entries)
+    with (
+        tempfile.NamedTemporaryFile("w", suffix=".list") as kept,
+        tempfile.TemporaryFile() as errors,
+    ):
+        kept.write("\n".join(entries) + "\n")
+        kept.flush()
+        command, env = _pg_restore(server, dbname, listing=Path(kept.name))
         proc = subprocess.Popen(
             [*command, "--verbose", str(path)],
             stdout=subprocess.DEVNULL,
@@ -327,7 +441,7 @@ def _restore_file(
             if line.startswith(("pg_restore: creating ", "pg_restore: processing ")):
                 done += 1
                 if progress:
-                    progress("restoring", min(done, total), total)
+                    report(progress, "restoring", min(done, total), total)
         code = proc.wait()
         errors.seek(0)
         text = errors.read().decode(errors="replace")
@@ -429,7 +543,7 @@ def _extract_filestore(zf: zipfile.ZipFile, target: Path, progress: Progress | N
                 dst.write(chunk)
         done += member.file_size
         if progress:
-            progress("extracting filestore", done, total)
+            report(progress, "extracting filestore", done, total)
     if not members:
         return
 
@@ -508,7 +622,7 @@ def write_odoo_zip(
                 for number, file in enumerate(entries, 1):
                     zf.write(file, "filestore/" + file.relative_to(filestore_dir).as_posix())
                     if progress:
-                        progress("adding filestore", number, len(entries))
+                        report(progress, "adding filestore", number, len(entries))
                 files = len(entries)
             zf.writestr("manifest.json", json.dumps(manifest, indent=4))
         os.chmod(partial, 0o600)
@@ -541,7 +655,7 @@ def _dump_into(
                     if progress:
                         # The dump's size is only known at the end; the database's size
                         # on disk is the closest estimate beforehand.
-                        progress("dumping", written, max(expected_bytes, written))
+                        report(progress, "dumping", written, max(expected_bytes, written))
         except BaseException:
             proc.kill()
             proc.wait()
@@ -551,3 +665,21 @@ def _dump_into(
         text = errors.read().decode(errors="replace")
     if code != 0:
         _fail(f"Dumping '{database}'", command[0], code, text)
+
+
+def dump_custom(server: DatabaseServer, database: str, path: Path) -> None:
+    """``pg_dump --format=custom`` of ``database`` into ``path`` (no owners), the form
+    :func:`load` restores (kind ``custom``)."""
+    command = [
+        str(server.tool("pg_dump")),
+        "--format=custom",
+        "--compress=1",
+        "--no-owner",
+        "--file",
+        str(path),
+        database,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=server.tool_env(database))
+    if done.returncode != 0:
+        path.unlink(missing_ok=True)
+        _fail(f"Dumping '{database}'", command[0], done.returncode, done.stderr)

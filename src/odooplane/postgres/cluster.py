@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +52,7 @@ from odooplane.postgres.sysuser import (
     run_as,
     service_user,
 )
+from odooplane.results import Result
 
 CLUSTER_FILE = "cluster.json"
 PASSWORD_FILE = "superuser.password"
@@ -67,7 +68,7 @@ ClusterState = Literal["running", "stopped", "crashed", "uninitialized"]
 
 
 @dataclass(frozen=True)
-class ClusterStatus:
+class ClusterStatus(Result):
     """What is true about the embedded cluster right now."""
 
     state: ClusterState
@@ -88,14 +89,6 @@ class ClusterStatus:
     @property
     def running(self) -> bool:
         return self.state == "running"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key, value in data.items():
-            if isinstance(value, Path):
-                data[key] = str(value)
-        data["notes"] = list(self.notes)
-        return data
 
 
 def _conf_quote(value: str) -> str:

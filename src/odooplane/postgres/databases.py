@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from odooplane.errors import NotFoundError, RefusedError, UsageError
+from odooplane.postgres import roles
 from odooplane.postgres.filestore import (
     NO_FILESTORE,
     FilestoreCopy,
@@ -44,9 +45,11 @@ from odooplane.postgres.identifiers import (
     db_ident,
     user_database_name,
 )
+from odooplane.postgres.protection import SNAPSHOT_SEPARATOR, Protection
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
+from odooplane.results import Result
 
-SNAPSHOT_SEPARATOR = "__snap__"
 _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Below this size WAL_LOG (PostgreSQL 15's default: copy block by block through the WAL)
 # is faster; above it FILE_COPY (two checkpoints, then a file-level copy) wins. Measured
@@ -57,21 +60,19 @@ _SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 FILE_COPY_MIN_BYTES = 256 * 1024 * 1024
 STRATEGIES = ("wal_log", "file_copy")
 
-Progress = Callable[[str, int, int], None]
-"""progress(phase, done, total): total is 0 when unknown."""
-
 
 # -- results ---------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+def _guard(
+    server: DatabaseServer, action: str, database: str, *, force: bool, protected: bool = False
+) -> None:
+    """Refuse ``action`` on a database the server's protection (production's, for a
+    project's server) or the caller (``protected``) names, unless ``force``."""
+    protection = server.protection
+    if protected and protection.owner(database) is None:
+        protection = Protection({database: "production"})
+    protection.check(action, database, force=force)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Session:
 
 
 @dataclass(frozen=True)
-class SnapshotInfo:
+class SnapshotInfo(Result):
     database: str
     name: str
     snapshot_db: str
@@ -97,12 +98,9 @@ class SnapshotInfo:
     size: int | None
     filestore: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
-
 
 @dataclass(frozen=True)
-class DatabaseInfo:
+class DatabaseInfo(Result):
     name: str
     size: int | None
     owner: str
@@ -116,9 +114,7 @@ class DatabaseInfo:
         return self.snapshot is not None
 
     def to_dict(self) -> dict[str, Any]:
-        data = _jsonable(asdict(self))
-        data["is_snapshot"] = self.is_snapshot
-        return data  # type: ignore[no-any-return]
+        return {**super().to_dict(), "is_snapshot": self.is_snapshot}
 
 
 @dataclass(frozen=True)
@@ -282,7 +278,7 @@ def _clone_progress(
                 start = _wal_position(watcher)
                 while not stop.wait(0.5):
                     done = _wal_position(watcher) - start
-                    progress("copying", min(done, int(total * 0.99)) if total else 0, total)
+                    report(progress, "copying", min(done, int(total * 0.99)) if total else 0, total)
         except Exception:  # the estimate is best effort; the clone itself decides success
             return
 
@@ -293,7 +289,7 @@ def _clone_progress(
     finally:
         stop.set()
         thread.join(timeout=5)
-    progress("copying", total, total)
+    report(progress, "copying", total, total)
 
 
 def _wal_position(conn: psycopg.Connection[Any]) -> int:
@@ -408,6 +404,8 @@ def create_database(server: DatabaseServer, name: str, *, exist_ok: bool = False
                 db_ident(name)
             )
         )
+    roles.create_extensions(server, name)
+    roles.settle(server, name)
     return True
 
 
@@ -450,6 +448,8 @@ def _clone(
         copied = copy_filestore(
             filestore_of(filestore_root, source), filestore_of(filestore_root, target)
         )
+        # A copy of another environment's database becomes this one's (or odooplane's).
+        roles.settle(server, target)
     except BaseException:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(db_ident(target)))
         raise
@@ -473,19 +473,22 @@ def clone_database(
     terminate: bool = False,
     strategy: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> CloneResult:
     """Copy ``source`` to the new database ``target`` with ``CREATE DATABASE ... TEMPLATE``,
-    and its filestore with hard links.
+    and its filestore with hard links. A protected ``target`` (production's name) needs
+    ``force``.
 
     PostgreSQL needs the source idle: other sessions on it are an error naming them,
     unless ``terminate`` is true. ``strategy`` is ``wal_log``, ``file_copy`` or
-    None/``auto`` (chosen by size, PostgreSQL 15+). ``progress(phase, done, total)`` gets
+    None/``auto`` (chosen by size, PostgreSQL 15+). ``progress`` gets
     an estimate while PostgreSQL copies.
     """
     database_name(source, what="source database name")
     user_database_name(target, what="target database name")
     if source == target:
         raise UsageError(f"Cannot clone '{source}' onto itself.")
+    _guard(server, "clone", target, force=force)
     with _maintenance(server) as conn:
         return _clone(
             conn,
@@ -539,21 +542,27 @@ def rename_database(
     *,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> list[Session]:
-    """Rename a database and its filestore."""
+    """Rename a database and its filestore (a protected one, or onto a protected name,
+    needs ``force``)."""
     user_database_name(old)
     user_database_name(new, what="new database name")
+    _guard(server, "rename", old, force=force)
+    _guard(server, "rename", new, force=force)
     with _maintenance(server) as conn:
         _require(conn, server, old)
         _require_absent(conn, server, new)
         _require_no_filestore(filestore_root, new)
-        return _exclusive(
+        ended = _exclusive(
             conn,
             [old],
             terminate=terminate,
             action=f"rename '{old}'",
             statement=lambda: _renames(conn, [(old, new)], filestore_root=filestore_root),
         )
+    roles.settle(server, new)
+    return ended
 
 
 def swap_databases(
@@ -563,17 +572,21 @@ def swap_databases(
     *,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> list[Session]:
-    """Exchange the names of two databases (and their filestores) atomically."""
+    """Exchange the names of two databases (and their filestores) atomically; a
+    protected one needs ``force``."""
     user_database_name(first)
     user_database_name(second)
     if first == second:
         raise UsageError(f"Cannot swap '{first}' with itself.")
+    _guard(server, "swap", first, force=force)
+    _guard(server, "swap", second, force=force)
     temp = _temp_name("swap")
     with _maintenance(server) as conn:
         _require(conn, server, first)
         _require(conn, server, second)
-        return _exclusive(
+        ended = _exclusive(
             conn,
             [first, second],
             terminate=terminate,
@@ -584,6 +597,10 @@ def swap_databases(
                 filestore_root=filestore_root,
             ),
         )
+    # Each name keeps its owner: the role of an environment owns what it now names.
+    roles.settle(server, first)
+    roles.settle(server, second)
+    return ended
 
 
 def _drop(
@@ -609,15 +626,12 @@ def drop_database(
 ) -> bool:
     """Drop a database and its filestore; False when it did not exist and ``missing_ok``.
 
-    ``protected`` marks a production database (the caller knows the environments): it is
-    only dropped with ``force``. Its snapshots are kept.
+    A protected database (production's or one of its snapshots, for a project's server;
+    or marked ``protected`` by the caller) is only dropped with ``force``. Its snapshots
+    are kept.
     """
     user_database_name(name)
-    if protected and not force:
-        raise RefusedError(
-            f"'{name}' is a production database; odooplane does not drop it by default.",
-            hint="If you really mean it, take a snapshot first and pass --force.",
-        )
+    _guard(server, "drop", name, force=force, protected=protected)
     with _maintenance(server) as conn:
         if not _exists(conn, name):
             if missing_ok:
@@ -666,6 +680,8 @@ def snapshot_database(
     """
     user_database_name(database)
     now = datetime.now(timezone.utc)
+    if name is not None and not name.strip():
+        raise UsageError("A snapshot name cannot be empty.", hint="Leave it out for a timestamp.")
     name = name or now.strftime("%Y%m%d-%H%M%S")
     target = snapshot_db_name(database, name)
     with _maintenance(server) as conn:
@@ -804,8 +820,10 @@ def restore_snapshot(
     terminate: bool = False,
     strategy: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> RestoreResult:
-    """Make ``database`` (and its filestore) what snapshot ``snapshot`` holds.
+    """Make ``database`` (and its filestore) what snapshot ``snapshot`` holds; a protected
+    ``database`` (production's) needs ``force``.
 
     The snapshot is cloned to a temporary database first; only when that copy is complete
     are the names exchanged (one transaction), and the previous database dropped last.
@@ -813,6 +831,7 @@ def restore_snapshot(
     """
     user_database_name(database)
     _snapshot_full_name(database, snapshot)
+    _guard(server, "restore", database, force=force)
     started = time.monotonic()
     with _maintenance(server) as conn:
         full = _resolve_snapshot(conn, database, snapshot)
@@ -828,6 +847,8 @@ def restore_snapshot(
             progress=progress,
         )
         try:
+            # Owned by the environment's role before it takes the name.
+            roles.settle(server, incoming, roles.environment_role(conn, database))
             replaced, ended = _replace_with(
                 conn,
                 database,
@@ -857,15 +878,18 @@ def swap_in_snapshot(
     keep_as: str,
     filestore_root: Path | None = None,
     terminate: bool = False,
+    force: bool = False,
 ) -> SnapshotInfo:
     """Put snapshot ``snapshot`` in place of ``database`` by renaming (no copy: instant
     whatever the size), keeping the database it replaces as the snapshot ``keep_as``.
+    A protected ``database`` (production's) needs ``force``, as for a restore.
 
     Both renames happen in one transaction, then the filestores follow (undone on
     failure). The replaced database is closed to connections and described like any
     snapshot; nothing is dropped.
     """
     user_database_name(database)
+    _guard(server, "restore", database, force=force)
     kept = snapshot_db_name(database, keep_as)
     now = datetime.now(timezone.utc)
     with _maintenance(server) as conn:
@@ -904,6 +928,10 @@ def swap_in_snapshot(
                 sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(db_ident(kept))
             )
         size = _size(conn, kept)
+    # The snapshot now serving belongs to the environment's role; the database set
+    # aside, like every snapshot, to odooplane (the environment cannot reopen it).
+    roles.settle(server, database)
+    roles.settle(server, kept)
     return SnapshotInfo(
         database=database,
         name=keep_as,
@@ -954,8 +982,14 @@ def import_database(
     (``.sql.gz``), pg_dump's custom or tar format, and Odoo's backup ``.zip``
     (``dump.sql`` + ``filestore/``, whose filestore lands in ``filestore_root/target``).
     The dump goes into a temporary database renamed to ``target`` when complete; an
-    existing ``target`` is refused unless ``replace`` is true, and a ``protected``
-    (production) one also needs ``force``.
+    existing ``target`` is refused unless ``replace`` is true, and a protected
+    (production's, or marked ``protected``) one also needs ``force``.
+
+    A dump is untrusted: it is loaded by a throw-away role that owns the temporary
+    database and nothing else (:func:`odooplane.postgres.roles.temporary_owner`), so
+    statements needing more (``COPY ... TO PROGRAM``, ``CREATE ROLE``, ``ALTER SYSTEM``,
+    an untrusted language) fail and nothing is loaded. Odoo's extensions are created
+    beforehand by odooplane. The result belongs to ``target``'s environment role.
     """
     from odooplane.postgres import archive
 
@@ -966,11 +1000,8 @@ def import_database(
     with _maintenance(server) as conn:
         if _exists(conn, target) and not replace:
             _require_absent(conn, server, target)
-        if _exists(conn, target) and protected and not force:
-            raise RefusedError(
-                f"'{target}' is a production database; odooplane does not replace it by default.",
-                hint="If you really mean it, take a snapshot first and pass --force.",
-            )
+        if _exists(conn, target):
+            _guard(server, "import", target, force=force, protected=protected)
         if not _exists(conn, target):
             _require_no_filestore(filestore_root, target)
     incoming = _temp_name("import")
@@ -978,7 +1009,8 @@ def import_database(
     try:
         with contextlib.ExitStack() as stack:
             staged = stack.enter_context(_staging(filestore_root))
-            archive.load(server, source, kind, incoming, filestore_dir=staged, progress=progress)
+            loader = stack.enter_context(roles.temporary_owner(server, incoming))
+            archive.load(loader, source, kind, incoming, filestore_dir=staged, progress=progress)
             copied = NO_FILESTORE
             if staged is not None and staged.is_dir():
                 files, size = filestore_size(staged)
@@ -986,6 +1018,7 @@ def import_database(
                 move_filestore(staged, filestore_root / incoming)
                 copied = FilestoreCopy("extract", files, size)
         with _maintenance(server) as conn:
+            roles.settle(server, incoming, roles.environment_role(conn, target))
             replaced, _ended = _replace_with(
                 conn,
                 target,

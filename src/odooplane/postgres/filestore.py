@@ -24,9 +24,9 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from odooplane.errors import RefusedError
+from odooplane.results import Result
 
 # ioctl number of FICLONE (linux/fs.h): make dst share src's extents (Btrfs, XFS, bcachefs).
 _FICLONE = 0x40049409
@@ -35,16 +35,13 @@ _NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.ENOTSUP,
 
 
 @dataclass(frozen=True)
-class FilestoreCopy:
+class FilestoreCopy(Result):
     """How a filestore was copied: ``hardlink``, ``reflink``, ``copy``, ``mixed`` or
     ``none`` (the source database had no filestore)."""
 
     method: str
     files: int = 0
     bytes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "files": self.files, "bytes": self.bytes}
 
 
 NO_FILESTORE = FilestoreCopy("none")

@@ -14,16 +14,14 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from odooplane.errors import ConfigError, ExternalToolError, NotFoundError
 from odooplane.postgres.binaries import CLIENT_TOOLS, find_binaries
-
-if TYPE_CHECKING:
-    pass
+from odooplane.postgres.protection import NO_PROTECTION, Protection
 
 APPLICATION_NAME = "odooplane"
 
@@ -58,6 +56,9 @@ class DatabaseServer:
     params: tuple[tuple[str, str], ...] = ()
     embedded: bool = False
     socket_dir: Path | None = field(default=None, compare=False)
+    # Databases its operations refuse to replace or remove without force (production's,
+    # when the server comes from a project: odooplane.postgres.project_server).
+    protection: Protection = field(default=NO_PROTECTION, compare=False, repr=False)
 
     # -- connection strings -------------------------------------------------------------
 
@@ -107,10 +108,14 @@ class DatabaseServer:
                     f"Database '{dbname}' does not exist on {self.describe()}.",
                     hint="`odooplane db list` shows the databases of this server.",
                 ) from None
+            refused = "CONNECT privilege" in str(exc) or "authentication failed" in str(exc)
             raise ExternalToolError(
                 f"Could not connect to PostgreSQL {self.describe()} (database '{dbname}'): {text}",
                 hint=(
-                    "Start it with `odooplane db server start`."
+                    f"The role '{self.user}' may not open '{dbname}' with these credentials: "
+                    "each environment's role opens its own database only."
+                    if refused
+                    else "Start it with `odooplane db server start`."
                     if self.embedded
                     else "Check database.server in odooplane.yaml and that the server is "
                     "reachable from this machine."

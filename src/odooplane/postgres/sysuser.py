@@ -48,7 +48,7 @@ def _lookup(name: str) -> ServiceUser | None:
     return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def _create_system_user(name: str) -> str | None:
+def _create_system_user(name: str, comment: str = "odooplane embedded PostgreSQL") -> str | None:
     """Create ``name`` with useradd; return the failure text, or None on success."""
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     nologin = next(
@@ -67,7 +67,7 @@ def _create_system_user(name: str) -> str | None:
                 "--shell",
                 nologin,
                 "--comment",
-                "odooplane embedded PostgreSQL",
+                comment,
                 name,
             ],
             capture_output=True,
@@ -77,6 +77,22 @@ def _create_system_user(name: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     return None if result.returncode == 0 else (result.stderr or result.stdout).strip()
+
+
+def system_user(name: str, comment: str) -> ServiceUser:
+    """The system user ``name``, created (no login, no home) if it does not exist."""
+    found = _lookup(name)
+    if found is not None:
+        return found
+    failure = _create_system_user(name, comment)
+    # Another odooplane process may have created it between our lookup and useradd.
+    found = _lookup(name)
+    if found is not None:
+        return found
+    raise ExternalToolError(
+        f"The system user '{name}' could not be created: {failure}.",
+        hint=f"Create it yourself: `useradd --system --user-group {name}`.",
+    )
 
 
 def service_user() -> ServiceUser:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,17 +40,16 @@ from odooplane.previews.records import (
     data_mode,
     staging_source,
 )
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 from odooplane.routing import Router, Upstream, router_for
 from odooplane.routing.hosts import url_for
 
-Progress = Callable[[str], None]
 NO_BUILD_SHA = "0000000"
 
 
 def _say(progress: Progress | None, text: str) -> None:
-    if progress is not None:
-        progress(text)
+    report(progress, text)
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -189,8 +188,10 @@ def _route(project: Project, router: Router, record: PreviewRecord) -> None:
     hostnames = [record.hostname] if record.hostname else []
     wake = wake_command(project, record.name)
     current = router.get(record.name)
-    if current is not None and current.upstream is not None and (
-        current.listen_port == state.http_port
+    if (
+        current is not None
+        and current.upstream is not None
+        and (current.listen_port == state.http_port)
     ):
         # The lifecycle's front door serves the environment at its own port (Odoo on
         # internal ports): keep its upstream, add what is the preview's own.
@@ -239,9 +240,11 @@ def _random_admin_password(project: Project, name: str) -> None:
     """A fresh database's admin/admin is not what a preview reachable from outside
     accepts: a random password, kept beside the preview's state (0600)."""
     from odooplane.neutralize.identity import reset_admin_password
-    from odooplane.postgres.project_server import server_for
 
-    login, password = reset_admin_password(server_for(project), project.config.database_name(name))
+    # As the preview's own role: code from the pull request ran in that database, and
+    # its triggers must never run with odooplane's rights.
+    server = EnvContext(project, name).odoo_server()
+    login, password = reset_admin_password(server, project.config.database_name(name))
     write_atomic(
         StateStore(project.state_dir).env_dir(name) / LOGIN_FILE,
         json.dumps({"login": login, "password": password}) + "\n",
@@ -426,7 +429,7 @@ def up(
         if record.data != "staging":
             _random_admin_password(project, record.name)
     else:
-        b = build(project, wanted, progress=False, record=False)
+        b = build(project, wanted, record=False)
         if b.sha == state.build:
             action = "unchanged"
             if not _is_running(project, record.name):
@@ -468,7 +471,7 @@ def _remove(project: Project, router: Router, name: str, reason: str) -> list[st
     if state is not None or record is not None:
         with contextlib.suppress(NotFoundError):
             result = envs.destroy(project, name)
-            removed += list(result.get("removed", []))
+            removed += result.removed
     backend = SupervisorBackend(project.state_dir)
     for program in slots.programs(name):
         if backend.defined(program):
@@ -710,15 +713,18 @@ def _orphans(project: Project, router: Router) -> list[str]:
 
 def _drop_orphan_database(project: Project, database: str) -> None:
     from odooplane.postgres import databases as dbs
+    from odooplane.postgres import roles
     from odooplane.postgres.project_server import server_for
 
+    server = server_for(project)
     dbs.drop_database(
-        server_for(project),
+        server,
         database,
         filestore_root=project.odoo_data_dir / "filestore",
         terminate=True,
         missing_ok=True,
     )
+    roles.retire_role(server, roles.role_for(database))
     _record_removal(
         project,
         database,

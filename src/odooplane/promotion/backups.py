@@ -19,7 +19,7 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,9 +33,10 @@ from odooplane.errors import (
     UsageError,
 )
 from odooplane.fsutil import read_json, write_json_atomic
+from odooplane.progress import Progress
+from odooplane.progress import report as report_progress
 from odooplane.project import Project
 
-Progress = Callable[[str], None]
 KINDS = ("manual", "update", "scheduled")
 META = "backup.json"
 ARCHIVE = "backup.zip"
@@ -188,8 +189,7 @@ def create_backup(
     folder = environment_folder(project, environment) / name
     folder.mkdir(parents=True, exist_ok=False)
     os.chmod(folder, 0o700)
-    if progress is not None:
-        progress(f"backing up {database} into {folder}")
+    report_progress(progress, f"backing up {database} into {folder}")
     try:
         result = dbs.export_database(
             server, database, folder / ARCHIVE, filestore_root=_filestore_root(project)
@@ -295,8 +295,7 @@ def verify_backup(
     result.checksum_ok = True
     server = server or _server(project)
     scratch_files = Path(info.path) / ".verify-filestore"
-    if progress is not None:
-        progress(f"restoring {info.name} into the scratch database {scratch}")
+    report_progress(progress, f"restoring {info.name} into the scratch database {scratch}")
     try:
         dbs.import_database(server, info.archive, scratch, filestore_root=scratch_files)
         with server.connect(scratch) as conn:
@@ -387,8 +386,7 @@ def restore_backup(
         source_environment=source_env,
     )
     if state is not None:
-        if progress is not None:
-            progress(f"stopping {environment}")
+        report_progress(progress, f"stopping {environment}")
         lifecycle.stop(project, environment)
     if ctx.is_production and dbs.database_exists(server, ctx.database):
         snap = dbs.snapshot_database(
@@ -399,8 +397,7 @@ def restore_backup(
             terminate=True,
         )
         result.snapshot = snap.name
-    if progress is not None:
-        progress(f"restoring {info.name} into {ctx.database}")
+    report_progress(progress, f"restoring {info.name} into {ctx.database}")
     dbs.import_database(
         server,
         info.archive,
@@ -415,8 +412,7 @@ def restore_backup(
         _neutralize_restored(project, ctx, state, progress)
         result.neutralized = True
     if was_running:
-        if progress is not None:
-            progress(f"starting {environment}")
+        report_progress(progress, f"starting {environment}")
         lifecycle.start(project, environment)
         result.restarted = True
     result.seconds = round(time.monotonic() - started, 3)
@@ -429,8 +425,7 @@ def _neutralize_restored(project: Project, ctx: Any, state: Any, progress: Progr
     from odooplane.neutralize import NeutralizationFailed, neutralize_database
     from odooplane.odoo.source import configured_path
 
-    if progress is not None:
-        progress(f"neutralizing {ctx.database} and verifying it")
+    report_progress(progress, f"neutralizing {ctx.database} and verifying it")
     source_path: Path | None
     try:
         source_path = configured_path(project.config.odoo, project.root)

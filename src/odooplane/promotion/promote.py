@@ -140,7 +140,7 @@ def prepare(
             f"'{target}' has not been created yet.",
             hint=f"Create it with `odooplane env create {target}`.",
         )
-    b = build(project, deployed, progress=False, record=True)
+    b = build(project, deployed, record=True)
     required = gate_settings(project.config).required
     verdicts = gate_verdicts(
         project, b.sha, build_id=uuid.UUID(b.evidence_id) if b.evidence_id else None

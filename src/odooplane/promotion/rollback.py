@@ -243,10 +243,11 @@ def rollback(
         state = require_state(ctx)
         server = ctx.server()
         say(progress, f"building {plan.target_sha[:12]}...")
-        b = build(project, plan.target_sha, progress=False, record=False)
+        b = build(project, plan.target_sha, record=False)
+        image = ctx.backend.prepare_build(b.sha, progress)
         kept: str | None = None
         with open_evidence(project) as store:
-            build_id = uuid.UUID(record_build(store, b))
+            build_id = uuid.UUID(record_build(store, b, image=image))
             recorder = store.start_deployment(
                 environment,
                 git_sha=b.sha,
@@ -290,6 +291,9 @@ def rollback(
                             keep_as=kept,
                             filestore_root=ctx.filestore_root,
                             terminate=True,
+                            # `odooplane rollback` is the operator's say-so, production's
+                            # database included (the replaced one is kept).
+                            force=True,
                         )
                         capture.line(
                             f"{plan.snapshot} is now {ctx.database}; the database it replaced "

@@ -8,6 +8,8 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from conftest import run_git, write_addon
 from odooplane.backends.kubernetes.api import KubeClient
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
+from odooplane.postgres import databases as dbs
+from odooplane.postgres import roles
+from odooplane.postgres.server import DatabaseServer
 
 pytestmark = [pytest.mark.odoo]
 
@@ -176,7 +181,24 @@ def test_export_validates_strictly_and_holds_the_build(acme: Path, tmp_path: Pat
     assert "acme-erp-production-db: PGHOST, PGPASSWORD, PGPORT, PGUSER" in listed.stdout
 
 
-def test_include_secrets_writes_them_private(acme: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def acme_reachable(
+    tmp_path: Path, odoo_source: OdooSource, odoo_runtime: Runtime, pg_server: DatabaseServer
+) -> Iterator[Path]:
+    """Acme on a real server: its Secrets hold each environment's own role, which
+    odooplane creates there (issue 10: they held the server's login)."""
+    url = replace(pg_server, params=(("sslmode", "disable"),)).url(redact=False)
+    yield make_project(tmp_path / "acme-real", odoo_source.path, server=url)
+    for role in ("acme_erp_production", "acme_erp_staging"):
+        # The export made each role with its (empty) database, for the init Jobs.
+        dbs.drop_database(pg_server, role, terminate=True, missing_ok=True)
+        roles.retire_role(pg_server, role)
+
+
+def test_include_secrets_writes_them_private(
+    acme_reachable: Path, tmp_path: Path, pg_server: DatabaseServer
+) -> None:
+    acme = acme_reachable
     out = tmp_path / "with-secrets"
     done = cli(acme, "production", "staging", "-o", str(out), "--include-secrets")
     assert done.returncode == 0, done.stderr
@@ -194,16 +216,29 @@ def test_include_secrets_writes_them_private(acme: Path, tmp_path: Path) -> None
     def value(secret: str, key: str) -> str:
         return base64.b64decode(secrets[secret][key]).decode()
 
-    assert value("acme-erp-production-db", "PGPASSWORD") == "s3cret"
-    assert value("acme-erp-production-db", "PGHOST") == "db.acme.example"
-    assert value("acme-erp-production-db", "PGSSLMODE") == "require"
+    # The environment's own role and password, never the server's login.
+    assert value("acme-erp-production-db", "PGUSER") == "acme_erp_production"
+    password = value("acme-erp-production-db", "PGPASSWORD")
+    assert len(password) >= 32 and password != pg_server.password
+    assert value("acme-erp-production-db", "PGHOST") == pg_server.host
+    assert value("acme-erp-production-db", "PGSSLMODE") == "disable"
     assert value("acme-erp-production-env", "PAYMENT_KEY") == "live-123"
+    with pg_server.connect() as conn:
+        row = conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s",
+            ("acme_erp_production",),
+        ).fetchone()
+    assert row == (False, False, False)
     conf = value("acme-erp-production-config", "odoo.conf")
-    assert "db_host" not in conf and "s3cret" not in conf
+    assert "db_host" not in conf and str(pg_server.password) not in conf
     assert "data_dir = /var/lib/odoo" in conf
     assert "addons_path = /opt/odoo/project/addons,/opt/odoo/src/odoo/addons" in conf
     assert "workers = 2" in conf and "proxy_mode = True" in conf
     staging = {d["metadata"]["name"]: d["data"] for d in documents(out / "staging.secrets.yaml")}
+    staging_db = {
+        k: base64.b64decode(v).decode() for k, v in staging["acme-erp-staging-db"].items()
+    }
+    assert staging_db["PGUSER"] == "acme_erp_staging" and staging_db["PGPASSWORD"] != password
     staging_conf = base64.b64decode(staging["acme-erp-staging-config"]["odoo.conf"]).decode()
     assert "max_cron_threads = 0" in staging_conf
     assert "smtp_server = 127.0.0.1" in staging_conf and "smtp_port = 1" in staging_conf
@@ -228,9 +263,10 @@ def test_mistakes_are_sentences(acme: Path, tmp_path: Path) -> None:
 
 
 def test_the_real_cluster_accepts_them(
-    acme: Path, tmp_path: Path, kube: KubeClient, kube_namespace: str
+    acme_reachable: Path, tmp_path: Path, kube: KubeClient, kube_namespace: str
 ) -> None:
     """Server-side dry run on the test cluster (1.20): admission and defaults included."""
+    acme = acme_reachable
     out = tmp_path / "dry"
     assert cli(acme, "-o", str(out), "--include-secrets").returncode == 0
     for name in ("production.secrets.yaml", "production.yaml", "staging.yaml"):

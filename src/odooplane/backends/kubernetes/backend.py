@@ -528,10 +528,14 @@ class KubernetesBackend(ProcessBackend):
             argv=[*helper, "--", *inner_argv(argv, b)], env=dict(os.environ), handle=handle
         )
 
-    def discard(self, handle: str | None) -> None:
-        if handle:
-            with contextlib.suppress(OdooplaneError):
-                self.client.delete("Job", handle, self.namespace, propagation="Foreground")
+    def discard(self, handle: str | None) -> bool:
+        """Delete one-off Job ``handle`` with its pod: its client being killed does not
+        end it, and it would go on changing a database recovery puts back."""
+        if not handle:
+            return False
+        with contextlib.suppress(OdooplaneError):
+            return self.client.delete("Job", handle, self.namespace, propagation="Foreground")
+        return False
 
     def run_task(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from odooplane.errors import RefusedError
 from odooplane.fsutil import writable_folder, write_atomic
 from odooplane.odoo.addons import project_addons
 from odooplane.postgres.server import DatabaseServer
+from odooplane.progress import Progress, report
 from odooplane.project import Project
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
@@ -105,12 +106,12 @@ def _export_build(ctx: EnvContext, ref: str | None) -> Build:
             current = load_build(ctx.project, state.build)
             if current is not None:
                 return current
-    return build(ctx.project, ref or default_ref(ctx), progress=False, record=False)
+    return build(ctx.project, ref or default_ref(ctx), record=False)
 
 
 def _server(project: Project) -> DatabaseServer | None:
     config = project.config.database
-    if config.server == "embedded":
+    if config.kind != "url":
         return None
     return DatabaseServer.from_url(config.server, postgres_bin=config.postgres_bin)
 
@@ -181,7 +182,7 @@ def export_kubernetes(
     *,
     ref: str | None = None,
     include_secrets: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> KubernetesExport:
     """Write the manifests of environments ``names`` (all when empty) into ``out_dir``."""
     wanted = list(names) or list(project.config.environments)
@@ -195,8 +196,8 @@ def export_kubernetes(
     server = _server(project) if include_secrets else None
     if include_secrets and server is None:
         raise RefusedError(
-            "The embedded PostgreSQL server listens on this machine only: pods cannot reach "
-            "it, so there are no database credentials to export.",
+            f"The {project.config.database.server} PostgreSQL server is on this machine only: "
+            "pods cannot reach it, so there are no database credentials to export.",
             hint="Set database.server to a postgresql:// URL the cluster reaches, or export "
             "without --include-secrets and create the -db secrets yourself.",
         )
@@ -209,8 +210,7 @@ def export_kubernetes(
     files.append("namespace.yaml")
     for name in wanted:
         ctx = EnvContext(project, name)
-        if progress is not None:
-            progress(f"{name}: resolving its build...")
+        report(progress, f"{name}: resolving its build...")
         b = _export_build(ctx, ref)
         docs, secrets = environment_documents(ctx, b, server=server)
         header = (

@@ -34,6 +34,7 @@ from odooplane.containers.images import (
 )
 from odooplane.environments.builds import Build, build_addons_path
 from odooplane.environments.context import EnvContext, conf_options
+from odooplane.environments.credentials import provision
 from odooplane.environments.ports import PortPair
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.series import SeriesProfile, for_series
@@ -126,8 +127,10 @@ def container_conf(ctx: EnvContext, b: Build, *, catcher: tuple[str, int] | None
     )
     options["data_dir"] = str(DATA_DIR)
     options["addons_path"] = [str(container_path(b, p)) for p in build_addons_path(ctx.project, b)]
-    # Behind a Service and an Ingress: trust the proxy's X-Forwarded-* headers.
+    # Behind a Service and an Ingress: trust the proxy's X-Forwarded-* headers, and
+    # answer on the pod's address (the Service's only way in).
     options["proxy_mode"] = True
+    options["http_interface"] = "0.0.0.0"
     header = (
         f"; Written by odooplane for environment '{ctx.name}' (build {b.short}).\n"
         "; The database server comes from the PG* variables of the pod.\n"
@@ -164,7 +167,9 @@ def environment_spec(
         database=ctx.database,
         build={**b.summary(), "image": image_reference(ctx.project, b)},
         odoo_conf=container_conf(ctx, b),
-        db_env=db_env(server) if server is not None else {},
+        # The environment's own role, never the server's login (docs/security.md), with
+        # its database ready for the init Job (the role may not create it).
+        db_env=db_env(provision(ctx, server)) if server is not None else {},
         env_vars=ctx.env_values(),
         host=urlsplit(url).hostname if url else None,
         workers=ctx.config.workers,

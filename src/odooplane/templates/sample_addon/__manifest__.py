@@ -2,6 +2,7 @@
     "name": "Hello odooplane",
     "summary": "A sample addon created by `odooplane quickstart`: a model, its views and a route.",
     "version": "{series}.1.0.0",
+    "author": "odooplane quickstart",
     "license": "LGPL-3",
     "depends": ["base", "web"],
     "data": [

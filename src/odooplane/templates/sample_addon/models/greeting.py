@@ -7,3 +7,5 @@ class Greeting(models.Model):
 
     name = fields.Char(required=True)
     message = fields.Text()
+
+{constraints}

@@ -2,6 +2,11 @@
 // odooplane dev: reload this tab when the project changes, or swap its stylesheets only
 // when nothing but stylesheets changed. Installed in development databases only.
 
+// A bundle URL names its version (/web/assets/<version>/<bundle>.min.css) and Odoo keeps
+// serving the old attachment at the old URL. Asked for a version that never existed, it
+// builds the bundle from the files and redirects to the current version.
+const BUNDLE_PATH = /^(\/web\/assets\/)([^/]+)(\/[^/]+\.css)$/;
+
 function swapStylesheets() {
     const stamp = Date.now();
     for (const link of document.querySelectorAll('link[rel="stylesheet"]')) {
@@ -10,6 +15,10 @@ function swapStylesheets() {
             continue;
         }
         const url = new URL(href, window.location.href);
+        const bundle = url.pathname.match(BUNDLE_PATH);
+        if (bundle && bundle[2] !== "debug") {
+            url.pathname = `${bundle[1]}livereload-${stamp}${bundle[3]}`;
+        }
         url.searchParams.set("livereload", String(stamp));
         const fresh = link.cloneNode();
         fresh.href = url.toString();
