@@ -92,13 +92,13 @@ def main() -> None:
             for kind, project in projects.items():
                 print(f"{kind}:", flush=True)
                 row = results[kind]
-                b = build(project, "main", progress=False)
+                b = build(project, "main")
                 if kind == "kubernetes":
                     KubernetesBackend(project).image_of(b)  # not counted: see --help
                 row["create"] = timed("create", lambda p=project: envs.create(p, "production"))
                 change(project)
                 if kind == "kubernetes":
-                    KubernetesBackend(project).image_of(build(project, "main", progress=False))
+                    KubernetesBackend(project).image_of(build(project, "main"))
                 row["deploy"] = timed(
                     "deploy", lambda p=project: envs.deploy(p, "production", "main")
                 )

@@ -11,6 +11,7 @@ state is lost, a preview of a pull request created and removed when it closes.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -34,6 +35,7 @@ from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
+from odooplane.postgres import roles
 from odooplane.project import Project
 
 pytestmark = [pytest.mark.odoo, pytest.mark.slow]
@@ -202,8 +204,15 @@ def test_create_serves_through_the_service(scenario: Scenario) -> None:
     assert route["spec"]["rules"][0]["host"] == f"erp.{scenario.project}.example"
     jobs = scenario.kube.list_objects("Job", scenario.namespace, labels={m.TASK_LABEL: "init"})
     assert len(jobs) == 1 and jobs[0]["status"].get("succeeded") == 1
+    # The pods log in with the environment's own role, never odooplane's login.
+    login = scenario.kube.get("Secret", scenario.instance("production") + "-db", scenario.namespace)
+    assert login is not None
+    database = f"{scenario.project}_production"
+    assert base64.b64decode(login["data"]["PGUSER"]).decode() == roles.role_for(database)
+    assert login["data"]["PGPASSWORD"]
     # The env file reaches the pods as variables, from a secret.
     status = scenario.json("env", "status", "production")
+    assert status["credentials"]["role"] == roles.role_for(database)
     assert status["process"]["state"] == "RUNNING"
     assert status["health"]["ok"] is True
 

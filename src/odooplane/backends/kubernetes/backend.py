@@ -215,7 +215,11 @@ class KubernetesBackend(ProcessBackend):
         return server_for(self.project)
 
     def pod_db_env(self, ctx: EnvContext) -> dict[str, str]:
-        return self.pod_server_env(ctx.server())
+        """The libpq variables of the environment's pods: its own role, never
+        odooplane's login (docs/security.md), its database ready for an init Job."""
+        from odooplane.environments.credentials import provision
+
+        return self.pod_server_env(provision(ctx, ctx.server()))
 
     def pod_server_env(self, server: DatabaseServer) -> dict[str, str]:
         """The libpq variables of ``server`` as pods reach it."""
