@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from conftest import run_git, write_addon
+from fixtures_postgres import unique_name
 from odooplane.config import load_config
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext
 from odooplane.environments.odoo_run import module_rows, store_checksums, update_plan
+from odooplane.postgres.databases import create_database, drop_database
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
@@ -78,3 +80,13 @@ def test_plan_installs_new_addons_then_checksums_settle_it(
     moved = update_plan(ctx, pg_server, _build(ctx.project.root, "rev-2"))
     assert moved.update_all and moved.install == ["shop_extra"]
     assert moved.reasons["all"] == "the Odoo source changed (rev-1 -> rev-2)"
+
+
+def test_a_database_odoo_never_initialized_has_no_module_rows(pg_server: DatabaseServer) -> None:
+    # What an init that stopped early leaves (the cluster's Job of `env create`).
+    name = unique_name("empty")
+    create_database(pg_server, name)
+    try:
+        assert module_rows(pg_server, name) == {}
+    finally:
+        drop_database(pg_server, name)

@@ -287,17 +287,19 @@ def _init_where_it_runs(
             demo=ctx.demo,
         )
         result = run_odoo(ctx, state, argv, b, log_name="init.log", capture=capture)
+        if result.code != 0:
+            # Checked first: a failed init may leave the database without Odoo's tables.
+            raise StepFailed(
+                f"Initializing the database failed: odoo-bin exited with code {result.code}.",
+                excerpt=explain(result.output),
+            )
         exists = dbs.database_exists(server, ctx.database)
         rows = module_rows(server, ctx.database) if exists else {}
         missing = [m for m in modules if rows.get(m) is None or rows[m].state != "installed"]
-        if result.code != 0 or missing:
-            why = (
-                f"odoo-bin exited with code {result.code}"
-                if result.code
-                else f"{', '.join(missing)} not installed"
-            )
+        if missing:
             raise StepFailed(
-                f"Initializing the database failed: {why}.", excerpt=explain(result.output)
+                f"Initializing the database failed: {', '.join(missing)} not installed.",
+                excerpt=explain(result.output),
             )
         store_checksums(ctx, server, b)
 

@@ -71,7 +71,11 @@ def run_odoo(
 
 
 def module_rows(server: DatabaseServer, database: str) -> dict[str, checksums.ModuleRow]:
+    """The module rows of ``database``; none when Odoo never initialized it (an empty
+    database is what an init that stopped early leaves)."""
     with server.connect(database) as conn:
+        if conn.execute("SELECT to_regclass('ir_module_module')").fetchone() == (None,):
+            return {}
         return checksums.installed_modules(conn)
 
 
