@@ -581,10 +581,14 @@ class KubernetesBackend(ProcessBackend):
             deadline_seconds=int(timeout),
         )
         result = self.work.run_job(job, timeout=timeout, on_line=out)
-        if not result.succeeded and result.exit_code is None:
-            out(f"odooplane: the Job {result.name} did not run: {result.reason}")
+        if result.succeeded:
+            return 0
+        if not result.exit_code:
+            # Never 0 for a Job that did not succeed (it did not run, or was stopped
+            # after its command ended well): the caller must not take it for done.
+            out(f"odooplane: the Job {result.name} did not succeed: {result.reason}")
             return 125
-        return int(result.exit_code or 0)
+        return result.exit_code
 
     def _run_on_terminal(
         self,
