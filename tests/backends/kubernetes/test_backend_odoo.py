@@ -6,7 +6,8 @@ shared by the ordered steps of this module, as an operator's day would go: produ
 created (database init as a Job, a Deployment, served through its Service's NodePort on
 127.0.0.1), deployed with a change (an update Job, then the rollout), a broken deploy
 rolled back (image and database), `env list` rebuilt from the cluster after the local
-state is lost, a preview of a pull request created and removed when it closes.
+state is lost, a preview of a pull request created and removed when it closes; an
+init Job that fails is reported as failed.
 """
 
 from __future__ import annotations
@@ -41,13 +42,6 @@ from odooplane.project import Project
 pytestmark = [
     pytest.mark.odoo,
     pytest.mark.slow,
-    # Visible, not silent: after the merge with the typed results and per-environment
-    # roles, `env create` on the cluster fails (the init Job leaves the database without
-    # Odoo's tables: ir_module_module missing) and every later step depends on it.
-    pytest.mark.skip(
-        reason="kubernetes + real Odoo: env create's init Job leaves the database empty "
-        "since the merge with per-environment roles (issue 16, under repair)"
-    ),
 ]
 
 CONTROLLER = """from odoo import http
@@ -156,6 +150,11 @@ def scenario(
             "    backend: kubernetes\n"
             f"    url: https://erp.{name}.example\n"
             "    env_file: production.env\n"
+            "  staging:\n"
+            "    kind: staging\n"
+            "    backend: kubernetes\n"
+            f"    url: https://staging.{name}.example\n"
+            "    neutralize: false\n"
             "previews:\n"
             "  enabled: true\n"
             "  data: demo\n"
@@ -275,6 +274,27 @@ def test_broken_deploy_rolls_back_image_and_database(scenario: Scenario) -> None
     history = scenario.json("history", "production")
     assert history[0]["outcome"] == "rolled_back"
     assert history[0]["git_sha"] == scenario.shas["broken"]
+
+
+def test_an_init_job_that_fails_is_reported_as_failed(scenario: Scenario) -> None:
+    # A fresh staging of the broken commit: its init Job installs base, then stops on
+    # acme_web; the Job's exit code, not what the database holds, says it failed.
+    done = scenario.cli("env", "create", "staging", "--ref", scenario.shas["broken"], "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    outcome = json.loads(done.stdout)
+    assert outcome["status"] == "failed"
+    assert "Initializing the database failed: odoo-bin exited with code" in outcome["error"]
+    assert "acme_web is broken on purpose" in done.stdout
+    jobs = scenario.kube.list_objects(
+        "Job", scenario.namespace, labels={m.TASK_LABEL: "init", m.ENVIRONMENT_LABEL: "staging"}
+    )
+    assert len(jobs) == 1 and jobs[0]["status"].get("failed") == 1
+    assert not jobs[0]["status"].get("succeeded")
+    # Nothing of it was started.
+    staging = scenario.kube.list_objects(
+        "Deployment", scenario.namespace, labels={m.ENVIRONMENT_LABEL: "staging"}
+    )
+    assert [d["metadata"]["name"] for d in staging if d["spec"].get("replicas")] == []
 
 
 def test_logs_shell_and_cron_run_go_through_the_api(scenario: Scenario) -> None:
