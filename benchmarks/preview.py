@@ -171,11 +171,17 @@ def first_200_request(
     raise SystemExit(f"{request.full_url} never answered 200")
 
 
-def preview_up(project: Project, pr: int) -> tuple[float, dict[str, object]]:
+def preview_up(
+    project: Project, pr: int, profile: Path | None = None
+) -> tuple[float, dict[str, object]]:
+    """``odooplane preview up`` as CI runs it, to the first 200 through the proxy. The
+    info gets ``_command`` (until the command exited) beside its own ``seconds`` (the
+    library's part, without the interpreter's start and the imports)."""
     started = time.monotonic()
+    python = [sys.executable] + (["-m", "cProfile", "-o", str(profile)] if profile else [])
     result = subprocess.run(
         [
-            sys.executable,
+            *python,
             "-m",
             "odooplane",
             "-C",
@@ -194,14 +200,39 @@ def preview_up(project: Project, pr: int) -> tuple[float, dict[str, object]]:
         text=True,
         check=False,
     )
+    command = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"preview up failed:\n{result.stderr}")
     info = json.loads(result.stdout)
+    info["_command"] = command
     host = f"{info['environment']}.localhost"
     request = urllib.request.Request(
         f"http://127.0.0.1:{project.config.routing.http_port}/web/login", headers={"Host": host}
     )
     return first_200_request(request, started), info
+
+
+def breakdown(
+    total: float, info: dict[str, object], steps: list[dict[str, object]]
+) -> dict[str, float]:
+    """Where the time of one ``preview up`` went, from the command to the first 200."""
+    command = float(info["_command"])  # type: ignore[arg-type]
+    library = float(info.get("seconds") or 0.0)  # type: ignore[arg-type]
+    named = {str(s["name"]): float(s["seconds"]) for s in steps}  # type: ignore[arg-type]
+    parts = {
+        "interpreter start, imports, CLI": command - library,
+        **named,
+        "rest of the library (build check, evidence, route...)": library - sum(named.values()),
+        "after the command, to the first 200": total - command,
+    }
+    return parts
+
+
+def print_profile(path: Path, top: int = 30) -> None:
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def tree_rss(pid: int) -> int:
@@ -218,6 +249,13 @@ def main() -> None:
         default=Path(os.environ.get("ODOOPLANE_TEST_ODOO_SRC", "/opt/odoo-src/17.0")),
     )
     parser.add_argument("--dump", type=Path, default=DEFAULT_DUMP)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="Also run one preview up under cProfile, save its profile there and print "
+        "where its time goes.",
+    )
     args = parser.parse_args()
     if not args.dump.is_file():
         sys.exit(f"{args.dump} is missing (the shared odoo17-prodlike fixture).")
@@ -251,6 +289,7 @@ def main() -> None:
         steps = info.get("details", {}).get("steps", [])  # type: ignore[union-attr]
         print(f"first preview (makes the base too): {first:.2f} s")
         ups: list[float] = []
+        shares: list[dict[str, float]] = []
         for index in range(args.runs):
             total, info = preview_up(project, 2 + index)
             ups.append(total)
@@ -259,6 +298,11 @@ def main() -> None:
                 f"preview up run {index + 1}: {total:.2f} s  "
                 + "  ".join(f"{s['name']}={s['seconds']:.2f}s" for s in steps)
             )
+            shares.append(breakdown(total, info, steps))  # type: ignore[arg-type]
+        if args.profile:
+            total, info = preview_up(project, 2 + args.runs, profile=args.profile)
+            print(f"preview up under cProfile: {total:.2f} s; profile in {args.profile}")
+            print_profile(args.profile)
 
         # Memory of running previews, then wake each after an idle stop.
         infos = previews.list_previews(project)
@@ -299,6 +343,8 @@ def main() -> None:
         print(f"speed-up preview up vs stock: {med_stock / med_up:.1f}x")
         for key in stock_parts[0]:
             print(f"  stock part {key}: {statistics.median(p[key] for p in stock_parts):.2f} s")
+        for key in shares[0]:
+            print(f"  preview up part {key}: {statistics.median(p[key] for p in shares):.2f} s")
         if rss:
             per = statistics.median(rss)
             total_mem = psutil.virtual_memory().total

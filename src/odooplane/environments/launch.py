@@ -161,7 +161,8 @@ def _wait_supervised(ctx: EnvContext, program: str, log_file: Path, log_offset: 
                 f"The Odoo process stopped right after answering ({live.state}).",
                 excerpt=explain(log_since(log_file, log_offset)),
             )
-        time.sleep(0.3)
+        # The health check often ends just before ``startsecs``: look again soon.
+        time.sleep(0.05)
 
 
 def stop_process(ctx: EnvContext, program: str | None = None) -> None:
