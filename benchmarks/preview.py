@@ -20,6 +20,7 @@ machine holds running and stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -235,9 +236,34 @@ def print_profile(path: Path, top: int = 30) -> None:
     stats.sort_stats("cumulative").print_stats(top)
 
 
-def tree_rss(pid: int) -> int:
-    proc = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+def environment_memory(name: str) -> tuple[int, int]:
+    """RSS and PSS of the processes of environment ``name`` (its Odoo, forked from a
+    warm parent or not, and the stand-in the process manager watches): PSS counts the
+    memory a forked Odoo shares with its warm parent once for all of them."""
+    rss = pss = 0
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("ODOOPLANE_ENVIRONMENT") != name:
+                continue
+            info = proc.memory_full_info()
+        except (psutil.Error, OSError):
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss, pss
+
+
+def zygote_memory() -> tuple[int, int]:
+    """RSS and PSS of the warm Odoo parents (odooplane.odoo.zygote serve)."""
+    rss = pss = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if len(cmdline) > 2 and cmdline[1].endswith("zygote.py") and cmdline[2] == "serve":
+            with contextlib.suppress(psutil.Error):
+                info = proc.memory_full_info()
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def main() -> None:
@@ -306,16 +332,8 @@ def main() -> None:
 
         # Memory of running previews, then wake each after an idle stop.
         infos = previews.list_previews(project)
-        rss = []
-        backend_pids = {}
-        from odooplane.backends.supervisor import SupervisorBackend
-
-        backend = SupervisorBackend(project.state_dir)
-        for i in infos:
-            pid = backend.status(i.environment).pid
-            if pid:
-                backend_pids[i.environment] = pid
-                rss.append(tree_rss(pid))
+        memory = [environment_memory(i.environment) for i in infos]
+        memory = [m for m in memory if m[0]]
         later = datetime.now(timezone.utc) + timedelta(hours=1)
         previews.gc(project, now=later)
         wakes: list[float] = []
@@ -345,14 +363,21 @@ def main() -> None:
             print(f"  stock part {key}: {statistics.median(p[key] for p in stock_parts):.2f} s")
         for key in shares[0]:
             print(f"  preview up part {key}: {statistics.median(p[key] for p in shares):.2f} s")
-        if rss:
-            per = statistics.median(rss)
+        if memory:
+            per_rss = statistics.median(m[0] for m in memory)
+            per = statistics.median(m[1] for m in memory)
             total_mem = psutil.virtual_memory().total
-            print(f"memory per running preview (Odoo RSS, workers=0): {per / 2**20:.0f} MiB")
+            print(
+                f"memory per running preview (workers=0): {per / 2**20:.0f} MiB PSS "
+                f"({per_rss / 2**20:.0f} MiB RSS, shared pages counted in full)"
+            )
+            z_rss, z_pss = zygote_memory()
+            if z_rss:
+                print(f"warm Odoo parent, once per Odoo: {z_pss / 2**20:.0f} MiB PSS")
             usable = total_mem * 0.8
             print(
                 f"running previews this machine holds ({total_mem / 2**30:.0f} GiB, "
-                f"80% usable): about {int(usable // per)}"
+                f"80% usable): about {int((usable - z_pss) // per)}"
             )
         disk = shutil.disk_usage(project.root)
         per_db = statistics.median(db_sizes) if db_sizes else 0

@@ -645,6 +645,10 @@ def gc(
             stop_idle(project, router, victim, reason)
             report.actions.append(GcAction(victim.name, "stopped", reason))
         report.kept = [r.name for r in store.all()]
+        from odooplane.environments import zygotes
+
+        for program in zygotes.prune(project):
+            _say(progress, f"stopping {program}: no preview runs through it any more")
     return report
 
 
