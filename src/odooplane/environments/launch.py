@@ -7,9 +7,8 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from odooplane.environments import front, keeper, slots
+from odooplane.environments import front, keeper, slots, zygotes
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext, program_spec, write_odoo_conf
 from odooplane.environments.health import HealthResult, wait_healthy
@@ -24,12 +23,8 @@ from odooplane.environments.steps import (
     explain,
     mail_catcher,
 )
-from odooplane.errors import OdooplaneError
 from odooplane.ports import ensure_port_free
 from odooplane.postgres.server import DatabaseServer
-
-if TYPE_CHECKING:
-    from odooplane.environments.zygotes import Zygote
 
 
 def log_since(path: Path, offset: int, max_bytes: int = 256 * 1024) -> str:
@@ -113,7 +108,7 @@ def launch(
     # From now on a command dying mid-way is recovered without a person.
     keeper.ensure(ctx.project)
     offset = log_size(log_file)
-    via = _zygote(ctx, b, server)
+    via = zygotes.warm_parent(ctx, b, server)
     step = run.step("start") if run else contextlib.nullcontext()
     with step:
         ctx.backend.define(
@@ -147,28 +142,6 @@ def launch(
             )
         _wait_supervised(ctx, slot.program, log_file, offset)
     return result
-
-
-def _zygote(ctx: EnvContext, b: Build, server: DatabaseServer) -> Zygote | None:
-    """The warm Odoo a preview is forked from (started for the next ones when missing);
-    None when the environment starts cold."""
-    from odooplane.environments import zygotes
-
-    if not zygotes.used(ctx):
-        return None
-
-    def installed() -> set[str]:
-        with ctx.odoo_server(server).connect(ctx.database) as conn:
-            rows = conn.execute(
-                "SELECT name FROM ir_module_module WHERE state = 'installed'"
-            ).fetchall()
-        return {str(row[0]) for row in rows}
-
-    try:
-        return zygotes.ensure(ctx, b, installed)
-    except OdooplaneError:
-        # An accelerator, never a dependency: the preview starts cold.
-        return None
 
 
 def serve(ctx: EnvContext, state: EnvState, slot: Slot, b: Build) -> None:

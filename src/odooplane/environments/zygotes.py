@@ -24,11 +24,13 @@ from odooplane.backends.base import ProgramSpec
 from odooplane.config import EnvironmentKind
 from odooplane.environments.builds import Build, build_addons_path, runtime_of, source_of
 from odooplane.environments.context import EnvContext
+from odooplane.errors import OdooplaneError
 from odooplane.odoo import zygote
 from odooplane.odoo.addons import discover_addons
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.source import OdooSource
 from odooplane.paths import MAX_SOCKET_PATH
+from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
 
 PREFIX = "_zygote-"
@@ -120,6 +122,27 @@ def ensure(ctx: EnvContext, b: Build, installed: Callable[[], set[str]]) -> Zygo
     )
     ctx.backend.start(z.program)
     return z
+
+
+def warm_parent(ctx: EnvContext, b: Build, server: DatabaseServer) -> Zygote | None:
+    """The warm Odoo environment ``ctx`` starts from (started for the next starts when
+    missing, its preload read from the environment's database); None when it starts
+    cold: not a preview, or the zygote could not be set up."""
+    if not used(ctx):
+        return None
+
+    def installed() -> set[str]:
+        with ctx.odoo_server(server).connect(ctx.database) as conn:
+            rows = conn.execute(
+                "SELECT name FROM ir_module_module WHERE state = 'installed'"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    try:
+        return ensure(ctx, b, installed)
+    except OdooplaneError:
+        # An accelerator, never a dependency: the preview starts cold.
+        return None
 
 
 def _preloadable(project: Project, b: Build, source: OdooSource, installed: set[str]) -> list[str]:
