@@ -283,6 +283,13 @@ def main() -> None:
         "where its time goes.",
     )
     args = parser.parse_args()
+    # As installed (pip compiles the package's bytecode): without it, and with
+    # PYTHONDONTWRITEBYTECODE set, every command would compile odooplane's modules anew.
+    import compileall
+
+    import odooplane
+
+    compileall.compile_dir(Path(odooplane.__file__).parent, quiet=1)
     if not args.dump.is_file():
         sys.exit(f"{args.dump} is missing (the shared odoo17-prodlike fixture).")
     base = Path(tempfile.mkdtemp(prefix="odooplane-bench-"))
