@@ -36,8 +36,6 @@ import time
 from typing import Any
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
-# How long a child whose ``run`` is gone (killed) gets to stop before it is killed.
-ORPHAN_GRACE = 30.0
 CONNECT_TIMEOUT = 2.0
 FIRST_REPLY_TIMEOUT = 10.0
 
@@ -287,13 +285,13 @@ def _foreign_addons(args: list[str], loaded: list[str], src: str) -> str | None:
 
 
 def _watch(conn: socket.socket) -> None:
-    """Signals ``run`` forwards; its end (killed, say) stops this server too."""
+    """Signals ``run`` forwards. ``run`` gone without this server having exited means it
+    was killed: this server goes the same way at once, as a cold odoo-bin would have
+    (its port is free for the process started in its place)."""
     for message in _lines(conn):
         if "signal" in message:
             os.kill(os.getpid(), int(message["signal"]))
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(ORPHAN_GRACE)
-    os._exit(1)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
