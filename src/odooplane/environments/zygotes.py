@@ -24,7 +24,7 @@ from odooplane.backends.base import ProgramSpec
 from odooplane.config import EnvironmentKind
 from odooplane.environments.builds import Build, build_addons_path, runtime_of, source_of
 from odooplane.environments.context import EnvContext
-from odooplane.errors import OdooplaneError
+from odooplane.errors import OdooplaneError, RefusedError
 from odooplane.odoo import zygote
 from odooplane.odoo.addons import discover_addons
 from odooplane.odoo.runtime import Runtime
@@ -88,6 +88,8 @@ def ensure(ctx: EnvContext, b: Build, installed: Callable[[], set[str]]) -> Zygo
     runtime, source = runtime_of(b), source_of(b)
     for folder in dict.fromkeys((z.folder, z.socket.parent)):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if folder.is_symlink() or not folder.is_dir():
+            raise RefusedError(f"{folder} is not a folder of odooplane's: no warm Odoo there.")
         user = sysuser.odoo_user()
         if user is not None:
             sysuser.own(user, folder)
