@@ -236,20 +236,31 @@ def print_profile(path: Path, top: int = 30) -> None:
     stats.sort_stats("cumulative").print_stats(top)
 
 
-def environment_memory(name: str) -> tuple[int, int]:
-    """RSS and PSS of the processes of environment ``name`` (its Odoo, forked from a
-    warm parent or not, and the stand-in the process manager watches): PSS counts the
-    memory a forked Odoo shares with its warm parent once for all of them."""
-    rss = pss = 0
+def environment_memory(project: Project, name: str) -> tuple[int, int]:
+    """RSS and PSS of environment ``name``'s processes: what its program runs (a cold
+    Odoo, or the stand-in of a forked one) and the Odoo answering on its port. PSS
+    counts the memory a forked Odoo shares with its warm parent once for all of them."""
+    from odooplane.environments import slots
+    from odooplane.environments.context import EnvContext
+
+    procs: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("ODOOPLANE_ENVIRONMENT") != name:
-                continue
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("ODOOPLANE_ENVIRONMENT") == name:
+                procs[proc.pid] = proc
+    ctx = EnvContext(project, name)
+    state = ctx.store.load(name)
+    slot = slots.serving(ctx, state) if state else None
+    if slot is not None:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == slot.http and conn.pid:
+                procs.setdefault(conn.pid, psutil.Process(conn.pid))
+    rss = pss = 0
+    for proc in procs.values():
+        with contextlib.suppress(psutil.Error):
             info = proc.memory_full_info()
-        except (psutil.Error, OSError):
-            continue
-        rss += info.rss
-        pss += getattr(info, "pss", info.rss)
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
     return rss, pss
 
 
@@ -339,7 +350,7 @@ def main() -> None:
 
         # Memory of running previews, then wake each after an idle stop.
         infos = previews.list_previews(project)
-        memory = [environment_memory(i.environment) for i in infos]
+        memory = [environment_memory(project, i.environment) for i in infos]
         memory = [m for m in memory if m[0]]
         later = datetime.now(timezone.utc) + timedelta(hours=1)
         previews.gc(project, now=later)

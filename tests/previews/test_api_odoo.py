@@ -6,7 +6,6 @@ neutralized copy of it, then previews of two pull requests), as a team's day wou
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import shutil
@@ -26,7 +25,7 @@ from fixtures_browser import Browser, chromium_binary
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
-from odooplane.environments import zygotes
+from odooplane.environments import slots, zygotes
 from odooplane.environments.context import EnvContext
 from odooplane.environments.launch import log_of
 from odooplane.environments.state import StateStore
@@ -232,13 +231,18 @@ def _zygote(sc: Scenario) -> tuple[str, int]:
     return programs[0], pid
 
 
-def _odoo_processes(env: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get("ODOOPLANE_ENVIRONMENT") == env:
-                found.append(proc)
-    return found
+def _serving(sc: Scenario, env: str) -> psutil.Process:
+    """The process answering on the preview's Odoo port (a forked child's /proc environ
+    is its parent's: it is found by its socket)."""
+    ctx = EnvContext(sc.project, env)
+    state = ctx.store.load(env)
+    assert state is not None
+    slot = slots.serving(ctx, state)
+    assert slot is not None
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == slot.http and conn.pid:
+            return psutil.Process(conn.pid)
+    raise AssertionError(f"nothing listens on {slot.http}")
 
 
 def test_previews_are_forked_from_one_warm_odoo(scenario: Scenario) -> None:
@@ -249,13 +253,13 @@ def test_previews_are_forked_from_one_warm_odoo(scenario: Scenario) -> None:
     program, zygote_pid = _zygote(sc)
     envs.stop(sc.project, env)
     envs.start(sc.project, env)
-    forked = [p for p in _odoo_processes(env) if p.ppid() == zygote_pid]
-    assert len(forked) == 1
+    forked = _serving(sc, env)
+    assert forked.ppid() == zygote_pid
     assert sc.get(f"{env}.localhost", "/hello") == (200, "A1")
     assert sc.get(f"{sc.infos[2].environment}.localhost", "/hello") == (200, "B1")
     # Its Odoo stops with it.
     envs.stop(sc.project, env)
-    _gone, alive = psutil.wait_procs(forked, timeout=15)
+    _gone, alive = psutil.wait_procs([forked], timeout=15)
     assert not alive
     # No warm parent: the same preview starts cold.
     SupervisorBackend(sc.project.state_dir).stop(program)
@@ -271,7 +275,7 @@ def test_previews_are_forked_from_one_warm_odoo(scenario: Scenario) -> None:
         )
         envs.start(sc.project, env)
     assert sc.get(f"{env}.localhost", "/hello") == (200, "A1")
-    assert not [p for p in _odoo_processes(env) if p.ppid() == zygote_pid]
+    assert _serving(sc, env).ppid() != zygote_pid
     assert "starting cold" in log.read_text(errors="replace")[before:]
     # The next start brings the warm parent back.
     envs.stop(sc.project, env)
