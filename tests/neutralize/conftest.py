@@ -91,3 +91,13 @@ def neutralized_db(pg_server: DatabaseServer, neutralized_template: str) -> Iter
 def settings() -> Callable[..., NeutralizeSettings]:
     """``settings(**overrides)``: the staging settings the tests neutralize with."""
     return make_settings
+
+
+@pytest.fixture
+def cur(pg_server: DatabaseServer, pg_dbname: str) -> Iterator[Any]:
+    """An autocommit cursor on a new, empty database: unit tests of one rule or check
+    create just the tables they need."""
+    with pg_server.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_dbname)))
+    with pg_server.connect(pg_dbname) as conn, conn.cursor() as cursor:
+        yield cursor

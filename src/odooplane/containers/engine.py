@@ -104,6 +104,11 @@ def _add_tree(
         # Readable by the image's unprivileged user, whatever the host's umask was.
         info.mode |= 0o555
         tar.addfile(info)
+        # A link to a folder is listed with the folders and never walked: add it as the
+        # link it is, or the image would lack what the build has.
+        for name in [d for d in dirs if (here / d).is_symlink()]:
+            dirs.remove(name)
+            tar.addfile(normalize(tar.gettarinfo(str(here / name), arcname=f"{arc}/{name}")))
         for name in sorted(files):
             path = here / name
             if item.skip and item.skip(rel / name):

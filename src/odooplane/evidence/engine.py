@@ -67,7 +67,7 @@ def resolve_location(configured: str, state_dir: Path) -> StoreLocation:
         rest = value.split("://", 1)[1]
         try:
             url = make_url(f"postgresql+psycopg://{rest}")
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise ConfigError(
                 f"evidence.url in odooplane.yaml is not a valid PostgreSQL URL ({exc}).",
                 hint="Write it like postgresql://USER:PASSWORD@HOST:5432/DBNAME",

@@ -177,6 +177,7 @@ def create_backup(
 
     if kind not in KINDS:
         raise UsageError(f"'{kind}' is not a backup kind; use one of {', '.join(KINDS)}.")
+    project.environment(environment)  # an unknown name is a sentence listing the known ones
     server = server or _server(project)
     database = project.config.database_name(environment)
     if not dbs.database_exists(server, database):
