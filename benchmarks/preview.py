@@ -107,6 +107,10 @@ def stock_path(project: Project, work: Path, index: int) -> tuple[float, dict[st
     conf_text = re.sub(r"(?m)^dbfilter = .*$", f"dbfilter = ^{target}$", conf_text)
     conf_text = re.sub(r"(?m)^http_port = .*$", f"http_port = {http}", conf_text)
     conf_text = re.sub(r"(?m)^gevent_port = .*$", f"gevent_port = {gevent}", conf_text)
+    # Without odooplane there is no role per environment: the restored database is the
+    # server's login's, and Odoo connects with that login.
+    for key, value in server.odoo_options().items():
+        conf_text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", conf_text)
     conf = work / f"stock-{index}.conf"
     conf.write_text(conf_text)
     state = StateStore(project.state_dir).load("staging")
