@@ -117,7 +117,16 @@ class Browser:
             except RuntimeError as exc:  # the page was navigating
                 last = exc
             time.sleep(0.2)
-        raise AssertionError(f"the page never satisfied {expression} (last: {last!r})")
+        try:
+            where = self.evaluate(
+                "location.href + ' | ' + document.title + ' | ' + "
+                "(document.body ? document.body.innerText.slice(0, 300) : '')"
+            )
+        except RuntimeError as exc:
+            where = f"(the page could not be read: {exc})"
+        raise AssertionError(
+            f"the page never satisfied {expression} (last: {last!r}); the page: {where}"
+        )
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]

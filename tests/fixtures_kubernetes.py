@@ -26,13 +26,13 @@ DEFAULT_KUBECONFIG = "/var/lib/odooplane-k8s/admin.kubeconfig"
 BASE_IMAGE = os.environ.get("ODOOPLANE_BASE_IMAGE", "odooplane/debian:bookworm")
 
 
-def test_kubeconfig() -> Path:
+def kubeconfig_path() -> Path:
     return Path(os.environ.get("ODOOPLANE_TEST_KUBECONFIG", DEFAULT_KUBECONFIG))
 
 
 @pytest.fixture(scope="session")
 def kube() -> KubeClient:
-    path = test_kubeconfig()
+    path = kubeconfig_path()
     if not path.is_file():
         pytest.skip(f"no Kubernetes cluster: {path} is missing (run .ci/setup-kubernetes)")
     client = KubeClient(load_kubeconfig(path))

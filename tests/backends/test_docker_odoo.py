@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -392,7 +393,7 @@ def _wait_recovered(store: StateStore, env: str, timeout: float = 300) -> float:
 
 def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
     manifest = scenario.repo / "addons" / "shop_a" / "__manifest__.py"
-    manifest.write_text(manifest.read_text().replace("17.0.1.0.0", "17.0.1.0.1"))
+    manifest.write_text(re.sub(r"'version': '[^']*'", "'version': '1.0.1'", manifest.read_text()))
     target = scenario.commit("bump", "shop_a: 1.0.1")
     store = StateStore(scenario.project.state_dir)
     before = store.load("production")

@@ -51,3 +51,40 @@ def test_a_project_with_docker_environments_has_both_backends(tmp_path: Path) ->
     # The local one always: the keeper and the front door run under its supervisord.
     assert kinds == [SupervisorBackend, DockerBackend]
     assert [type(b) for b in project_backends(_project(tmp_path))] == [SupervisorBackend]
+
+
+def test_kubernetes_environments_and_previews_get_the_kubernetes_backend(
+    tmp_path: Path,
+) -> None:
+    from odooplane.backends.factory import backend_named, project_backends
+    from odooplane.backends.kubernetes.backend import KubernetesBackend
+    from odooplane.previews.records import PreviewRecord, PreviewStore
+
+    config = ProjectConfig(
+        project="acme",
+        odoo={"series": "17.0", "source": "/x"},
+        environments={"production": {"kind": "production", "backend": "kubernetes"}},
+        previews={"enabled": True, "data": "demo", "backend": "kubernetes"},
+    )
+    project = Project(root=tmp_path, config=config)
+    assert isinstance(backend_for(project, "production"), KubernetesBackend)
+    assert not backend_for(project, "production").serves_here
+    PreviewStore(project.state_dir).save(
+        PreviewRecord(
+            name="pr-3-x",
+            pr=3,
+            branch="x",
+            title=None,
+            ref="x",
+            data="demo",
+            url="http://pr-3-x.example",
+            hostname=None,
+            public_port=0,
+            created_at="2026-01-01T00:00:00+00:00",
+            updated_at="2026-01-01T00:00:00+00:00",
+        )
+    )
+    assert isinstance(backend_for(project, "pr-3-x"), KubernetesBackend)
+    assert isinstance(backend_named(project, "kubernetes"), KubernetesBackend)
+    kinds = [type(b) for b in project_backends(project)]
+    assert kinds == [SupervisorBackend, KubernetesBackend]

@@ -212,8 +212,7 @@ def test_bad_values_in_sections(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("kubernetes", "the 'kubernetes' backend is not available yet; only 'local'"),
-        ("vm", "'vm' is not a backend; the available ones are local, docker"),
+        ("vm", "'vm' is not a backend; the available ones are local, docker, kubernetes"),
     ],
 )
 def test_unavailable_backends_are_refused(tmp_path: Path, value: str, message: str) -> None:
@@ -225,3 +224,5 @@ def test_unavailable_backends_are_refused(tmp_path: Path, value: str, message: s
     assert load_config(write(tmp_path, VALID)).environments["production"].backend == "local"
     docker = VALID.replace("    kind: production\n", "    kind: production\n    backend: docker\n")
     assert load_config(write(tmp_path, docker)).environments["production"].backend == "docker"
+    k8s = VALID.replace("    kind: production\n", "    kind: production\n    backend: kubernetes\n")
+    assert load_config(write(tmp_path, k8s)).environments["production"].backend == "kubernetes"

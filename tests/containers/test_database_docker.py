@@ -61,7 +61,19 @@ class Setup:
     def reach(self, *network: str) -> int:
         """pg_isready against the alias, from a throw-away container (on ``network``)."""
         return self.docker.run(
-            ["run", "--rm", *network, postgres_tag(), "pg_isready", "-t", "5", "-h", ALIAS],
+            [
+                "run",
+                "--rm",
+                *network,
+                # The image's entrypoint would start a server.
+                "--entrypoint",
+                "pg_isready",
+                postgres_tag(),
+                "-t",
+                "5",
+                "-h",
+                ALIAS,
+            ],
             check=False,
             timeout=120,
         ).returncode

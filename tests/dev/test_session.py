@@ -353,11 +353,18 @@ def test_schema_change_is_proposed_then_upgraded(
     assert "upgrade dev_probe" in hint and "-u dev_probe" in hint
     assert dev.pending_update == {"dev_probe"}
     dev.request_upgrade()  # what pressing u + Enter does
+    # The three files may reach the watcher in more than one batch: a batch after the
+    # upgrade proposes it again, and pressing u again upgrades it.
     deadline = time.monotonic() + 180
-    while not any(k == "reload" and "upgraded dev_probe" in m for k, m in events[count:]):
+    while True:
         assert time.monotonic() < deadline, events[count:]
+        upgraded = any(k == "reload" and "upgraded dev_probe" in m for k, m in events[count:])
+        if upgraded and not dev.pending_update:
+            break
+        if upgraded and events[-1][0] == "migrate":
+            count = len(events)
+            dev.request_upgrade()
         time.sleep(0.1)
-    assert not dev.pending_update
     with dev.context.server.connect(dev.context.database) as conn:
         row = conn.execute("SELECT to_regclass('dev_probe_thing')").fetchone()
     assert row is not None and row[0] == "dev_probe_thing"

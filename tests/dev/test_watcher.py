@@ -240,3 +240,24 @@ def test_keep_watching_ends_when_stopped_during_a_pause() -> None:
 
     keep_watching(always_broken, lambda _b: None, stop, on_crash=report)
     assert reported == [1]
+
+
+def test_a_new_folder_stands_for_the_files_in_it(tmp_path: Path) -> None:
+    """Files written into a new folder before its watch began send no event: the folder's
+    event alone must be enough to see a new model (a schema change)."""
+    addons = tmp_path / "addons"
+    write_addon(addons, "shop")
+    classifier = ChangeClassifier([addons])
+    models = addons / "shop" / "models"
+    models.mkdir()
+    (models / "__init__.py").write_text("from . import thing\n")
+    (models / "thing.py").write_text(
+        "from odoo import fields, models\n\n\nclass Thing(models.Model):\n"
+        '    _name = "shop.thing"\n\n    name = fields.Char()\n'
+    )
+    (models / "__pycache__").mkdir()
+    (models / "__pycache__" / "thing.cpython-311.pyc").write_bytes(b"")
+    changes = classifier.classify_batch([models])
+    kinds = {c.path.name: c.kind for c in changes}
+    assert kinds["thing.py"] is ChangeKind.schema
+    assert "thing.cpython-311.pyc" not in kinds

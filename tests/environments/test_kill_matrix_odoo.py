@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,10 +78,10 @@ class Production:
     def bump_module(self) -> None:
         self.version += 1
         manifest = self.repo / "addons" / "kill_addon" / "__manifest__.py"
-        text = manifest.read_text()
-        manifest.write_text(
-            text.replace(f"17.0.1.0.{self.version - 1}'", f"17.0.1.0.{self.version}'")
+        text = re.sub(
+            r"'version': '[^']*'", f"'version': '1.0.{self.version}'", manifest.read_text()
         )
+        manifest.write_text(text)
         self._commit(f"kill_addon {self.version}")
 
     def break_module(self) -> None:
@@ -105,8 +106,18 @@ class Production:
 
     def deploy_cli(self, *, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "odooplane", "-C", str(self.repo), "env", "deploy",
-             "production", "main", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "odooplane",
+                "-C",
+                str(self.repo),
+                "env",
+                "deploy",
+                "production",
+                "main",
+                "--json",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -218,9 +229,7 @@ class Client:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             body = xmlrpc.client.dumps(args, method).encode()
-            conn.request(
-                "POST", f"/xmlrpc/2/{service}", body, {"Content-Type": "text/xml"}
-            )
+            conn.request("POST", f"/xmlrpc/2/{service}", body, {"Content-Type": "text/xml"})
             response = conn.getresponse()
             data = response.read()
             if response.status != 200:
@@ -228,7 +237,9 @@ class Client:
                 whose = (
                     "maintenance"
                     if "maintenance" in text
-                    else "front-door" if "odooplane" in text else "odoo"
+                    else "front-door"
+                    if "odooplane" in text
+                    else "odoo"
                 )
                 return f"http-{response.status}-{whose}", None
             result, _ = xmlrpc.client.loads(data)
@@ -409,11 +420,7 @@ def test_a_deploy_killed_at_each_phase_comes_back_without_a_person(
 
         def serving() -> bool:
             now = store.load("production")
-            return (
-                now is not None
-                and now.operation is None
-                and _poller(production)._poll() == "ok"
-            )
+            return now is not None and now.operation is None and _poller(production)._poll() == "ok"
 
         seconds = _wait(serving, RECOVERY_BOUND, "production answering again")
         time.sleep(0.5)

@@ -162,6 +162,8 @@ def scenario(
         write_addon(
             addons,
             "gt_base",
+            # OCA's mandatory checks want the series in the version (manifest-version-format).
+            version="17.0.1.0.0",
             extra={
                 "tests/__init__.py": "from . import test_base\n",
                 "tests/test_base.py": PASSING_TEST,
@@ -170,6 +172,7 @@ def scenario(
         write_addon(
             addons,
             "gt_child",
+            version="17.0.1.0.0",
             depends=("gt_base",),
             extra={
                 "tests/__init__.py": "from . import test_child\n",
@@ -179,6 +182,7 @@ def scenario(
         write_addon(
             addons,
             "gt_other",
+            version="17.0.1.0.0",
             extra={
                 "tests/__init__.py": "from . import test_other\n",
                 "tests/test_other.py": OTHER_TEST,

@@ -204,6 +204,8 @@ def scenario(
         write_addon(
             repo / "addons",
             "hello",
+            # OCA's mandatory checks want the series in the version (manifest-version-format).
+            version="17.0.1.0.0",
             extra={
                 "__init__.py": "from . import controllers\n",
                 "controllers/__init__.py": "from . import main\n",

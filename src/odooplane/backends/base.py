@@ -11,11 +11,12 @@ later in containers or on Kubernetes. The lifecycle hands it a :class:`ProgramSp
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from odooplane.environments.health import HealthResult, check_once, wait_healthy
 from odooplane.results import Result
 
 if TYPE_CHECKING:
@@ -91,6 +92,9 @@ class ProcessBackend(abc.ABC):
 
     #: The value of an environment's ``backend:`` key this implementation serves.
     kind: ClassVar[str]
+    #: Whether Odoo answers on this machine (its ports): the front door (Caddy) routes
+    #: to it. A cluster serves its environments through its own Ingress.
+    serves_here: ClassVar[bool] = True
 
     @abc.abstractmethod
     def define(self, spec: ProgramSpec) -> None:
@@ -169,3 +173,57 @@ class ProcessBackend(abc.ABC):
     @abc.abstractmethod
     def log_location(self, name: str) -> Path | None:
         """Where the output of program ``name`` goes (None when it is not defined)."""
+
+    def log_stream(self, name: str, *, lines: int, follow: bool) -> Iterator[str] | None:
+        """The output of ``name`` when it is not a file here (pods: through their API);
+        None: read :meth:`log_location`."""
+        del name, lines, follow
+        return None
+
+    def wait_healthy(
+        self,
+        name: str,
+        url: str,
+        *,
+        timeout: float,
+        still_running: Callable[[], str | None] | None = None,
+    ) -> HealthResult:
+        """Wait until ``name`` serves ``/web/health`` and ``/web/login`` with 200; here,
+        asked from this machine at ``url``."""
+        del name
+        return wait_healthy(url, timeout=timeout, still_running=still_running)
+
+    def check_health(self, name: str, url: str, *, timeout: float = 10.0) -> HealthResult:
+        """One look at the health of ``name`` (see :meth:`wait_healthy`)."""
+        del name
+        return check_once(url, timeout=timeout)
+
+    def serve(self, env: str, program: str) -> None:
+        """Send environment ``env``'s users to ``program`` (one of its slots), for a
+        backend that serves elsewhere (:attr:`serves_here` false); here Caddy does."""
+        del env, program
+
+    def maintenance(self, env: str, message: str) -> None:
+        """Stop sending environment ``env``'s users to any of its programs while a deploy
+        changes its database, for a backend that serves elsewhere."""
+        del env, message
+
+    def recorded_state(self, name: str) -> dict[str, Any] | None:
+        """The environment's record as kept where it runs (a cluster's annotations), to
+        rebuild the local state after it was lost; None when the backend keeps none."""
+        del name
+        return None
+
+    def recorded_environments(self) -> list[str]:
+        """The environments of the project the backend knows of, by name."""
+        return []
+
+    def keep_record(self, name: str, key: str, data: dict[str, Any]) -> None:
+        """Keep ``data`` (a preview's record...) with environment ``name`` where it runs,
+        when the backend can; see :meth:`kept_records`."""
+        del name, key, data
+
+    def kept_records(self, key: str) -> dict[str, dict[str, Any]]:
+        """The records kept under ``key``, by environment name."""
+        del key
+        return {}

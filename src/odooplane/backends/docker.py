@@ -195,12 +195,7 @@ class DockerBackend(ProcessBackend):
         return self.image(b)
 
     def _conf_path(self, argv: Sequence[str]) -> Path:
-        for index, arg in enumerate(argv):
-            if arg == "-c" and index + 1 < len(argv):
-                return Path(argv[index + 1])
-            if arg.startswith("--config="):
-                return Path(arg.split("=", 1)[1])
-        raise ConfigError(f"The Odoo command {' '.join(argv[:3])}... names no odoo.conf.")
+        return images.conf_of(argv)
 
     def translate_conf(
         self, text: str, b: Build, net: NetworkInfo, *, log_to_file: bool
@@ -341,24 +336,7 @@ class DockerBackend(ProcessBackend):
         self.docker.run([*args, volume])
 
     def _inner_argv(self, argv: Sequence[str], b: Build) -> list[str]:
-        """The local Odoo command line with the image's paths."""
-        from odooplane.environments.builds import runtime_of
-
-        python = str(runtime_of(b).python)
-        conf = str(self._conf_path(argv))
-        inner: list[str] = []
-        for arg in argv:
-            if arg == python:
-                inner.append(f"{images.VENV}/bin/python")
-            elif arg == conf:
-                inner.append(str(images.CONF_PATH))
-            elif arg.startswith(("/", "--config=")) and (
-                arg.startswith(b.odoo_path) or arg.startswith(b.code_dir)
-            ):
-                inner.append(str(images.container_path(b, arg)))
-            else:
-                inner.append(arg)
-        return inner
+        return images.inner_argv(argv, b)
 
     # -- ProcessBackend -----------------------------------------------------------------
 

@@ -421,7 +421,13 @@ def logs_command(ctx: click.Context, name: str, lines: int, follow: bool) -> Non
     """Show the log of environment NAME's Odoo process."""
     from odooplane.backends.supervisor import tail
 
-    path = envs.log_file(_project(ctx), name)
+    project = _project(ctx)
+    stream = envs.log_stream(project, name, lines=lines, follow=follow)
+    if stream is not None:
+        for line in stream:
+            click.echo(line)
+        return
+    path = envs.log_file(project, name)
     if not path.exists():
         raise UsageError(
             f"Environment '{name}' has no log yet ({path}).",

@@ -154,6 +154,19 @@ class DatabaseConfig(Strict):
         return value
 
 
+def check_backend(value: str) -> str:
+    if value in PLANNED_BACKENDS:
+        raise ValueError(
+            f"the '{value}' backend is not available yet; the available ones are "
+            f"{', '.join(BACKENDS)}"
+        )
+    if value not in BACKENDS:
+        raise ValueError(
+            f"'{value}' is not a backend; the available ones are {', '.join(BACKENDS)}"
+        )
+    return value
+
+
 ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
 
 
@@ -209,6 +222,35 @@ class KubernetesConfig(Strict):
     gc_schedule: str | None = Field(
         default=None, description="cron schedule of a CronJob running `preview gc`"
     )
+    host_address: str | None = Field(
+        default=None,
+        description="the address pods reach this machine at (a cluster on this machine): "
+        "the embedded PostgreSQL server and the mail catcher listen there too",
+    )
+    pod_network: str | None = Field(
+        default=None, description="the pods' subnet, let in by the embedded PostgreSQL server"
+    )
+
+    @field_validator("host_address", "pod_network")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is not None:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"'{value}' is not an IP address or subnet") from None
+        return value
+
+    @model_validator(mode="after")
+    def _host_address_needs_network(self) -> KubernetesConfig:
+        if self.host_address and not self.pod_network:
+            raise ValueError(
+                "host_address needs pod_network (the pods' subnet, e.g. 10.244.0.0/16): "
+                "the embedded PostgreSQL server lets that subnet in"
+            )
+        return self
 
     @field_validator("namespace")
     @classmethod
@@ -265,7 +307,8 @@ class EnvironmentConfig(Strict):
     workers: Annotated[WholeNumber, Field(ge=0, le=64)] = 0
     backend: str = Field(
         default="local",
-        description="where its Odoo runs: local (a supervisord here) or docker (a container)",
+        description="where its Odoo runs: local (a supervisord here), docker (a container) "
+        "or kubernetes (a Deployment in a cluster)",
     )
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
     resources: ResourcesConfig | None = Field(
@@ -288,16 +331,7 @@ class EnvironmentConfig(Strict):
     @field_validator("backend")
     @classmethod
     def _backend(cls, value: str) -> str:
-        if value in PLANNED_BACKENDS:
-            raise ValueError(
-                f"the '{value}' backend is not available yet; only 'local' (a supervisord "
-                "on this machine) and 'docker' (a container per environment) are"
-            )
-        if value not in BACKENDS:
-            raise ValueError(
-                f"'{value}' is not a backend; the available ones are {', '.join(BACKENDS)}"
-            )
-        return value
+        return check_backend(value)
 
     @field_validator("env_file")
     @classmethod
@@ -428,6 +462,14 @@ class PreviewsConfig(Strict):
     closed_grace_minutes: Annotated[WholeNumber, Field(ge=0, le=5_256_000)] = 60
     workers: Annotated[WholeNumber, Field(ge=0, le=16)] = 0
     modules: list[ModuleName] = Field(default_factory=list, description="modules to install")
+    backend: str = Field(
+        default="local", description="where previews run: local, docker or kubernetes"
+    )
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        return check_backend(value)
 
 
 class RoutingConfig(Strict):

@@ -43,8 +43,8 @@ MAX_IDENTIFIER = 63
 LOADER_CONTEXT = "odooplane-loader"
 # Where an environment's Odoo can run (odooplane.backends); the planned ones are refused
 # with a sentence saying so.
-BACKENDS = ("local", "docker")
-PLANNED_BACKENDS = ("kubernetes",)
+BACKENDS = ("local", "docker", "kubernetes")
+PLANNED_BACKENDS: tuple[str, ...] = ()
 
 
 class Strict(BaseModel):

@@ -191,6 +191,38 @@ def container_path(b: Build, host_path: Path | str) -> PurePosixPath:
     )
 
 
+def conf_of(argv: Sequence[str]) -> Path:
+    """The odoo.conf an Odoo command line names (``-c PATH`` or ``--config=PATH``)."""
+    for index, arg in enumerate(argv):
+        if arg == "-c" and index + 1 < len(argv):
+            return Path(argv[index + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+    raise ConfigError(f"The Odoo command {' '.join(argv[:3])}... names no odoo.conf.")
+
+
+def inner_argv(argv: Sequence[str], b: Build) -> list[str]:
+    """A command line of this machine (the build's runtime, its Odoo source and code,
+    the environment's odoo.conf) with the image's paths."""
+    from odooplane.environments import builds  # looked up now: tests stand in for it
+
+    python = str(builds.runtime_of(b).python)
+    conf = str(conf_of(argv))
+    inner: list[str] = []
+    for arg in argv:
+        if arg == python:
+            inner.append(f"{VENV}/bin/python")
+        elif arg == conf:
+            inner.append(str(CONF_PATH))
+        elif arg.startswith(("/", "--config=")) and (
+            arg.startswith(b.odoo_path) or arg.startswith(b.code_dir)
+        ):
+            inner.append(str(container_path(b, arg)))
+        else:
+            inner.append(arg)
+    return inner
+
+
 def image_record_path(project: Project, sha: str) -> Path:
     return builds_dir(project) / sha / "image.json"
 
@@ -294,7 +326,8 @@ def _requirements(b: Build) -> tuple[str, str, bool]:
     return "\n".join(lines) + "\n", match.group(1), meta.get("installer") == "uv"
 
 
-def _ca_files() -> list[ContextFile]:
+def ca_files() -> list[ContextFile]:
+    """The host's extra CA certificates, for HTTPS from a build stage (through a proxy)."""
     files = [ContextFile("ca/.keep", data=b"")]
     if HOST_CA_DIR.is_dir():
         for path in sorted(HOST_CA_DIR.rglob("*.crt")):
@@ -400,7 +433,7 @@ def build_image(
             ),
             ContextFile("requirements.txt", data=requirements.encode()),
             ContextFile("entrypoint.py", data=ENTRYPOINT.encode(), mode=0o755),
-            *_ca_files(),
+            *ca_files(),
         ],
         rebuild=rebuild,
     )

@@ -244,7 +244,7 @@ class DevSession:
         """Classify ``paths``, then restart, upgrade, or tell the browser, as the plan says."""
         assert self._classifier is not None and self.odoo is not None
         started = time.monotonic()
-        changes = [c for c in (self._classifier.classify(p) for p in sorted(paths)) if c]
+        changes = self._classifier.classify_batch(paths)
         plan = plan_for(changes, installed=self.installed, to_install=self.pending_install)
         if plan.empty:
             return plan

@@ -190,6 +190,17 @@ class ChangeClassifier:
 
     # -- classification ------------------------------------------------------------------
 
+    def classify_batch(self, paths: Iterable[Path]) -> list[Change]:
+        """The changes of a batch of paths. A new folder stands for every file in it:
+        files written into it before the watch on it began send no event of their own
+        (``mkdir models && cp … models/``, a checkout adding a folder)."""
+        expanded: set[Path] = set()
+        for path in paths:
+            expanded.add(path)
+            if path.is_dir() and not path.is_symlink():
+                expanded.update(p for p in path.rglob("*") if p.is_file() and not ignored(p))
+        return [c for c in (self.classify(p) for p in sorted(expanded)) if c]
+
     def classify(self, path: Path) -> Change | None:
         """The kind of change ``path`` is, or None when it is ignored."""
         path = Path(path).resolve()

@@ -20,7 +20,7 @@ from odooplane.config import CopyPolicy, EnvironmentConfig, EnvironmentKind
 from odooplane.envfile import read_env_file
 from odooplane.environments.builds import Build, build_addons_path, runtime_of, source_of
 from odooplane.environments.ports import PortPair
-from odooplane.environments.state import StateStore
+from odooplane.environments.state import EnvState, StateStore, now_iso
 from odooplane.fsutil import read_json, write_atomic, write_json_atomic
 from odooplane.odoo.series import DEMO_OPTION, for_series
 from odooplane.postgres.project_server import server_for
@@ -54,6 +54,29 @@ class EnvContext:
     @property
     def backend(self) -> ProcessBackend:
         return backend_for(self.project, self.name)
+
+    def load_state(self) -> EnvState | None:
+        """The environment's state; when the state folder lost it but the backend keeps
+        a record where the environment runs (a cluster), the state rebuilt from it."""
+        state = self.store.load(self.name)
+        if state is not None:
+            return state
+        record = self.backend.recorded_state(self.name)
+        if not record:
+            return None
+        values = {"kind": self.kind.value, "database": self.database, **record}
+        state = EnvState.from_dict({**values, "name": self.name, "operation": None})
+        state.add_history(
+            {
+                "action": "adopt",
+                "status": "recovered",
+                "at": now_iso(),
+                "note": f"state rebuilt from the record kept by the {self.backend.kind} backend",
+                "build": state.build,
+            }
+        )
+        self.store.save(state)
+        return state
 
     @property
     def kind(self) -> EnvironmentKind:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from odooplane.environments import front, ports, sessions, slots
 from odooplane.environments.builds import require_build
 from odooplane.environments.context import EnvContext
-from odooplane.environments.health import HealthResult, check_once
+from odooplane.environments.health import HealthResult
 from odooplane.environments.launch import launch, retire_unslotted, serve, stop_process
 from odooplane.environments.locks import current_command, environment_lock
 from odooplane.environments.recovery import recover
@@ -98,7 +98,7 @@ def _start_locked(
         say(progress, f"moving {ctx.name} behind the front door (its address goes to Caddy)...")
     slot = slots.serving(ctx, state) or slots.slot(ctx, state, slots.FIRST)
     live = ctx.backend.status(slot.program)
-    if live.running and check_once(slot.local_url).ok:
+    if live.running and ctx.backend.check_health(slot.program, slot.local_url).ok:
         serve(ctx, state, slot, b)
         state.status, state.desired = "running", "running"
         ctx.store.save(state)
@@ -196,7 +196,10 @@ def destroy(
     else:
         orphan = store.load(name)
         if orphan is None:
-            project.environment(name)  # raises the "no environment named" sentence
+            # A preview's state may be kept where it runs (a cluster) only; otherwise
+            # this raises the "no environment named" sentence.
+            orphan = EnvContext(project, name).load_state()
+        if orphan is None:
             raise NotFoundError(f"No environment named '{name}'.")
         is_production, default_db = orphan.kind == "production", orphan.database
     if is_production and not force:

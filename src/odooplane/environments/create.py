@@ -93,7 +93,7 @@ def create(
     ctx = EnvContext(project, name)
     with environment_lock(project.state_dir, name, timeout=lock_timeout):
         server = ctx.server()
-        state = ctx.store.load(name)
+        state = ctx.load_state()
         if state is not None:
             op = interrupted_operation(state)
             if (op is not None and op.op == "create") or (
@@ -131,7 +131,7 @@ def create(
             )
         if ctx.copy_source and import_path is None:
             source_ctx = EnvContext(project, ctx.copy_source)
-            source_state = source_ctx.store.load(ctx.copy_source)
+            source_state = source_ctx.load_state()
             if source_state is None or source_state.build is None:
                 raise RefusedError(
                     f"Environment '{name}' is a copy of '{ctx.copy_source}', which has not "
@@ -241,6 +241,9 @@ def _create_fresh(
     from odooplane.environments.prepare import prepare_environment
 
     write_odoo_conf(ctx, b, pair, server, catcher=mail_catcher(ctx))
+    if not ctx.backend.serves_here:
+        _init_where_it_runs(ctx, state, server, b, run)
+        return
     with run.step("initialize database") as capture:
         ctx.store.phase(state, "initializing")
         try:
@@ -257,6 +260,44 @@ def _create_fresh(
             capture.line(
                 f"{ctx.database}: {', '.join(made.modules)} ({'demo' if made.demo else 'no demo'})"
                 f" cloned from {made.clone.template} in {made.clone.seconds:.2f} s ({layers})"
+            )
+        store_checksums(ctx, server, b)
+
+
+def _init_where_it_runs(
+    ctx: EnvContext, state: EnvState, server: DatabaseServer, b: Build, run: RecordedRun
+) -> None:
+    """Initialize the database with the build's image where the environment runs (a
+    cluster's Job): its filestore is there, not on this machine, and its login is the
+    environment's own role."""
+    from odooplane.environments.builds import runtime_of, source_of
+    from odooplane.environments.odoo_run import module_rows, run_odoo
+    from odooplane.environments.steps import explain, wanted_modules
+    from odooplane.odoo.series import for_series
+
+    modules = wanted_modules(ctx, b)
+    with run.step("initialize database") as capture:
+        ctx.store.phase(state, "initializing")
+        argv = for_series(b.odoo_series).init_argv(
+            runtime_of(b),
+            source_of(b),
+            ctx.conf_path,
+            database=ctx.database,
+            modules=modules,
+            demo=ctx.demo,
+        )
+        result = run_odoo(ctx, state, argv, b, log_name="init.log", capture=capture)
+        exists = dbs.database_exists(server, ctx.database)
+        rows = module_rows(server, ctx.database) if exists else {}
+        missing = [m for m in modules if rows.get(m) is None or rows[m].state != "installed"]
+        if result.code != 0 or missing:
+            why = (
+                f"odoo-bin exited with code {result.code}"
+                if result.code
+                else f"{', '.join(missing)} not installed"
+            )
+            raise StepFailed(
+                f"Initializing the database failed: {why}.", excerpt=explain(result.output)
             )
         store_checksums(ctx, server, b)
 

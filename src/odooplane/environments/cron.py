@@ -21,14 +21,14 @@ from odooplane.results import Result
 MARKER = "ODOOPLANE-CRON-RESULT "
 IN_RUNTIME = Path(in_runtime.__file__)
 
-# Runs inside `odoo-bin shell` (``env`` is bound, superuser); `_target` and `_in_runtime`
-# (the path of odooplane/odoo/in_runtime.py, which knows how each series runs a cron by
-# hand) are prepended.
+# Runs inside `odoo-bin shell` (``env`` is bound, superuser); `_target` and
+# `_in_runtime` (the source of odooplane/odoo/in_runtime.py, which knows how each series
+# runs a cron by hand) are prepended. The source travels in the script, not as a path:
+# the shell may run in a container or as a user that cannot read odooplane's files.
 _SCRIPT = r"""
-import importlib.util as _ilu, json as _json, time as _time, traceback as _traceback
-_spec = _ilu.spec_from_file_location("_odooplane_in_runtime", _in_runtime)
-_inside = _ilu.module_from_spec(_spec)
-_spec.loader.exec_module(_inside)
+import json as _json, time as _time, traceback as _traceback, types as _types
+_inside = _types.ModuleType("_odooplane_in_runtime")
+exec(compile(_in_runtime, "odooplane/odoo/in_runtime.py", "exec"), _inside.__dict__)
 def _report(**values):
     print("ODOOPLANE-CRON-RESULT " + _json.dumps(values), flush=True)
 _Cron = env["ir.cron"].with_context(active_test=False)
@@ -73,7 +73,8 @@ else:
 
 
 def cron_script(target: str) -> str:
-    return f"_target = {target!r}\n_in_runtime = {str(IN_RUNTIME)!r}\n{_SCRIPT}"
+    source = IN_RUNTIME.read_text(encoding="utf-8")
+    return f"_target = {target!r}\n_in_runtime = {source!r}\n{_SCRIPT}"
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,13 @@ def upstream(ctx: EnvContext, slot: Slot, b: Build) -> Upstream:
     )
 
 
-def route(ctx: EnvContext, state: EnvState, slot: Slot, b: Build) -> Route:
+def route(ctx: EnvContext, state: EnvState, slot: Slot, b: Build) -> Route | None:
     """Serve the environment's address from ``slot`` (creating its route, ending any
-    maintenance), keeping the hostnames and wake command already on the route."""
+    maintenance), keeping the hostnames and wake command already on the route. A backend
+    serving elsewhere (a cluster: its Service and Ingress) switches its own front door."""
+    if not ctx.backend.serves_here:
+        ctx.backend.serve(ctx.name, slot.program)
+        return None
     if not state.http_port:
         raise RefusedError(f"Environment '{ctx.name}' has no port yet.")
     door = router(ctx)
@@ -56,6 +60,9 @@ def route(ctx: EnvContext, state: EnvState, slot: Slot, b: Build) -> Route:
 def switch(ctx: EnvContext, slot: Slot, b: Build) -> Upstream | None:
     """Send the environment's next requests to ``slot`` atomically, ending a maintenance
     page; returns the upstream served before."""
+    if not ctx.backend.serves_here:
+        ctx.backend.serve(ctx.name, slot.program)
+        return None
     door = router(ctx)
     previous = door.switch_upstream(ctx.name, upstream(ctx, slot, b))
     current = door.get(ctx.name)
@@ -66,9 +73,10 @@ def switch(ctx: EnvContext, slot: Slot, b: Build) -> Upstream | None:
 
 def maintenance(ctx: EnvContext, message: str) -> None:
     """Answer every request with the maintenance page (503, ``Retry-After``)."""
-    router(ctx).maintenance(
-        ctx.name, True, retry_after=MAINTENANCE_RETRY_AFTER, message=message
-    )
+    if not ctx.backend.serves_here:
+        ctx.backend.maintenance(ctx.name, message)
+        return
+    router(ctx).maintenance(ctx.name, True, retry_after=MAINTENANCE_RETRY_AFTER, message=message)
 
 
 def serving(ctx: EnvContext) -> Route | None:

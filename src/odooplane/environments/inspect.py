@@ -3,6 +3,7 @@ the environment for a branch, and ``env diff``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def describe_credentials(ctx: EnvContext) -> dict[str, Any]:
 def status(project: Project, name: str, *, check_health: bool = True) -> EnvironmentStatus:
     """The truth about one environment: recorded state, live process, health."""
     ctx = EnvContext(project, name)
-    state = ctx.store.load(name)
+    state = ctx.load_state()
     kind, database = ctx.kind.value, ctx.database
     if state is None:
         return EnvironmentStatus(name, kind, database, ctx.config.url, "absent", created=False)
@@ -132,9 +133,13 @@ def status(project: Project, name: str, *, check_health: bool = True) -> Environ
         else None
     )
     health = None
-    if check_health and live.running and pair is not None:
-        # Through the front door, as users reach it.
-        health = check_once(ctx.local_url(pair), timeout=5)
+    if check_health and live.running:
+        if not ctx.backend.serves_here:
+            # A cluster serves through its own Service: asked from inside the pod.
+            health = ctx.backend.check_health(serving_program(ctx, state), "", timeout=5)
+        elif pair is not None:
+            # Through the front door, as users reach it.
+            health = check_once(ctx.local_url(pair), timeout=5)
     if check_health and serving is not None:
         health = check_once(serving.url, timeout=5)
     return EnvironmentStatus(
@@ -193,6 +198,13 @@ def list_environments(project: Project) -> list[EnvironmentRow]:
         if orphan not in project.config.environments:
             rows.append(EnvironmentRow(orphan, "?", "orphaned", None, None, None, None, None))
     return rows
+
+
+def log_stream(project: Project, name: str, *, lines: int, follow: bool) -> Iterator[str] | None:
+    """The environment's output when its backend serves it (pods, through their API);
+    None when it is the file :func:`log_file` names."""
+    ctx = EnvContext(project, name)
+    return ctx.backend.log_stream(name, lines=lines, follow=follow)
 
 
 def log_file(project: Project, name: str) -> Path:

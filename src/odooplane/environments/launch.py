@@ -11,7 +11,7 @@ from pathlib import Path
 from odooplane.environments import front, keeper, slots, zygotes
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext, program_spec, write_odoo_conf
-from odooplane.environments.health import HealthResult, wait_healthy
+from odooplane.environments.health import HealthResult
 from odooplane.environments.neutralize_step import verify_before_start
 from odooplane.environments.ports import PortPair
 from odooplane.environments.slots import Slot
@@ -119,7 +119,8 @@ def launch(
     with hstep as capture:
         if state.operation is not None:
             ctx.store.phase(state, "health_check", step="health check")
-        result = wait_healthy(
+        result = ctx.backend.wait_healthy(
+            slot.program,
             slot.local_url,
             timeout=health_timeout,
             still_running=_process_gave_up(ctx, slot.program),

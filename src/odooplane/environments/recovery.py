@@ -29,7 +29,7 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 from odooplane.environments import front, slots, snapshots
 from odooplane.environments.builds import Build, load_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
-from odooplane.environments.health import HealthResult, check_once, wait_healthy
+from odooplane.environments.health import HealthResult, check_once
 from odooplane.environments.launch import launch, public_pair, serve, stop_process
 from odooplane.environments.slots import Slot
 from odooplane.environments.state import (
@@ -150,7 +150,11 @@ def undo_to_previous(
         return done
     slot = slots.slot(ctx, state, old_slot or slots.other(new_slot))
     live = ctx.backend.status(slot.program)
-    if done.snapshot_kept is None and live.running and check_once(slot.local_url, timeout=5).ok:
+    if (
+        done.snapshot_kept is None
+        and live.running
+        and ctx.backend.check_health(slot.program, slot.local_url, timeout=5).ok
+    ):
         # The old build never stopped serving (a code-only deploy, or an early failure).
         write_odoo_conf(ctx, previous, slot.pair, server, catcher=mail_catcher(ctx))
         serve(ctx, state, slot, previous)
@@ -179,7 +183,7 @@ def roll_forward(
 ) -> list[str]:
     """Make ``target`` in slot ``new`` serve and finish the deploy's state."""
     actions: list[str] = []
-    if not check_once(new.local_url, timeout=5).ok:
+    if not ctx.backend.check_health(new.program, new.local_url, timeout=5).ok:
         launch(ctx, state, target, new, server, None, health_timeout=health_timeout)
         actions.append(f"started {target.short} again in the {new.name} slot")
     if front.served_port(ctx) != new.http:
@@ -216,8 +220,11 @@ def _new_build_answers(ctx: EnvContext, new: Slot, health_timeout: float) -> boo
         status = ctx.backend.status(new.program)
         return None if status.running else status.state
 
-    result = wait_healthy(
-        new.local_url, timeout=min(health_timeout, RECOVERY_HEALTH_TIMEOUT), still_running=gave_up
+    result = ctx.backend.wait_healthy(
+        new.program,
+        new.local_url,
+        timeout=min(health_timeout, RECOVERY_HEALTH_TIMEOUT),
+        still_running=gave_up,
     )
     return result.ok
 
@@ -324,7 +331,7 @@ def _recover_other(
         return "nothing", None
     allocate_ports(ctx, state)
     slot = slots.slot(ctx, state, op.slot or state.slot or slots.FIRST)
-    if not check_once(slot.local_url, timeout=5).ok:
+    if not ctx.backend.check_health(slot.program, slot.local_url, timeout=5).ok:
         launch(ctx, state, b, slot, server, None, health_timeout=health_timeout)
         actions.append(f"started {b.short} ({slot.name} slot)")
     serve(ctx, state, slot, b)

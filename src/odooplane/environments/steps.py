@@ -167,7 +167,7 @@ def require_database(ctx: EnvContext, server: DatabaseServer) -> None:
 
 
 def require_state(ctx: EnvContext) -> EnvState:
-    state = ctx.store.load(ctx.name)
+    state = ctx.load_state()
     if state is None:
         raise NotFoundError(
             f"Environment '{ctx.name}' has not been created yet.",

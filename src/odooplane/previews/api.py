@@ -148,8 +148,40 @@ def _login(project: Project, name: str) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+def _save(project: Project, record: PreviewRecord) -> None:
+    """Save the preview's record here, and where it runs when its backend keeps records
+    (a cluster), so ``gc`` and ``list`` find it again after the state folder is lost."""
+    PreviewStore(project.state_dir).save(record)
+    with contextlib.suppress(OdooplaneError):
+        EnvContext(project, record.name).backend.keep_record(
+            record.name, "preview", record.to_dict()
+        )
+
+
+def adopt_kept_records(project: Project) -> list[str]:
+    """Records of previews the previews' backend keeps but this state folder lost; the
+    names adopted."""
+    from odooplane.backends.factory import backend_named
+
+    store = PreviewStore(project.state_dir)
+    adopted = []
+    try:
+        kept = backend_named(project, project.config.previews.backend).kept_records("preview")
+    except OdooplaneError:
+        return []
+    for name, data in sorted(kept.items()):
+        if store.load(name) is None:
+            with contextlib.suppress(TypeError, ValueError):
+                store.save(PreviewRecord.from_dict(data))
+                adopted.append(name)
+    return adopted
+
+
 def _route(project: Project, router: Router, record: PreviewRecord) -> None:
-    """Route the preview's hostname and port to its running Odoo, with its wake command."""
+    """Route the preview's hostname and port to its running Odoo, with its wake command
+    (on a cluster, its Ingress serves it)."""
+    if not EnvContext(project, record.name).backend.serves_here:
+        return
     state = StateStore(project.state_dir).load(record.name)
     if state is None or not state.http_port:
         raise NotFoundError(f"Preview '{record.name}' has no environment state.")
@@ -387,12 +419,12 @@ def up(
         steps: list[Any] = []
         if record is None:
             record = _new_record(project, router, pr, branch, title, wanted)
-            store.save(record)
+            _save(project, record)
             action = "created"
         record.ref, record.updated_at, record.closed_at = wanted, now_iso(), None
         if title:
             record.title = title
-        store.save(record)
+        _save(project, record)
         state = StateStore(project.state_dir).load(record.name)
         if state is not None and (
             rebuild or state.build is None or state.status in ("failed", "refused")
@@ -425,7 +457,7 @@ def up(
             steps = envs.deploy(project, record.name, wanted, progress=progress).steps
         record.build = b.sha
     record.stopped_at = record.stopped_reason = None
-    store.save(record)
+    _save(project, record)
     _route(project, router, record)
     info = _info(project, record, router, with_password=True)
     info.action = action
@@ -498,7 +530,7 @@ def close(project: Project, *, prs: list[int]) -> list[dict[str, Any]]:
             result.append({"pr": number, "environment": None, "closed_at": None})
             continue
         record.closed_at = record.closed_at or now_iso()
-        store.save(record)
+        _save(project, record)
         result.append({"pr": number, "environment": record.name, "closed_at": record.closed_at})
     return result
 
@@ -507,11 +539,12 @@ def pin(project: Project, *, pr: int, pinned: bool) -> PreviewInfo:
     """A pinned preview is never removed for its age or to make room (closing still does)."""
     record = _find(project, pr=pr)
     record.pinned = pinned
-    PreviewStore(project.state_dir).save(record)
+    _save(project, record)
     return _info(project, record, router_for(project))
 
 
 def list_previews(project: Project) -> list[PreviewInfo]:
+    adopt_kept_records(project)
     router = router_for(project)
     return [_info(project, r, router) for r in PreviewStore(project.state_dir).all()]
 
@@ -527,7 +560,7 @@ def show(project: Project, *, pr: int) -> PreviewInfo:
 def _running(project: Project, records: list[PreviewRecord]) -> list[PreviewRecord]:
     found = []
     for record in records:
-        ctx_state = StateStore(project.state_dir).load(record.name)
+        ctx_state = EnvContext(project, record.name).load_state()
         if ctx_state is None:
             continue
         if _is_running(project, record.name):
@@ -555,7 +588,7 @@ def stop_idle(project: Project, router: Router, record: PreviewRecord, reason: s
     _route(project, router, record)
     envs.stop(project, record.name)
     record.stopped_at, record.stopped_reason = now_iso(), reason
-    PreviewStore(project.state_dir).save(record)
+    _save(project, record)
 
 
 def _make_room(
@@ -584,7 +617,7 @@ def wake(project: Project, name: str, *, progress: Progress | None = None) -> Pr
     started = time.monotonic()
     envs.start(project, name, progress=progress)
     record.woken_at, record.stopped_at, record.stopped_reason = now_iso(), None, None
-    PreviewStore(project.state_dir).save(record)
+    _save(project, record)
     _route(project, router, record)
     info = _info(project, record, router)
     info.action, info.seconds = "woken", round(time.monotonic() - started, 2)
@@ -609,6 +642,7 @@ def gc(
     beyond ``max_deployed``. Stopped: previews idle for ``idle_minutes``, and the longest
     idle beyond ``max_running``. Every removal is recorded with its reason.
     """
+    adopt_kept_records(project)
     if closed:
         close(project, prs=closed)
     config = project.config.previews

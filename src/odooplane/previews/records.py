@@ -141,6 +141,7 @@ def preview_environment(project: Any, name: str) -> EnvironmentConfig | None:
         return EnvironmentConfig.model_validate(
             {
                 "kind": "preview",
+                "backend": config.previews.backend,
                 "data": {"copy": source},
                 "neutralize": True,
                 "modules": list(config.environments[source].modules),
@@ -158,6 +159,7 @@ def preview_environment(project: Any, name: str) -> EnvironmentConfig | None:
     return EnvironmentConfig.model_validate(
         {
             "kind": "preview",
+            "backend": previews.backend,
             "data": {"copy": BASE_NAME} if record.data == "staging" else record.data,
             "neutralize": True,
             "url": record.url,

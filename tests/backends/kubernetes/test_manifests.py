@@ -167,8 +167,25 @@ def test_labels_carry_what_rebuilds_the_view() -> None:
         assert labels[m.KIND_LABEL] == "preview"
         assert labels[m.PULL_REQUEST_LABEL] == "42"
         assert labels[m.BUILD_LABEL] == "a" * 40
-    dep = m.deployment(preview, SETTINGS, IMAGE)
-    assert json.loads(dep["metadata"]["annotations"][m.ANNOTATION_STATE])["status"] == "running"
+    service = m.service(preview, SETTINGS)
+    record = json.loads(service["metadata"]["annotations"][m.ANNOTATION_STATE])
+    assert record["status"] == "running"
+
+
+def test_slots_are_deployments_the_service_chooses_between() -> None:
+    blue = m.deployment(spec(), SETTINGS, IMAGE, slot="blue")
+    green = m.deployment(spec(), SETTINGS, IMAGE, slot="green")
+    assert blue["metadata"]["name"] == "acme-erp-production-blue"
+    assert green["spec"]["selector"]["matchLabels"][m.SLOT_LABEL] == "green"
+    assert green["spec"]["template"]["metadata"]["labels"][m.SLOT_LABEL] == "green"
+    # Both mount the same ReadWriteOnce claim: one node.
+    affinity = blue["spec"]["template"]["spec"]["affinity"]["podAffinity"]
+    (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert m.SLOT_LABEL not in term["labelSelector"]["matchLabels"]
+    service = m.service(spec(), SETTINGS, serving_slot="green")
+    assert service["spec"]["selector"][m.SLOT_LABEL] == "green"
+    for obj in (blue, green, service):
+        validate(obj)
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,13 @@ are plain dicts, the same ones ``odooplane export kubernetes`` writes as YAML.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
 import socket
 import ssl
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -564,6 +567,59 @@ class KubeClient:
             stderr=b"".join(err).decode("utf-8", "replace"),
             message=str(status.get("message") or ""),
         )
+
+
+def exec_terminal(
+    client: KubeClient, pod: str, namespace: str, argv: list[str], *, container: str | None = None
+) -> int:
+    """Run ``argv`` in ``pod`` on this terminal (raw mode, resized with it), as
+    ``kubectl exec -it`` does; its exit code."""
+    import select
+    import shutil
+    import signal
+    import termios
+    import tty
+
+    import websocket
+
+    ws = client.open_exec(pod, namespace, argv, container=container, stdin=True, tty=True)
+    stdin = sys.stdin.fileno()
+    saved = termios.tcgetattr(stdin)
+    status: dict[str, Any] = {}
+
+    def resize(*_: Any) -> None:
+        size = shutil.get_terminal_size()
+        payload = json.dumps({"Width": size.columns, "Height": size.lines}).encode()
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            ws.send_binary(b"\x04" + payload)
+
+    previous = signal.signal(signal.SIGWINCH, resize)
+    try:
+        tty.setraw(stdin)
+        resize()
+        while True:
+            ready, _, _ = select.select([stdin, ws.sock], [], [])
+            if stdin in ready:
+                data = os.read(stdin, 4096)
+                if not data:
+                    break
+                ws.send_binary(b"\x00" + data)
+            if ws.sock in ready:
+                try:
+                    opcode, data = ws.recv_data()
+                except websocket.WebSocketConnectionClosedException:
+                    break
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                if data and data[0] in (1, 2):
+                    os.write(sys.stdout.fileno(), data[1:])
+                elif data and data[0] == 3 and data[1:]:
+                    status = json.loads(data[1:])
+    finally:
+        termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGWINCH, previous)
+        ws.close()
+    return exit_code_of(status)
 
 
 def exit_code_of(status: dict[str, Any]) -> int:

@@ -40,6 +40,9 @@ KIND_LABEL = LABEL_PREFIX + "kind"
 BUILD_LABEL = LABEL_PREFIX + "build"
 PULL_REQUEST_LABEL = LABEL_PREFIX + "pull-request"
 TASK_LABEL = LABEL_PREFIX + "task"
+SLOT_LABEL = LABEL_PREFIX + "slot"
+# The Service's slot while a deploy changes the database: no pod has it.
+MAINTENANCE_SLOT = "maintenance"
 RUN_LABEL = LABEL_PREFIX + "run"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE = "app.kubernetes.io/instance"
@@ -121,10 +124,17 @@ class EnvironmentSpec:
     replicas: int = 1
     pull_request: int | None = None
     state: Mapping[str, Any] = field(default_factory=dict)
+    # Other records kept with the environment (a preview's), by key.
+    records: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def sha(self) -> str:
         return str(self.build.get("sha") or "")
+
+
+def record_annotation(key: str) -> str:
+    """The Deployment annotation keeping the environment's ``key`` record."""
+    return f"{LABEL_PREFIX}{key}"
 
 
 # -- names and labels ------------------------------------------------------------------------
@@ -325,14 +335,38 @@ def server_argv(image: ImageLayout) -> list[str]:
     return [*image.odoo_command, "-c", image.conf_path]
 
 
+def deployment_name(spec: EnvironmentSpec, slot: str | None = None) -> str:
+    inst = instance_name(spec.project, spec.environment)
+    return f"{inst}-{slot}" if slot else inst
+
+
+def _server_affinity(spec: EnvironmentSpec, *, required: bool) -> dict[str, Any]:
+    """Keep the pods that mount the filestore claim (``ReadWriteOnce``) on one node."""
+    term = {
+        "labelSelector": {"matchLabels": selector_labels(spec, "server")},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    if required:
+        return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {
+        "podAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": term}
+            ]
+        }
+    }
+
+
 def deployment(
     spec: EnvironmentSpec,
     settings: ClusterSettings,
     image: ImageLayout,
     *,
     argv: Sequence[str] | None = None,
+    slot: str | None = None,
 ) -> dict[str, Any]:
-    inst = instance_name(spec.project, spec.environment)
+    """The server of the environment; with ``slot`` (blue, green), one of its two slots:
+    a Deployment of its own, the Service sending users to one of them."""
     ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
     if spec.workers:
         ports.append({"name": "websocket", "containerPort": GEVENT_PORT, "protocol": "TCP"})
@@ -354,50 +388,69 @@ def deployment(
         "readinessProbe": _probe("/web/health", period=10, timeout=5, failures=3),
         "livenessProbe": _probe("/web/health", period=30, timeout=10, failures=5),
     }
-    annotations = {ANNOTATION_STATE: json.dumps(dict(spec.state), sort_keys=True)}
+    selector = selector_labels(spec, "server")
+    pod_labels = labels(spec, "server")
+    if slot:
+        selector[SLOT_LABEL] = slot
+        pod_labels[SLOT_LABEL] = slot
+    meta = _meta(spec, settings, deployment_name(spec, slot), "server")
+    meta["labels"] = dict(pod_labels)
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": _pod_security(image),
+        # Odoo finishes its requests on SIGTERM; workers may need the longest one.
+        "terminationGracePeriodSeconds": 60 if spec.workers else 30,
+        "containers": [container],
+        "volumes": _volumes(spec),
+    }
+    if slot:
+        pod["affinity"] = _server_affinity(spec, required=True)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(spec, settings, inst, "server", annotations),
+        "metadata": meta,
         "spec": {
             "replicas": spec.replicas,
             "revisionHistoryLimit": 5,
-            # One build at a time on a database: never two versions side by side.
+            # One build at a time per Deployment on a database: never two side by side.
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector_labels(spec, "server")},
+            "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {
-                    "labels": labels(spec, "server"),
+                    "labels": pod_labels,
                     "annotations": {ANNOTATION_CONFIG_HASH: config_hash(spec)},
                 },
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": _pod_security(image),
-                    # Odoo finishes its requests on SIGTERM; workers may need the longest one.
-                    "terminationGracePeriodSeconds": 60 if spec.workers else 30,
-                    "containers": [container],
-                    "volumes": _volumes(spec),
-                },
+                "spec": pod,
             },
         },
     }
 
 
-def service(spec: EnvironmentSpec, settings: ClusterSettings) -> dict[str, Any]:
+def service(
+    spec: EnvironmentSpec, settings: ClusterSettings, *, serving_slot: str | None = None
+) -> dict[str, Any]:
+    """The environment's address in the cluster: the pods of the serving slot. Its
+    annotations keep the environment's record (and a preview's)."""
     inst = instance_name(spec.project, spec.environment)
     ports = [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]
     if spec.workers:
         ports.append(
             {"name": "websocket", "port": GEVENT_PORT, "targetPort": "websocket", "protocol": "TCP"}
         )
+    selector = selector_labels(spec, "server")
+    if serving_slot:
+        selector[SLOT_LABEL] = serving_slot
+    annotations = {ANNOTATION_STATE: json.dumps(dict(spec.state), sort_keys=True)}
+    for key, record in sorted(spec.records.items()):
+        annotations[record_annotation(key)] = json.dumps(dict(record), sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(spec, settings, inst, "server"),
+        "metadata": _meta(spec, settings, inst, "server", annotations),
         "spec": {
             "type": settings.service_type,
-            "selector": selector_labels(spec, "server"),
+            "selector": selector,
             "ports": ports,
         },
     }
@@ -447,6 +500,10 @@ def environment_objects(
     return objects
 
 
+def job_name(project: str, environment: str, task: str, run_id: str) -> str:
+    return f"{instance_name(project, environment)}-{task}-{run_id}"[:63].rstrip("-")
+
+
 def task_job(
     spec: EnvironmentSpec,
     settings: ClusterSettings,
@@ -461,8 +518,7 @@ def task_job(
     """A one-shot Odoo run (``init``, ``update``, ``neutralize``...) in the environment's
     pod setup (same image, secrets and filestore), never retried: a failed update is
     rolled back, not run twice."""
-    inst = instance_name(spec.project, spec.environment)
-    name = f"{inst}-{task}-{run_id}"[:63].rstrip("-")
+    name = job_name(spec.project, spec.environment, task, run_id)
     job_labels = {**labels(spec, task), TASK_LABEL: task, RUN_LABEL: run_id}
     container: dict[str, Any] = {
         "name": "odoo",
@@ -489,6 +545,8 @@ def task_job(
                 "metadata": {"labels": job_labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    # Near the server's pods: they share the filestore claim.
+                    "affinity": _server_affinity(spec, required=False),
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": _pod_security(image),

@@ -116,10 +116,12 @@ def conf_path() -> Path:
     return Path(str(CONF_PATH))
 
 
-def container_conf(ctx: EnvContext, b: Build) -> str:
+def container_conf(ctx: EnvContext, b: Build, *, catcher: tuple[str, int] | None = None) -> str:
     """The odoo.conf of ``ctx``'s pods: no database server (the libpq variables of the
-    ``-db`` secret say where), the image's paths and ports."""
-    catcher = NOWHERE_SMTP if ctx.config.neutralized else None
+    ``-db`` secret say where), the image's paths and ports. A neutralized environment's
+    mail goes to ``catcher``, else nowhere."""
+    if ctx.config.neutralized and catcher is None:
+        catcher = NOWHERE_SMTP
     options: dict[str, Any] = conf_options(
         ctx, b, PortPair(HTTP_PORT, GEVENT_PORT), None, catcher=catcher
     )

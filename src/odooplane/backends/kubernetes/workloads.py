@@ -42,6 +42,7 @@ REMOVABLE_KINDS = (
     "PersistentVolumeClaim",
 )
 LOG_TAIL = 200
+UNSCHEDULABLE_GRACE = 180.0
 
 
 @dataclass
@@ -51,6 +52,7 @@ class JobResult:
     reason: str
     output: str
     seconds: float
+    exit_code: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,8 +70,16 @@ class RolloutResult:
         return asdict(self)
 
 
-def selector_text(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in labels.items())
+def _age(obj: dict[str, Any]) -> float:
+    """Seconds since ``obj`` was created (0 when unknown)."""
+    from datetime import datetime, timezone
+
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        created = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (datetime.now(timezone.utc) - created).total_seconds()
 
 
 class Workloads:
@@ -137,6 +147,8 @@ class Workloads:
                 condition.get("type") == "PodScheduled"
                 and condition.get("status") == "False"
                 and condition.get("reason") == "Unschedulable"
+                # A claim being provisioned, a node being added: give the scheduler time.
+                and _age(pod) > UNSCHEDULABLE_GRACE
             ):
                 return f"Unschedulable: {condition.get('message', '')}"
         return None
@@ -216,6 +228,7 @@ class Workloads:
             time.sleep(1)
         if streamer is not None:
             streamer.join(timeout=15)
+        pods = self.pods(selector) or pods  # their final state, exit code included
         succeeded = bool(status.get("succeeded")) and not problem
         pod_name = pods[-1]["metadata"]["name"] if pods else ""
         output = "\n".join(lines) if lines else self.safe_tail(pod_name)
@@ -223,10 +236,12 @@ class Workloads:
             reason = "succeeded"
         elif problem:
             reason = problem
+        elif pods and self._exit_code(pods[-1]) is not None:
+            reason = self._exit_reason(pods[-1])
         elif failed_condition is not None:
             reason = f"{failed_condition.get('reason')}: {failed_condition.get('message', '')}"
         else:
-            reason = self._exit_reason(pods[-1]) if pods else "failed"
+            reason = "failed"
         if not succeeded and problem:
             # Stop what is left of it: a Job that cannot run must not start later.
             self.client.delete("Job", name, self.namespace, propagation="Foreground")
@@ -236,7 +251,16 @@ class Workloads:
             reason=reason,
             output=output,
             seconds=round(time.monotonic() - started, 2),
+            exit_code=0 if succeeded else (self._exit_code(pods[-1]) if pods else None),
         )
+
+    @staticmethod
+    def _exit_code(pod: dict[str, Any]) -> int | None:
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            if "exitCode" in term:
+                return int(term["exitCode"])
+        return None
 
     @staticmethod
     def _exit_reason(pod: dict[str, Any]) -> str:
