@@ -269,12 +269,18 @@ def environment_memory(project: Project, name: str) -> tuple[int, int]:
 
 
 def zygote_memory() -> tuple[int, int]:
-    """RSS and PSS of the warm Odoo parents (odooplane.odoo.zygote serve)."""
+    """RSS and PSS of the warm Odoo parents (odooplane.odoo.zygote serve), without the
+    children they forked (which keep their command line)."""
+
+    def is_zygote(proc: psutil.Process) -> bool:
+        cmdline = proc.cmdline()
+        return len(cmdline) > 2 and cmdline[1].endswith("zygote.py") and cmdline[2] == "serve"
+
     rss = pss = 0
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if len(cmdline) > 2 and cmdline[1].endswith("zygote.py") and cmdline[2] == "serve":
-            with contextlib.suppress(psutil.Error):
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            parent = proc.parent()
+            if is_zygote(proc) and not (parent is not None and is_zygote(parent)):
                 info = proc.memory_full_info()
                 rss += info.rss
                 pss += getattr(info, "pss", info.rss)
