@@ -35,6 +35,8 @@ import threading
 import time
 from typing import Any
 
+# odoo.addons' folders as the package defines them, before the zygote adds any.
+_INITIAL_ADDONS: list[str] = []
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1)
 CONNECT_TIMEOUT = 2.0
 FIRST_REPLY_TIMEOUT = 10.0
@@ -120,6 +122,9 @@ def serve(socket_path: str, odoo_path: str, preload: list[str]) -> int:
     # The Odoo-source addon folders, without parsing a configuration (the child parses
     # its own, which also sets up its logging).
     addons: Any = importlib.import_module("odoo.addons")
+    # What a cold odoo-bin starts from (the package's own folders), before the
+    # configuration's: children put their folders back in that order.
+    _INITIAL_ADDONS[:] = list(addons.__path__)
     for folder in (os.path.join(odoo_path, "odoo", "addons"), os.path.join(odoo_path, "addons")):
         folder = os.path.normcase(os.path.abspath(folder))
         if os.path.isdir(folder) and folder not in addons.__path__:
@@ -249,26 +254,32 @@ def _options(args: list[str]) -> dict[str, str]:
 def _foreign_addons(args: list[str], loaded: list[str], src: str) -> str | None:
     """Why this child must not use the preloaded addons (None: it may): one of them is
     found first in another addons folder of its configuration (a project overriding a
-    standard addon). Also puts the addon folders in the order a cold odoo-bin has
-    (odoo.modules.module.initialize_sys_path: the data folder's addons, the
-    configuration's folders, base's), which Odoo then keeps."""
+    standard addon), or this Odoo's addons package cannot be set up here. Also gives
+    ``odoo.addons`` the folders, in the order, a cold odoo-bin has (the package's own,
+    the data folder's, the configuration's, base's: initialize_sys_path), which Odoo
+    then keeps."""
     odoo: Any = sys.modules["odoo"]
     addons: Any = sys.modules["odoo.addons"]
+    current = addons.__path__
+    # A list up to Odoo 18; a namespace package's path (its list inside) from Odoo 19.
+    entries = current if isinstance(current, list) else getattr(current, "_path", None)
+    if not isinstance(entries, list):
+        return "this Odoo's addons package is not set up by the warm Odoo"
     options = _options(args)
-    wanted = []
+    wanted = list(_INITIAL_ADDONS)
     data_dir = options.get("data_dir", "").strip()
     if data_dir and data_dir != "False":
-        extra = os.path.join(data_dir, "addons", odoo.release.series)
-        if os.access(extra, os.R_OK):
-            wanted.append(os.path.normcase(extra))
+        extra = os.path.normcase(os.path.join(data_dir, "addons", odoo.release.series))
+        if os.access(extra, os.R_OK) and extra not in wanted:
+            wanted.append(extra)
     for given in (options.get("addons_path") or "").split(","):
         folder = os.path.normcase(os.path.abspath(given.strip()))
         if given.strip() and folder not in wanted:
             wanted.append(folder)
     base = os.path.normcase(os.path.abspath(os.path.join(src, "odoo", "addons")))
-    if base not in wanted:
+    if base not in wanted and os.path.isdir(base):
         wanted.append(base)
-    addons.__path__[:] = [*wanted, *(p for p in addons.__path__ if p not in wanted)]
+    entries[:] = wanted
     for name in loaded:
         module = sys.modules.get(f"odoo.addons.{name}")
         origin = getattr(module, "__file__", None)
