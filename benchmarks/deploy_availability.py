@@ -44,7 +44,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DEFAULT_DUMP = REPO.parent / "shared" / "fixtures" / "odoo17-prodlike.sql.gz"
+DEFAULT_DUMP = (
+    Path(os.environ.get("ODOOPLANE_SHARED_DIR", str(REPO.parent / "shared")))
+    / "fixtures"
+    / "odoo17-prodlike.sql.gz"
+)
 # The last commit of main before this work: deploys stop production first.
 BASELINE = "72caa53"
 POLL_SECONDS = 0.05

@@ -139,7 +139,7 @@ def make_template(server: DatabaseServer, dump: Path, source: Path | None) -> No
                 project="bench", odoo=OdooConfig(series=tree.series, source=str(tree.path))
             ),
         )
-        runtime = ensure_runtime(project, tree, progress=False)
+        runtime = ensure_runtime(project, tree)
         build_prodlike(server, tree, runtime, TEMPLATE, workdir / "prodlike")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

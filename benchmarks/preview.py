@@ -20,6 +20,7 @@ machine holds running and stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -106,6 +107,10 @@ def stock_path(project: Project, work: Path, index: int) -> tuple[float, dict[st
     conf_text = re.sub(r"(?m)^dbfilter = .*$", f"dbfilter = ^{target}$", conf_text)
     conf_text = re.sub(r"(?m)^http_port = .*$", f"http_port = {http}", conf_text)
     conf_text = re.sub(r"(?m)^gevent_port = .*$", f"gevent_port = {gevent}", conf_text)
+    # Without odooplane there is no role per environment: the restored database is the
+    # server's login's, and Odoo connects with that login.
+    for key, value in server.odoo_options().items():
+        conf_text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", conf_text)
     conf = work / f"stock-{index}.conf"
     conf.write_text(conf_text)
     state = StateStore(project.state_dir).load("staging")
@@ -171,11 +176,17 @@ def first_200_request(
     raise SystemExit(f"{request.full_url} never answered 200")
 
 
-def preview_up(project: Project, pr: int) -> tuple[float, dict[str, object]]:
+def preview_up(
+    project: Project, pr: int, profile: Path | None = None
+) -> tuple[float, dict[str, object]]:
+    """``odooplane preview up`` as CI runs it, to the first 200 through the proxy. The
+    info gets ``_command`` (until the command exited) beside its own ``seconds`` (the
+    library's part, without the interpreter's start and the imports)."""
     started = time.monotonic()
+    python = [sys.executable] + (["-m", "cProfile", "-o", str(profile)] if profile else [])
     result = subprocess.run(
         [
-            sys.executable,
+            *python,
             "-m",
             "odooplane",
             "-C",
@@ -194,9 +205,11 @@ def preview_up(project: Project, pr: int) -> tuple[float, dict[str, object]]:
         text=True,
         check=False,
     )
+    command = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"preview up failed:\n{result.stderr}")
     info = json.loads(result.stdout)
+    info["_command"] = command
     host = f"{info['environment']}.localhost"
     request = urllib.request.Request(
         f"http://127.0.0.1:{project.config.routing.http_port}/web/login", headers={"Host": host}
@@ -204,9 +217,74 @@ def preview_up(project: Project, pr: int) -> tuple[float, dict[str, object]]:
     return first_200_request(request, started), info
 
 
-def tree_rss(pid: int) -> int:
-    proc = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+def breakdown(
+    total: float, info: dict[str, object], steps: list[dict[str, object]]
+) -> dict[str, float]:
+    """Where the time of one ``preview up`` went, from the command to the first 200."""
+    command = float(info["_command"])  # type: ignore[arg-type]
+    library = float(info.get("seconds") or 0.0)  # type: ignore[arg-type]
+    named = {str(s["name"]): float(s["seconds"]) for s in steps}  # type: ignore[arg-type]
+    parts = {
+        "interpreter start, imports, CLI": command - library,
+        **named,
+        "rest of the library (build check, evidence, route...)": library - sum(named.values()),
+        "after the command, to the first 200": total - command,
+    }
+    return parts
+
+
+def print_profile(path: Path, top: int = 30) -> None:
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def environment_memory(project: Project, name: str) -> tuple[int, int]:
+    """RSS and PSS of environment ``name``'s processes: what its program runs (a cold
+    Odoo, or the stand-in of a forked one) and the Odoo answering on its port. PSS
+    counts the memory a forked Odoo shares with its warm parent once for all of them."""
+    from odooplane.environments import slots
+    from odooplane.environments.context import EnvContext
+
+    procs: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get("ODOOPLANE_ENVIRONMENT") == name:
+                procs[proc.pid] = proc
+    ctx = EnvContext(project, name)
+    state = ctx.store.load(name)
+    slot = slots.serving(ctx, state) if state else None
+    if slot is not None:
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == slot.http and conn.pid:
+                procs.setdefault(conn.pid, psutil.Process(conn.pid))
+    rss = pss = 0
+    for proc in procs.values():
+        with contextlib.suppress(psutil.Error):
+            info = proc.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
+
+
+def zygote_memory() -> tuple[int, int]:
+    """RSS and PSS of the warm Odoo parents (odooplane.odoo.zygote serve), without the
+    children they forked (which keep their command line)."""
+
+    def is_zygote(proc: psutil.Process) -> bool:
+        cmdline = proc.cmdline()
+        return len(cmdline) > 2 and cmdline[1].endswith("zygote.py") and cmdline[2] == "serve"
+
+    rss = pss = 0
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            parent = proc.parent()
+            if is_zygote(proc) and not (parent is not None and is_zygote(parent)):
+                info = proc.memory_full_info()
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def main() -> None:
@@ -218,7 +296,21 @@ def main() -> None:
         default=Path(os.environ.get("ODOOPLANE_TEST_ODOO_SRC", "/opt/odoo-src/17.0")),
     )
     parser.add_argument("--dump", type=Path, default=DEFAULT_DUMP)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="Also run one preview up under cProfile, save its profile there and print "
+        "where its time goes.",
+    )
     args = parser.parse_args()
+    # As installed (pip compiles the package's bytecode): without it, and with
+    # PYTHONDONTWRITEBYTECODE set, every command would compile odooplane's modules anew.
+    import compileall
+
+    import odooplane
+
+    compileall.compile_dir(Path(odooplane.__file__).parent, quiet=1)
     if not args.dump.is_file():
         sys.exit(f"{args.dump} is missing (the shared odoo17-prodlike fixture).")
     base = Path(tempfile.mkdtemp(prefix="odooplane-bench-"))
@@ -251,6 +343,7 @@ def main() -> None:
         steps = info.get("details", {}).get("steps", [])  # type: ignore[union-attr]
         print(f"first preview (makes the base too): {first:.2f} s")
         ups: list[float] = []
+        shares: list[dict[str, float]] = []
         for index in range(args.runs):
             total, info = preview_up(project, 2 + index)
             ups.append(total)
@@ -259,19 +352,16 @@ def main() -> None:
                 f"preview up run {index + 1}: {total:.2f} s  "
                 + "  ".join(f"{s['name']}={s['seconds']:.2f}s" for s in steps)
             )
+            shares.append(breakdown(total, info, steps))  # type: ignore[arg-type]
+        if args.profile:
+            total, info = preview_up(project, 2 + args.runs, profile=args.profile)
+            print(f"preview up under cProfile: {total:.2f} s; profile in {args.profile}")
+            print_profile(args.profile)
 
         # Memory of running previews, then wake each after an idle stop.
         infos = previews.list_previews(project)
-        rss = []
-        backend_pids = {}
-        from odooplane.backends.supervisor import SupervisorBackend
-
-        backend = SupervisorBackend(project.state_dir)
-        for i in infos:
-            pid = backend.status(i.environment).pid
-            if pid:
-                backend_pids[i.environment] = pid
-                rss.append(tree_rss(pid))
+        memory = [environment_memory(project, i.environment) for i in infos]
+        memory = [m for m in memory if m[0]]
         later = datetime.now(timezone.utc) + timedelta(hours=1)
         previews.gc(project, now=later)
         wakes: list[float] = []
@@ -299,14 +389,23 @@ def main() -> None:
         print(f"speed-up preview up vs stock: {med_stock / med_up:.1f}x")
         for key in stock_parts[0]:
             print(f"  stock part {key}: {statistics.median(p[key] for p in stock_parts):.2f} s")
-        if rss:
-            per = statistics.median(rss)
+        for key in shares[0]:
+            print(f"  preview up part {key}: {statistics.median(p[key] for p in shares):.2f} s")
+        if memory:
+            per_rss = statistics.median(m[0] for m in memory)
+            per = statistics.median(m[1] for m in memory)
             total_mem = psutil.virtual_memory().total
-            print(f"memory per running preview (Odoo RSS, workers=0): {per / 2**20:.0f} MiB")
+            print(
+                f"memory per running preview (workers=0): {per / 2**20:.0f} MiB PSS "
+                f"({per_rss / 2**20:.0f} MiB RSS, shared pages counted in full)"
+            )
+            z_rss, z_pss = zygote_memory()
+            if z_rss:
+                print(f"warm Odoo parent, once per Odoo: {z_pss / 2**20:.0f} MiB PSS")
             usable = total_mem * 0.8
             print(
                 f"running previews this machine holds ({total_mem / 2**30:.0f} GiB, "
-                f"80% usable): about {int(usable // per)}"
+                f"80% usable): about {int((usable - z_pss) // per)}"
             )
         disk = shutil.disk_usage(project.root)
         per_db = statistics.median(db_sizes) if db_sizes else 0

@@ -84,9 +84,14 @@ class Scenario:
         )
 
     def get(self, host: str, path: str) -> tuple[int, str]:
+        """Status and body through the front door; (0, reason) when nothing listens there
+        any more (the last preview's route removed)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.front, timeout=60)
         try:
-            conn.request("GET", path, headers={"Host": host})
+            try:
+                conn.request("GET", path, headers={"Host": host})
+            except ConnectionRefusedError as exc:
+                return 0, str(exc)
             response = conn.getresponse()
             return response.status, response.read().decode(errors="replace")
         finally:

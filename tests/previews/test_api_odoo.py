@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import TEST_CACHE, run_git, write_addon
@@ -24,6 +25,9 @@ from fixtures_browser import Browser, chromium_binary
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.config import load_config
 from odooplane.environments import api as envs
+from odooplane.environments import slots, zygotes
+from odooplane.environments.context import EnvContext
+from odooplane.environments.launch import log_of
 from odooplane.environments.state import StateStore
 from odooplane.evidence.api import EvidenceStore
 from odooplane.mailcatcher import catcher_address, list_messages, stop_catcher
@@ -211,6 +215,75 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
     assert len(own) == 2 and not own & {uuid_of("staging"), uuid_of(BASE_NAME)}
 
 
+def _zygote(sc: Scenario) -> tuple[str, int]:
+    """The one warm Odoo of the project's previews, once it listens: program and pid."""
+    backend = SupervisorBackend(sc.project.state_dir)
+    programs = [p for p in backend.programs() if p.startswith(zygotes.PREFIX)]
+    assert len(programs) == 1, programs
+    sock = zygotes.zygote_for_key(sc.project, programs[0][len(zygotes.PREFIX) :])
+    assert sock is not None
+    deadline = time.monotonic() + 120
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sock.exists(), (sc.project.state_dir / "zygotes").glob("*/zygote.log")
+    pid = backend.status(programs[0]).pid
+    assert pid
+    return programs[0], pid
+
+
+def _serving(sc: Scenario, env: str) -> psutil.Process:
+    """The process answering on the preview's Odoo port (a forked child's /proc environ
+    is its parent's: it is found by its socket)."""
+    ctx = EnvContext(sc.project, env)
+    state = ctx.store.load(env)
+    assert state is not None
+    slot = slots.serving(ctx, state)
+    assert slot is not None
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == slot.http and conn.pid:
+            return psutil.Process(conn.pid)
+    raise AssertionError(f"nothing listens on {slot.http}")
+
+
+def test_previews_are_forked_from_one_warm_odoo(scenario: Scenario) -> None:
+    """A preview's Odoo is a fork of the warm parent (its own conf, role, port and code);
+    without the parent it starts cold, the same."""
+    sc = scenario
+    env = sc.infos[1].environment
+    program, zygote_pid = _zygote(sc)
+    envs.stop(sc.project, env)
+    envs.start(sc.project, env)
+    forked = _serving(sc, env)
+    assert forked.ppid() == zygote_pid
+    assert sc.get(f"{env}.localhost", "/hello") == (200, "A1")
+    assert sc.get(f"{sc.infos[2].environment}.localhost", "/hello") == (200, "B1")
+    # Its Odoo stops with it.
+    envs.stop(sc.project, env)
+    _gone, alive = psutil.wait_procs([forked], timeout=15)
+    assert not alive
+    # No warm parent: the same preview starts cold.
+    SupervisorBackend(sc.project.state_dir).stop(program)
+    ctx = EnvContext(sc.project, env)
+    state = ctx.store.load(env)
+    assert state is not None
+    log = log_of(ctx, state)
+    before = log.stat().st_size
+    with pytest.MonkeyPatch.context() as patch:
+        # As if it were not up yet: its program is not started again.
+        patch.setattr(
+            zygotes, "ensure", lambda ctx, b, installed: zygotes.zygote_for(ctx.project, b)
+        )
+        envs.start(sc.project, env)
+    assert sc.get(f"{env}.localhost", "/hello") == (200, "A1")
+    assert _serving(sc, env).ppid() != zygote_pid
+    assert "starting cold" in log.read_text(errors="replace")[before:]
+    # The next start brings the warm parent back.
+    envs.stop(sc.project, env)
+    envs.start(sc.project, env)
+    assert sc.get(f"{env}.localhost", "/hello") == (200, "A1")
+    _zygote(sc)
+
+
 def test_a_preview_logs_in_with_its_own_role_only(scenario: Scenario) -> None:
     """A preview runs a pull request's code: its odoo.conf opens its own database and
     no other (issue 10: every environment shared one superuser)."""
@@ -376,3 +449,9 @@ def test_close_and_gc_remove_database_filestore_route_and_process(scenario: Scen
     # Idempotent: running it again changes nothing.
     again = api.gc(sc.project, now=later)
     assert not [a for a in again.actions if a.action == "removed"]
+    # The warm Odoo stays while a preview runs through it, and goes with the last one.
+    backend = SupervisorBackend(sc.project.state_dir)
+    assert [p for p in backend.programs() if p.startswith(zygotes.PREFIX)]
+    api.down(sc.project, pr=1)
+    api.gc(sc.project, now=later)
+    assert not [p for p in backend.programs() if p.startswith(zygotes.PREFIX)]

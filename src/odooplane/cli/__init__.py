@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import NoReturn
 
 import click
-from rich.text import Text
 
 from odooplane import __version__
 from odooplane.cli._common import console_err
@@ -166,5 +165,7 @@ def _unexpected(exc: BaseException) -> NoReturn:
 
 
 def _say(label: str, style: str, text: str) -> None:
+    from rich.text import Text
+
     # User text may hold brackets (`[main, 'x']`) and long paths: no markup, no wrapping.
     console_err.print(Text(f"{label}: ", style=style) + Text(text), soft_wrap=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
 from odooplane.cli import cli
 from odooplane.cli._common import console, emit, json_option, project_dir
@@ -18,6 +17,8 @@ def _progress(as_json: bool) -> ProgressLines | None:
 
 
 def _render(info: api.PreviewInfo) -> None:
+    from rich.table import Table
+
     table = Table(show_header=False, box=None)
     table.add_row("preview", f"[bold]{info.environment}[/bold] ({info.action or info.status})")
     table.add_row("URL", info.url)
@@ -36,6 +37,8 @@ def _render(info: api.PreviewInfo) -> None:
 
 
 def _render_list(infos: list[api.PreviewInfo]) -> None:
+    from rich.table import Table
+
     table = Table(title="Previews")
     for column in ("preview", "PR", "status", "age", "last request", "pinned", "URL"):
         table.add_column(column)

@@ -18,25 +18,14 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
-from rich.errors import LiveError
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.status import Status
-
-from odooplane.cli._common import console_err
+from odooplane.cli._common import console_err, real_console
 from odooplane.progress import ProgressEvent
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.status import Status
+
     from odooplane.environments.steps import StepTiming
 
 
@@ -83,6 +72,19 @@ class ProgressBar:
     def _start(self) -> Progress | None:
         if self._bar is not None or self._blocked:
             return self._bar
+        # Imported when a bar is drawn: a command printing JSON never pays for rich.
+        from rich.errors import LiveError
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         count: ProgressColumn = DownloadColumn() if self.unit == "bytes" else MofNCompleteColumn()
         bar = Progress(
             SpinnerColumn(),
@@ -90,7 +92,7 @@ class ProgressBar:
             BarColumn(),
             count,
             TimeElapsedColumn(),
-            console=self.console,
+            console=real_console(self.console),
             transient=self.transient,
         )
         try:

@@ -249,7 +249,8 @@ class Docker:
                 try:
                     _write_context(items, proc.stdin)
                 except BrokenPipeError:
-                    pass  # the builder stopped reading: its own output says why
+                    # The builder stopped reading: its own output says why.
+                    return
                 except BaseException as exc:  # reported below, after the builder ends
                     failure.append(exc)
                 finally:

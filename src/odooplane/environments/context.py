@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odooplane.backends import ProcessBackend, ProgramSpec, backend_for
 from odooplane.config import CopyPolicy, EnvironmentConfig, EnvironmentKind
@@ -26,6 +26,9 @@ from odooplane.odoo.series import DEMO_OPTION, for_series
 from odooplane.postgres.project_server import server_for
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import Project
+
+if TYPE_CHECKING:
+    from odooplane.environments.zygotes import Zygote
 
 # Options odooplane owns: an environment's odoo_options cannot move its database or
 # data folder away from where odooplane looks for them.
@@ -272,11 +275,21 @@ def process_env(ctx: EnvContext, build: Build) -> dict[str, str]:
 
 
 def program_spec(
-    ctx: EnvContext, build: Build, *, name: str, conf: Path, log_file: Path
+    ctx: EnvContext,
+    build: Build,
+    *,
+    name: str,
+    conf: Path,
+    log_file: Path,
+    via: Zygote | None = None,
 ) -> ProgramSpec:
-    """Program ``name`` serving ``build`` with configuration ``conf``."""
+    """Program ``name`` serving ``build`` with configuration ``conf``; forked from the
+    warm Odoo ``via`` when given (:mod:`odooplane.environments.zygotes`)."""
     profile = for_series(build.odoo_series)
-    argv = profile.server_argv(runtime_of(build), source_of(build), conf)
+    runtime = runtime_of(build)
+    argv = profile.server_argv(runtime, source_of(build), conf)
+    if via is not None:
+        argv = via.client_argv(runtime, argv[1:])
     return ProgramSpec(
         name=name,
         argv=argv,

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from odooplane.environments import front, keeper, slots
+from odooplane.environments import front, keeper, slots, zygotes
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext, program_spec, write_odoo_conf
 from odooplane.environments.health import HealthResult
@@ -108,9 +108,12 @@ def launch(
     # From now on a command dying mid-way is recovered without a person.
     keeper.ensure(ctx.project)
     offset = log_size(log_file)
+    via = zygotes.warm_parent(ctx, b, server)
     step = run.step("start") if run else contextlib.nullcontext()
     with step:
-        ctx.backend.define(program_spec(ctx, b, name=slot.program, conf=conf, log_file=log_file))
+        ctx.backend.define(
+            program_spec(ctx, b, name=slot.program, conf=conf, log_file=log_file, via=via)
+        )
         ctx.backend.start(slot.program)
     hstep = run.step("health check") if run else contextlib.nullcontext()
     with hstep as capture:
@@ -162,7 +165,8 @@ def _wait_supervised(ctx: EnvContext, program: str, log_file: Path, log_offset: 
                 f"The Odoo process stopped right after answering ({live.state}).",
                 excerpt=explain(log_since(log_file, log_offset)),
             )
-        time.sleep(0.3)
+        # The health check often ends just before ``startsecs``: look again soon.
+        time.sleep(0.05)
 
 
 def stop_process(ctx: EnvContext, program: str | None = None) -> None:

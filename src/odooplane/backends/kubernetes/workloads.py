@@ -308,9 +308,8 @@ class Workloads:
                     for p in self.pods(selector)
                     if not p["metadata"].get("deletionTimestamp")
                 ]
-                if wanted == 0 and pods:
-                    pass  # still terminating
-                else:
+                # Scaled to zero, it is rolled out once its last pods are gone.
+                if wanted != 0 or not pods:
                     return RolloutResult(True, "rolled out", self._since(started), pods=pods)
             pods_now = [
                 p for p in self.pods(selector) if not p["metadata"].get("deletionTimestamp")
