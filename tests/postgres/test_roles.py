@@ -254,3 +254,35 @@ def test_external_server_without_createrole_is_a_warning(
     assert "staging's odoo.conf opens production's database" in warning
     with pytest.raises(RefusedError, match="may not create roles"):
         roles.ensure_role(plain, unique_name("x"), "whatever-0123456789")
+
+
+def test_odoo_may_open_postgres_where_public_may_not(
+    pg_server: DatabaseServer, names: dict[str, str]
+) -> None:
+    """Odoo opens `postgres` at start to see whether its database exists, and dies if it
+    cannot. PUBLIC's CONNECT there may be gone (the embedded cluster locks it down, an
+    administrator may too): environment roles and throw-away roles still get in, on an
+    external server as well."""
+    with pg_server.connect() as conn:
+        row = conn.execute("SELECT has_database_privilege('public', 'postgres', 'CONNECT')")
+        public_before = row.fetchone() == (True,)
+        conn.execute("REVOKE ALL ON DATABASE postgres FROM PUBLIC")
+    try:
+        external = replace(pg_server, embedded=False)
+        staging = names["staging"]
+        roles.ensure_role(external, staging, "staging-password-0123456789")
+        login(pg_server, staging, "staging-password-0123456789").connect("postgres").close()
+        dbops.create_database(pg_server, names["prod"])
+        with roles.temporary_owner(external, names["prod"]) as throwaway:
+            throwaway.connect("postgres").close()
+            temporary = throwaway.user
+        assert roles.retire_role(external, staging)
+        with pg_server.connect() as conn:
+            left = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)", (staging, temporary)
+            ).fetchall()
+        assert left == []
+    finally:
+        if public_before:
+            with pg_server.connect() as conn:
+                conn.execute("GRANT CONNECT ON DATABASE postgres TO PUBLIC")

@@ -198,12 +198,22 @@ def ensure_role(server: DatabaseServer, role: str, password: str) -> RoleResult:
                 # A role with CREATEROLE manages the objects of the roles it is a member of.
                 conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))
         lock_down(conn, server)
-        if server.embedded:
-            # Odoo connects to `postgres` when it starts with a database name, to see
-            # whether that database exists (odoo.service.db._create_empty_database) and
-            # stops if it cannot. The database holds nothing of any environment.
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(ident))
+        _open_postgres(conn, ident)
     return RoleResult(role, found is None)
+
+
+def _open_postgres(conn: psycopg.Connection[Any], ident: sql.Identifier) -> None:
+    """Let the role connect to ``postgres``. Odoo connects there when it starts with a
+    database name, to see whether that database exists
+    (``odoo.service.db._create_empty_database``), and stops if it cannot; the database
+    holds nothing of any environment. On any server, embedded or not: PUBLIC's CONNECT
+    on it may have been revoked (:func:`lock_down`, or by an administrator). A login
+    that may not grant it leaves it to PUBLIC."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(ident))
+    except psycopg.errors.InsufficientPrivilege:
+        return
 
 
 def lock_down(conn: psycopg.Connection[Any], server: DatabaseServer) -> None:
@@ -226,7 +236,7 @@ def retire_role(server: DatabaseServer, role: str) -> bool:
         if found is None or found[0] or not _is_ours(found[1], ENVIRONMENT_MARK):
             return False
         ident = sql.Identifier(role)
-        if server.embedded:
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege), conn.transaction():
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE postgres FROM {}").format(ident))
         try:
             conn.execute(sql.SQL("DROP ROLE {}").format(ident))
@@ -504,6 +514,7 @@ def temporary_owner(server: DatabaseServer, database: str) -> Iterator[DatabaseS
             sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), ident)
         )
         close_to_public(conn, database)
+        _open_postgres(conn, ident)
     try:
         with server.connect(database) as conn:
             # Before PostgreSQL 15 the public schema belongs to the bootstrap superuser.
@@ -526,6 +537,8 @@ def _drop_temporary(server: DatabaseServer, database: str, name: str) -> None:
             with server.connect(database) as inside:
                 inside.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident))
                 inside.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        with contextlib.suppress(psycopg.Error), conn.transaction():
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE postgres FROM {}").format(ident))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident))
 
 
