@@ -403,7 +403,11 @@ def test_a_killed_deploy_is_recovered_by_the_keeper(scenario: Scenario) -> None:
     handle = op.child_handle
     assert handle is not None
     # The update runs in a container of its own, which its client's death would not end.
-    assert scenario.docker.inspect("container", handle) is not None
+    # The journal names it as `docker run` starts: the engine creates it a moment later.
+    deadline = time.monotonic() + 60
+    while scenario.docker.inspect("container", handle) is None:
+        assert time.monotonic() < deadline, f"no container {handle}"
+        time.sleep(0.1)
     os.kill(op.pid, signal.SIGKILL)
     client.wait()
     seconds = _wait_recovered(store, "production")
