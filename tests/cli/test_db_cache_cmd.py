@@ -13,24 +13,12 @@ from typing import Any
 
 import pytest
 
+from cli_run import run
 from fixtures_postgres import TEST_SETTINGS
-from odooplane.cli import main
 from odooplane.postgres import templates as tpl
 from odooplane.postgres.cluster import EmbeddedCluster
 from odooplane.postgres.databases import create_database
 from odooplane.postgres.server import DatabaseServer
-
-
-def run(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    out, err = capfd.readouterr()
-    return code, out, " ".join(err.split())
 
 
 @pytest.fixture

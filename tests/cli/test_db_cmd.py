@@ -10,34 +10,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
+from cli_run import run, run_json
 from fixtures_postgres import add_attachment, rows_of, seed, unique_name
-from odooplane.cli import main
 from odooplane.postgres import databases as dbops
 from odooplane.postgres.server import DatabaseServer
-
-
-def run(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:  # main() always exits; reaching here would be a bug
-        code = -1
-    out, err = capfd.readouterr()
-    # Rich wraps messages at the console width; compare them as one line.
-    return code, out, " ".join(err.split())
-
-
-def run_json(capfd: pytest.CaptureFixture[str], *args: str) -> Any:
-    code, out, err = run(capfd, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def write_config(root: Path, server: str, production_db: str) -> Path:

@@ -3,33 +3,13 @@ tree (the real Odoo is exercised in tests/odoo/test_process.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from cli_run import run, run_json
 from conftest import TEST_CACHE, run_git, write_addon
-from odooplane.cli import main
-
-
-def run(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = -1
-    out, err = capfd.readouterr()
-    return code, out, " ".join(err.split())
-
-
-def run_json(capfd: pytest.CaptureFixture[str], *args: str) -> Any:
-    code, out, err = run(capfd, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture

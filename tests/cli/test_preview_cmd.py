@@ -8,19 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from odooplane.cli import main
-
-
-def run(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = -1
-    out, err = capfd.readouterr()
-    return code, out, " ".join(err.split())
+from cli_run import run
 
 
 def test_preview_commands(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -8,22 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import run
 from odooplane.backends.supervisor import SupervisorBackend
-from odooplane.cli import main
 from odooplane.routing import Router, Upstream
 from routing.conftest import free_port
-
-
-def run(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = -1
-    out, err = capfd.readouterr()
-    return code, out, " ".join(err.split())
 
 
 def test_routing_commands(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
