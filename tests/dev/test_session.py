@@ -306,8 +306,9 @@ def test_live_reload_in_a_real_browser(
         "document.querySelector('form.oe_login_form').submit(); true"
     )
     browser.wait_for("!!document.querySelector('.o_web_client .o_main_navbar')", 120)
-    # The backend's live-reload script is connected (it fetched its config).
-    browser.wait_for("window.__odooplaneLiveReload === true")
+    # The backend's live-reload script is connected: the dev session greeted its event
+    # stream. An edit saved before that would not reach this tab.
+    browser.wait_for("window.__odooplaneLiveReload === 'connected'", 60)
     probe = (
         "(() => { let el = document.querySelector('.probe');"
         " if (!el) { el = document.createElement('div'); el.className = 'probe';"

@@ -29,23 +29,35 @@ function swapStylesheets() {
     }
 }
 
+// window.__odooplaneLiveReload tells where the tab stands: "connecting" until the dev
+// session greets it, "connected" while edits reach it, "idle" outside `odooplane dev`.
+// An edit saved while "connecting" is not seen by this tab.
 async function connect() {
     let config;
     try {
         const response = await fetch("/odooplane_livereload/config", { credentials: "omit" });
         config = await response.json();
     } catch {
+        window.__odooplaneLiveReload = "idle";
         return;
     }
     if (!config || !config.url || typeof EventSource === "undefined") {
+        window.__odooplaneLiveReload = "idle";
         return;
     }
     const source = new EventSource(config.url);
+    source.addEventListener("hello", () => {
+        window.__odooplaneLiveReload = "connected";
+    });
+    // EventSource reconnects by itself (the dev session restarted); the next hello says so.
+    source.addEventListener("error", () => {
+        window.__odooplaneLiveReload = "connecting";
+    });
     source.addEventListener("reload", () => window.location.reload());
     source.addEventListener("css", swapStylesheets);
 }
 
 if (!window.__odooplaneLiveReload) {
-    window.__odooplaneLiveReload = true;
+    window.__odooplaneLiveReload = "connecting";
     connect();
 }
