@@ -137,6 +137,10 @@ def test_render_plain_http_and_internal_tls(tmp_path: Path) -> None:
     assert subjects == ["shop.example.com"]
     empty = _render(tmp_path, {}, RouterSettings())
     assert empty["apps"]["http"]["servers"] == {}
+    # On plain HTTP the front door answers the unknown-host page with no hostname left.
+    plain = _render(tmp_path, {}, RouterSettings(tls="off", http_port=8080))["apps"]["http"]
+    assert plain["servers"]["front"]["listen"] == [":8080"]
+    assert [r["handle"][0]["status_code"] for r in plain["servers"]["front"]["routes"]] == [404]
 
 
 @pytest.fixture

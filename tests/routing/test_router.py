@@ -96,6 +96,19 @@ def test_no_bare_proxy_error_when_upstream_is_down(
         assert "<html" in body
 
 
+def test_front_door_answers_404_after_its_last_hostname_is_removed(
+    make_router: Callable[..., Router], upstreams: Callable[..., Server]
+) -> None:
+    router = make_router()
+    up = upstreams("pr")
+    router.route("pr-1", listen_port=None, hostnames=["pr-1.localhost"], upstream=Upstream(up.port))
+    front = router.settings.http_port
+    assert get(front, "/", host="pr-1.localhost")[0] == 200
+    assert router.remove("pr-1") is True
+    status, _, body = get(front, "/", host="pr-1.localhost")
+    assert status == 404 and "No environment at this address" in body
+
+
 def test_refuses_what_another_environment_owns(
     make_router: Callable[..., Router], upstreams: Callable[..., Server]
 ) -> None:

@@ -305,7 +305,10 @@ def render(
             all_hosts += route.hostnames
             for host in route.hostnames:
                 host_loggers[host] = logger_name(name)
-    if front_routes:
+    # Once Caddy runs, the front door stays open on plain HTTP even when its last hostname
+    # went (the last preview removed): a request there gets the unknown-host page, not a
+    # refused connection. On HTTPS there is no certificate for an unknown name anyway.
+    if front_routes or not settings.front_https:
         front_routes.append({"handle": [_static(404, pages.unknown_host_page())]})
         front_errors.append(
             {"handle": [_static("{http.error.status_code}", pages.unknown_host_page())]}
