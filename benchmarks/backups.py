@@ -32,7 +32,11 @@ from odooplane.project import Project
 from odooplane.promotion import backups
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DUMP = HERE.parent.parent / "shared" / "fixtures" / "odoo17-prodlike.sql.gz"
+DEFAULT_DUMP = (
+    Path(os.environ.get("ODOOPLANE_SHARED_DIR", str(HERE.parent.parent / "shared")))
+    / "fixtures"
+    / "odoo17-prodlike.sql.gz"
+)
 
 
 def make_project(root: Path) -> Project:

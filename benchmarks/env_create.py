@@ -33,7 +33,11 @@ from odooplane.postgres.project_server import server_for
 from odooplane.project import Project
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DUMP = HERE.parent.parent / "shared" / "fixtures" / "odoo17-prodlike.sql.gz"
+DEFAULT_DUMP = (
+    Path(os.environ.get("ODOOPLANE_SHARED_DIR", str(HERE.parent.parent / "shared")))
+    / "fixtures"
+    / "odoo17-prodlike.sql.gz"
+)
 PARTS = {
     "clone": "clone database",
     "filestore": "copy filestore",

@@ -8,7 +8,10 @@ the first 200 of ``/web/login`` through the project's Caddy:
 - **stock**: what one does without odooplane: ``pg_dump`` staging, restore it into a new
   database, copy the filestore, ``odoo-bin neutralize``, start ``odoo-bin``;
 - **odooplane**: ``odooplane preview up`` (the real command, interpreter start-up
-  included), the first one (which makes the neutralized base) and the next ones;
+  included), the first one (which makes the neutralized base), one right after it
+  (no spare copy of the base ready: it clones the base), and the next ones, each once
+  the spare copy made in the background after the previous one is ready (pull
+  requests come minutes apart);
 - **wake**: a request to a preview stopped for idleness, until it serves.
 
 Then the memory of a running preview (the RSS of its Odoo process tree) and what this
@@ -35,11 +38,14 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import filelock
 import psutil
 
 from odooplane.config import load_config
 from odooplane.environments import api as envs
+from odooplane.environments import spares
 from odooplane.environments.builds import require_build, runtime_of, source_of
+from odooplane.environments.context import EnvContext
 from odooplane.environments.state import StateStore
 from odooplane.mailcatcher import stop_catcher
 from odooplane.odoo.series import for_series
@@ -48,6 +54,7 @@ from odooplane.postgres import databases as dbs
 from odooplane.postgres.cluster import EmbeddedCluster
 from odooplane.postgres.project_server import server_for
 from odooplane.previews import api as previews
+from odooplane.previews.records import BASE_NAME
 from odooplane.project import Project
 from odooplane.routing import Upstream, router_for
 
@@ -217,6 +224,20 @@ def preview_up(
     return first_200_request(request, started), info
 
 
+def wait_for_spare(project: Project, timeout: float = 120) -> None:
+    """Until the base's spare copy, made in the background after the last preview, is
+    ready (its record written, the maker's lock free)."""
+    record = project.state_dir / "spares" / f"{BASE_NAME}.json"
+    lock = filelock.FileLock(str(project.state_dir / "spares" / f"{BASE_NAME}.lock"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if record.exists():
+            with lock.acquire(timeout=timeout):
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"the preview base's spare was not made: see {record.with_suffix('.log')}")
+
+
 def breakdown(
     total: float, info: dict[str, object], steps: list[dict[str, object]]
 ) -> dict[str, float]:
@@ -304,13 +325,16 @@ def main() -> None:
         "where its time goes.",
     )
     args = parser.parse_args()
-    # As installed (pip compiles the package's bytecode): without it, and with
-    # PYTHONDONTWRITEBYTECODE set, every command would compile odooplane's modules anew.
+    # As installed (pip compiles the bytecode of what it installs): without it, and with
+    # PYTHONDONTWRITEBYTECODE set, every command would compile its imports anew
+    # (odooplane's modules, and SQLAlchemy's alone for about 0.45 s).
     import compileall
+    import sysconfig
 
     import odooplane
 
     compileall.compile_dir(Path(odooplane.__file__).parent, quiet=1)
+    compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1, workers=2)
     if not args.dump.is_file():
         sys.exit(f"{args.dump} is missing (the shared odoo17-prodlike fixture).")
     base = Path(tempfile.mkdtemp(prefix="odooplane-bench-"))
@@ -342,9 +366,22 @@ def main() -> None:
         first, info = preview_up(project, 1)
         steps = info.get("details", {}).get("steps", [])  # type: ignore[union-attr]
         print(f"first preview (makes the base too): {first:.2f} s")
+        # Without a spare: the base cloned by the command (a preview right after another).
+        wait_for_spare(project)
+        base_ctx = EnvContext(project, BASE_NAME)
+        spares.discard(
+            project, BASE_NAME, base_ctx.database, base_ctx.filestore_root, server_for(project)
+        )
+        no_spare, info = preview_up(project, 100)
+        print(
+            f"preview up without a spare (clones the base): {no_spare:.2f} s  "
+            + "  ".join(f"{s['name']}={s['seconds']:.2f}s" for s in info["details"]["steps"])  # type: ignore[index]
+        )
         ups: list[float] = []
         shares: list[dict[str, float]] = []
         for index in range(args.runs):
+            # Pull requests come minutes apart: the spare made after the last one is ready.
+            wait_for_spare(project)
             total, info = preview_up(project, 2 + index)
             ups.append(total)
             steps = info.get("details", {}).get("steps", [])  # type: ignore[union-attr]
@@ -384,6 +421,7 @@ def main() -> None:
         print(f"{'path':44} {'median s':>9} {'min s':>7}")
         print(f"{'stock: dump+restore, neutralize, start':44} {med_stock:9.2f} {min(stock):7.2f}")
         print(f"{'odooplane preview up (base reused)':44} {med_up:9.2f} {min(ups):7.2f}")
+        print(f"{'odooplane preview up (no spare: clones)':44} {no_spare:9.2f}")
         print(f"{'odooplane preview up (first: makes the base)':44} {first:9.2f}")
         print(f"{'wake of a stopped preview':44} {med_wake:9.2f} {min(wakes):7.2f}")
         print(f"speed-up preview up vs stock: {med_stock / med_up:.1f}x")

@@ -39,7 +39,11 @@ from odooplane.promotion.promote import promote
 from odooplane.promotion.rollback import rollback
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DUMP = HERE.parent.parent / "shared" / "fixtures" / "odoo17-prodlike.sql.gz"
+DEFAULT_DUMP = (
+    Path(os.environ.get("ODOOPLANE_SHARED_DIR", str(HERE.parent.parent / "shared")))
+    / "fixtures"
+    / "odoo17-prodlike.sql.gz"
+)
 TEST = """from odoo.tests.common import TransactionCase
 
 

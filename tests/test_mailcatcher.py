@@ -83,6 +83,12 @@ def test_start_is_idempotent_and_new_environments_join_without_restart(state: Pa
     assert status.pid == first.pid and status.ports["pr-7"] == port
     send(port, "hello pr-7")
     assert [m.subject for m in mc.list_messages(state, "pr-7")] == ["hello pr-7"]
+    # A new environment's port is looked at on SIGUSR1 instead of at the next reload;
+    # the daemon says it takes the signal, and survives it.
+    assert json.loads((state / "mail" / "catcher.json").read_text())["nudge"] == "SIGUSR1"
+    os.kill(first.pid, signal.SIGUSR1)
+    mc.ensure_catcher(state, "pr-8")
+    assert mc.catcher_status(state).pid == first.pid
 
 
 def test_stop_and_stale_pid_file(state: Path) -> None:

@@ -332,6 +332,13 @@ def start_catcher(state_dir: Path, *, host: str = DEFAULT_HOST) -> CatcherStatus
     with filelock.FileLock(str(root / "catcher.lock"), timeout=START_TIMEOUT * 2):
         status = catcher_status(state_dir)
         if status.running:
+            info = read_json(_daemon_file(state_dir), default={})
+            # A daemon started by an older odooplane would die of SIGUSR1: only one
+            # that says it listens for it is nudged.
+            nudge = isinstance(info, dict) and info.get("nudge") == "SIGUSR1"
+            if nudge and status.pid and any(status.ports.get(e) != p for e, p in ports.items()):
+                with contextlib.suppress(OSError):
+                    os.kill(status.pid, signal.SIGUSR1)
             return _wait_for(state_dir, ports, None)
         with log_file(state_dir).open("ab") as log:
             proc = subprocess.Popen(
@@ -422,8 +429,12 @@ def _smtp_factory(handler: _Handler) -> Callable[[], asyncio.BaseProtocol]:
 async def _serve(state_dir: Path, host: str) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    nudged = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGUSR1: an environment was just given a port (start_catcher); look now rather
+    # than at the next reload.
+    loop.add_signal_handler(signal.SIGUSR1, nudged.set)
     servers: dict[str, tuple[int, asyncio.Server]] = {}
     failed: dict[tuple[str, int], str] = {}
     me = psutil.Process(os.getpid())
@@ -439,6 +450,7 @@ async def _serve(state_dir: Path, host: str) -> None:
                 "ports": {env: port for env, (port, _s) in servers.items()},
                 "errors": {env: error for (env, _port), error in failed.items()},
                 "started_at": started_at,
+                "nudge": "SIGUSR1",
             },
         )
 
@@ -472,8 +484,13 @@ async def _serve(state_dir: Path, host: str) -> None:
             changed = True
         if changed:
             publish()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), RELOAD_SECONDS)
+        nudged.clear()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(nudged.wait())]
+        _done, pending = await asyncio.wait(
+            waits, timeout=RELOAD_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
     for _port, server in servers.values():
         server.close()
     with contextlib.suppress(FileNotFoundError):

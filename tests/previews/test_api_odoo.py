@@ -178,8 +178,15 @@ def test_two_previews_answer_on_their_own_hostnames_with_their_own_code(
     assert first.environment == "pr-1-feature-login-a"
     assert first.url == f"http://pr-1-feature-login-a.localhost:{sc.front}"
     assert first.login and first.password and first.data == "staging"
+    # gc makes the base's spare copy when the background maker has not yet; the next
+    # preview claims it (a rename) instead of cloning the base.
+    spare = api.gc(sc.project).spare
+    assert spare is not None and spare["database"].endswith("_preview_base__spare"), spare
     second = api.up(sc.project, pr=2, branch="feature/b")
     assert second.environment == "pr-2-feature-b"
+    clone_logs = list(sc.project.root.rglob("*-pr-2-feature-b-*/logs/*clone-database.log"))
+    assert len(clone_logs) == 1, clone_logs
+    assert clone_logs[0].read_text().startswith(f"claimed {spare['database']} -> "), clone_logs
     sc.infos = {1: first, 2: second}
     assert sc.get("pr-1-feature-login-a.localhost", "/hello") == (200, "A1")
     assert sc.get("pr-2-feature-b.localhost", "/hello") == (200, "B1")

@@ -220,6 +220,10 @@ def destroy(
                     removed.append("process")
         backend.forget_environment(name)
         server = server_for(project)
+        from odooplane.environments import spares
+
+        if spares.discard(project, name, database, filestore_root, server):
+            removed.append("spare copy")
         for snap in dbs.list_snapshots(server, database):
             dbs.drop_database(
                 server,

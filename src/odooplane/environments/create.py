@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from odooplane.config import EnvironmentKind
-from odooplane.environments import ports, slots
+from odooplane.environments import ports, slots, spares
 from odooplane.environments.builds import Build, build, record_build
 from odooplane.environments.context import EnvContext, write_odoo_conf
 from odooplane.environments.launch import launch, serve, stop_process
@@ -384,22 +384,34 @@ def _create_copy(
 ) -> None:
     with run.step("clone database") as capture:
         ctx.store.phase(state, "cloning")
-        # The copy ends the source's sessions: never in the middle of its own deploy.
-        # The target is this environment's own new database (production's too).
-        with environment_lock(ctx.project.state_dir, source.name):
-            cloned = dbs.clone_database(
-                server, source.database, ctx.database, terminate=True, force=True
+        # A spare made ahead of time (the preview base has one) is claimed by a rename,
+        # database and filestore at once.
+        spare = spares.claim(ctx, source, server)
+        if spare is not None:
+            made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(spare.made_at))
+            capture.line(
+                f"claimed {spare.database} -> {ctx.database}: the spare copy of "
+                f"{source.database} made at {made} (in {spare.seconds:.2f} s)"
             )
-        capture.line(
-            f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
-            f"{cloned.seconds:.2f} s)"
-        )
-    with run.step("copy filestore") as capture:
-        copied = copy_filestore(
-            filestore_of(source.filestore_root, source.database),
-            filestore_of(ctx.filestore_root, ctx.database),
-        )
-        capture.line(f"filestore: {copied.method}, {copied.files} files, {copied.bytes} bytes")
+        else:
+            # The copy ends the source's sessions: never in the middle of its own
+            # deploy. The target is this environment's own new database (production's
+            # too).
+            with environment_lock(ctx.project.state_dir, source.name):
+                cloned = dbs.clone_database(
+                    server, source.database, ctx.database, terminate=True, force=True
+                )
+            capture.line(
+                f"cloned {source.database} -> {ctx.database} ({cloned.strategy}, "
+                f"{cloned.seconds:.2f} s)"
+            )
+    if spare is None:
+        with run.step("copy filestore") as capture:
+            copied = copy_filestore(
+                filestore_of(source.filestore_root, source.database),
+                filestore_of(ctx.filestore_root, ctx.database),
+            )
+            capture.line(f"filestore: {copied.method}, {copied.files} files, {copied.bytes} bytes")
     if ctx.config.neutralized and _verified_neutral_copy(source):
         # A clone of a verified neutralized copy (a preview of the preview base) only
         # needs its own identity, then the same verification.

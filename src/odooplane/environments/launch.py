@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from odooplane.config import EnvironmentKind
 from odooplane.environments import front, keeper, slots, zygotes
 from odooplane.environments.builds import Build
 from odooplane.environments.context import EnvContext, program_spec, write_odoo_conf
@@ -141,7 +142,12 @@ def launch(
                 f"({', '.join(f'{p}: {c}' for p, c in result.checks.items())}).",
                 excerpt=excerpt,
             )
-        _wait_supervised(ctx, slot.program, log_file, offset)
+        # A preview is waited for by a person and its health check just proved it
+        # serves: supervisord counts it started a moment later (its one second
+        # ``startsecs``) without holding the command. Others wait, so that the state
+        # written next and ``status`` agree at once.
+        if ctx.kind is not EnvironmentKind.preview:
+            _wait_supervised(ctx, slot.program, log_file, offset)
     return result
 
 

@@ -22,7 +22,7 @@ import filelock
 
 from odooplane.backends.supervisor import SupervisorBackend
 from odooplane.environments import api as envs
-from odooplane.environments import ports, slots
+from odooplane.environments import ports, slots, spares
 from odooplane.environments.branches import preview_name
 from odooplane.environments.builds import build
 from odooplane.environments.context import EnvContext
@@ -107,9 +107,16 @@ class GcAction:
 class GcReport:
     actions: list[GcAction] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    # The base's spare copy, made when missing (odooplane.environments.spares), or why
+    # it could not be.
+    spare: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"actions": [a.to_dict() for a in self.actions], "kept": self.kept}
+        return {
+            "actions": [a.to_dict() for a in self.actions],
+            "kept": self.kept,
+            "spare": self.spare,
+        }
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -330,10 +337,16 @@ def _new_record(
 
 
 def ensure_base(
-    project: Project, *, refresh: bool = False, progress: Progress | None = None
+    project: Project,
+    *,
+    refresh: bool = False,
+    progress: Progress | None = None,
+    spare: bool = True,
 ) -> dict[str, Any]:
     """The neutralized base snapshot of staging previews are cloned from: made (cloned,
-    neutralized, verified) when missing or when ``refresh`` asks, else reused."""
+    neutralized, verified) when missing or when ``refresh`` asks, else reused. A base
+    made here gets its spare copy made in the background unless ``spare`` is false (the
+    caller does it)."""
     source = staging_source(project.config)
     if source is None:
         raise RefusedError(
@@ -360,7 +373,7 @@ def ensure_base(
         return {**(info or {}), "reused": True}
     if current is not None:
         _say(progress, "removing the previous preview base...")
-        envs.destroy(project, BASE_NAME)
+        envs.destroy(project, BASE_NAME)  # its spare copy too
     info = {"source": source, "source_build": source_state.build, "created_at": now_iso()}
     store.save_base_info(info)
     _say(progress, f"making the preview base: a neutralized copy of {source}...")
@@ -375,6 +388,8 @@ def ensure_base(
     info["seconds"] = outcome.seconds
     store.save_base_info(info)
     _warm_up(project)
+    if spare:
+        spares.make_later(project, BASE_NAME)
     return {**info, "reused": False}
 
 
@@ -436,7 +451,7 @@ def up(
         _make_room(project, router, exclude=record.name, progress=progress)
     if state is None:
         if record.data == "staging":
-            ensure_base(project, progress=progress)
+            ensure_base(project, progress=progress, spare=False)
         _say(progress, f"creating {record.name} from {wanted}...")
         outcome = envs.create(project, record.name, ref=wanted, progress=progress)
         record.build = (outcome.build or {}).get("sha")
@@ -459,6 +474,10 @@ def up(
     record.stopped_at = record.stopped_reason = None
     _save(project, record)
     _route(project, router, record)
+    if state is None and record.data == "staging":
+        # This preview took the base's spare copy (or cloned the base): the next one
+        # finds a spare made meanwhile, in the background.
+        spares.make_later(project, BASE_NAME)
     info = _info(project, record, router, with_password=True)
     info.action = action
     info.seconds = round(time.monotonic() - started, 2)
@@ -698,7 +717,23 @@ def gc(
 
         for program in zygotes.prune(project):
             _say(progress, f"stopping {program}: no preview runs through it any more")
+        report.spare = _make_spare(project)
     return report
+
+
+def _make_spare(project: Project) -> dict[str, Any] | None:
+    """The base's spare copy, made now when it is missing (what a crash or a refresh of
+    the base left without one)."""
+    if staging_source(project.config) is None:
+        return None
+    base = EnvContext(project, BASE_NAME)
+    if base.store.load(BASE_NAME) is None:
+        return None
+    try:
+        spare = spares.make(base, base.server())
+    except OdooplaneError as exc:
+        return {"error": str(exc)}
+    return spare.to_dict() if spare is not None else None
 
 
 def _orphans(project: Project, router: Router) -> list[str]:
