@@ -32,6 +32,7 @@ from odooplane.odoo.process import http_get
 from odooplane.odoo.runtime import Runtime
 from odooplane.odoo.series import for_series
 from odooplane.odoo.source import OdooSource
+from odooplane.postgres import roles
 from odooplane.postgres.databases import drop_database
 from odooplane.postgres.server import DatabaseServer
 from odooplane.project import load_project
@@ -188,10 +189,39 @@ def session(
     finally:
         for name in (database, f"{database}_2"):
             drop_database(pg_server, name, force=True, missing_ok=True)
+            roles.retire_role(pg_server, roles.role_for(name))
 
 
 def addon(session: DevSession) -> Path:
     return session.context.project.root / "addons" / "dev_probe"
+
+
+def test_the_warm_odoo_connects_with_the_environments_own_role(
+    session: tuple[DevSession, list[tuple[str, str]]],
+) -> None:
+    """Least privilege in development too: the warm Odoo (and the upgrades it runs)
+    logs in as the environment's role, which owns the database's objects."""
+    dev, _events = session
+    role = roles.role_for(dev.context.database)
+    assert dev.context.odoo_login is not None and dev.context.odoo_login.user == role
+    assert http_get(dev.url + "/web/login")[0] == 200
+    with dev.context.server.connect(dev.context.database) as conn:
+        users = {
+            r[0]
+            for r in conn.execute(
+                "SELECT usename FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()",
+                (dev.context.database,),
+            )
+        }
+        owners = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
+    assert users == {role}
+    assert owners == {role}
 
 
 def test_python_edit_is_served_with_no_failed_request(

@@ -283,6 +283,10 @@ def test_clean_change_passes_and_migration_lists_scripts(scenario: Scenario) -> 
     )
     tests = report.result("tests")
     assert tests is not None and tests.status == "passed", tests
+    # Its dependencies are Odoo's own modules: cloned from the template cache, not
+    # installed by a first odoo-bin run.
+    template = tests.details["template"]
+    assert {"base", "web"} <= set(template["modules"]) and template["demo"] is True
     names = {(c.classname, c.name) for c in tests.cases}
     assert ("gt_base.TestGtBase", "test_partner_created") in names
     assert ("gt_child.TestGtChild", "test_child") in names

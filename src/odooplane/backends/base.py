@@ -214,6 +214,14 @@ class ProcessBackend(abc.ABC):
         del name
         return None
 
+    def recorded_password(self, name: str, role: str) -> str | None:
+        """The password environment ``name``'s Odoo logs in with as ``role``, as kept
+        where it runs (a cluster's Secret): what the local state lost is carried over
+        instead of a new password its running Odoo does not have. None when the backend
+        keeps none."""
+        del name, role
+        return None
+
     def recorded_environments(self) -> list[str]:
         """The environments of the project the backend knows of, by name."""
         return []

@@ -27,7 +27,8 @@ from odooplane.dev.livereload import LiveReloadServer
 from odooplane.dev.reloader import Plan, plan_for
 from odooplane.dev.warm import ReloadResult, WarmOdoo, error_summary, listening_socket
 from odooplane.dev.watcher import Change, ChangeClassifier, keep_watching, watch_changes
-from odooplane.environments import sessions
+from odooplane.environments import credentials, sessions
+from odooplane.environments.context import EnvContext
 from odooplane.environments.prepare import (
     PreparedEnvironment,
     development_environment,
@@ -80,6 +81,10 @@ def prepare_dev(
         extra_modules=[LIVERELOAD_ADDON] if livereload else (),
         progress=progress,
     )
+    # The warm Odoo connects with the environment's own role, like every environment's
+    # Odoo: an addon under development reaches its database and no other. The login
+    # settles what earlier installs made with odooplane's login on the role.
+    prepared.odoo_login = credentials.odoo_server(EnvContext(project, name), prepared.server)
     sessions.record_environment(prepared)
     return prepared
 
@@ -404,7 +409,7 @@ class DevSession:
         options = odoo_options(
             ctx.project,
             ctx.source,
-            ctx.server,
+            ctx.odoo_login or ctx.server,
             database=ctx.database,
             http_port=port,
             extra_addons=[livereload_addons_dir()] if self.livereload else [],

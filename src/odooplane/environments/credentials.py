@@ -4,7 +4,9 @@ The password is generated once and kept in ``credentials.json`` (mode 0600) in t
 environment's state folder; only ``odoo.conf`` (and a container's or pod's copy of it)
 carries it further. It changes only when :func:`rotate` is asked to, or when the state
 lost it while the role still exists; either way the change is recorded in that file
-(``rotations``: when and why) and shown by ``env status``. odooplane's own login to the
+(``rotations``: when and why) and shown by ``env status``. A backend that keeps the
+password where the environment runs (a cluster's Secret) gives it back to a state that
+lost it, so the running Odoo keeps working. odooplane's own login to the
 server (a superuser, or a role with CREATEROLE) is never written for an environment.
 
 On a server whose login may not create roles the environment connects with that login,
@@ -88,6 +90,16 @@ def login(ctx: EnvContext, server: DatabaseServer) -> tuple[DatabaseServer, Logi
     data = _load(ctx)
     password = data.get("password") if data.get("role") == role else None
     rotated: str | None = None
+    if not isinstance(password, str) or not password:
+        kept = ctx.backend.recorded_password(ctx.name, role)
+        if kept:
+            # The state was lost where the environment runs on: its Odoo keeps the
+            # password it has, and the state gets it back.
+            data.update({"role": role, "password": kept})
+            data.pop("warning", None)
+            data.setdefault("created_at", now_iso())
+            _save(ctx, data)
+            password = kept
     if not isinstance(password, str) or not password:
         if not data or data.get("warning"):
             reason = None  # the first role of its own

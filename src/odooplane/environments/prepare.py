@@ -63,6 +63,9 @@ class PreparedEnvironment:
     mail: tuple[str, int] | None = None
     mail_started: bool = False  # this call started the catcher
     steps: list[StepTiming] = field(default_factory=list)
+    # The login its Odoo connects with: the environment's own role (odooplane's login
+    # when the server cannot have roles per environment). Set by those who serve it.
+    odoo_login: DatabaseServer | None = None
 
     @property
     def seconds(self) -> float:

@@ -3,7 +3,10 @@
 Two Odoo runs on a new database: first the dependencies of the changed addons are
 installed (with demo data, no tests), then the changed addons and their reverse
 dependencies are installed with ``--test-enable --test-tags /addon,...`` so that only
-their tests run, at install and post-install. The log is parsed into one case per test
+their tests run, at install and post-install. When every dependency is one of Odoo's
+own modules, the first run is a clone of the template cache's Odoo layer instead
+(:mod:`odooplane.odoo.newdb`: built once, from Odoo's source alone, with odooplane's
+login, which never runs the build's own code). The log is parsed into one case per test
 method; an addon that does not install is a failed case naming it and the error. The
 database is dropped afterwards.
 """
@@ -71,6 +74,7 @@ class TestsGate:
     def run(self, ctx: GateContext) -> GateOutcome:
         from odooplane.environments.builds import build_project, runtime_of, source_of
         from odooplane.odoo.addons import all_addons, dependency_closure
+        from odooplane.odoo.newdb import new_database, plan_layers
         from odooplane.odoo.process import odoo_options, write_conf
         from odooplane.odoo.series import for_series
         from odooplane.postgres import databases as dbs
@@ -90,9 +94,33 @@ class TestsGate:
             return GateOutcome("failed", exc.message, [case])
         server = ctx.server()
         database = gate_database_name(ctx, "tests")
+        installed = deps or ["base"]
+        layers = plan_layers(project, source, runtime, installed, demo=True)
+        details: dict[str, Any] = {"database": database, "addons": targets, "dependencies": deps}
+        cloned = bool(layers) and all(layer.name == "odoo" for layer in layers)
+        if cloned:
+            # Odoo's own modules only: the template of them, with demo data.
+            ctx.say(f"cloning {len(installed)} dependencies with demo data from the template")
+            made = new_database(
+                project,
+                source,
+                runtime,
+                server,
+                database,
+                modules=installed,
+                demo=True,
+                filestore_root=ctx.work_dir / "data" / "filestore",
+                progress=ctx.progress,
+            )
+            details["template"] = made.to_dict()
+            ctx.log.line(
+                f"{database}: a clone of the template of {', '.join(made.modules)} with demo "
+                f"data ({made.seconds:.2f} s)"
+            )
+        else:
+            dbs.create_database(server, database, exist_ok=True)
         # The build's code runs as a throw-away role owning this database only, never
         # as odooplane's login (docs/security.md).
-        dbs.create_database(server, database, exist_ok=True)
         owner = contextlib.ExitStack()
         login = owner.enter_context(roles.temporary_owner(server, database))
         options = odoo_options(
@@ -105,22 +133,22 @@ class TestsGate:
         conf = write_conf(ctx.work_dir / "odoo.conf", source, options)
         series = for_series(b.odoo_series)
         env = runtime.env()
-        details: dict[str, Any] = {"database": database, "addons": targets, "dependencies": deps}
         try:
-            ctx.say(f"installing {len(deps) or 1} dependencies with demo data into {database}")
-            first = ctx.run(
-                series.init_argv(
-                    runtime, source, conf, database=database, modules=deps or ["base"], demo=True
-                ),
-                env=env,
-                log_name="install-dependencies.log",
-            )
-            if first.code != 0:
+            if not cloned:
+                ctx.say(f"installing {len(installed)} dependencies with demo data into {database}")
+                first = ctx.run(
+                    series.init_argv(
+                        runtime, source, conf, database=database, modules=installed, demo=True
+                    ),
+                    env=env,
+                    log_name="install-dependencies.log",
+                )
+            if not cloned and first.code != 0:
                 run = parse_run(first.output)
                 states = (
                     module_states(ctx, database) if dbs.database_exists(server, database) else {}
                 )
-                cases = install_failures(run, deps or ["base"], states) or [
+                cases = install_failures(run, installed, states) or [
                     Case(
                         "install",
                         "dependencies",

@@ -315,6 +315,11 @@ def test_logs_shell_and_cron_run_go_through_the_api(scenario: Scenario) -> None:
 
 
 def test_env_list_rebuilt_from_the_cluster(scenario: Scenario) -> None:
+    secret = scenario.kube.get(
+        "Secret", f"{scenario.instance('production')}-db", scenario.namespace
+    )
+    assert secret is not None
+    password = base64.b64decode(secret["data"]["PGPASSWORD"]).decode()
     shutil.rmtree(scenario.repo / ".odooplane" / "environments")
     rows = scenario.json("env", "list")
     (production,) = [r for r in rows if r["environment"] == "production"]
@@ -323,6 +328,17 @@ def test_env_list_rebuilt_from_the_cluster(scenario: Scenario) -> None:
     status = scenario.json("env", "status", "production")
     assert status["previous_build"] == scenario.shas["v1"]
     assert status["health"]["ok"] is True
+    # The role's password comes back from the cluster's Secret, not a new one the
+    # running pods would not have: a job logs in, and the pods keep serving.
+    cron = scenario.json("env", "cron-run", "production", "base.autovacuum_job")
+    assert cron["status"] == "ok"
+    kept = json.loads(
+        (
+            scenario.repo / ".odooplane" / "environments" / "production" / "credentials.json"
+        ).read_text()
+    )
+    assert kept["password"] == password and kept.get("rotations", []) == []
+    assert scenario.json("env", "status", "production")["health"]["ok"] is True
 
 
 def test_preview_created_then_removed_when_its_pull_request_closes(scenario: Scenario) -> None:

@@ -27,6 +27,7 @@ neutralized environment's mail goes to the pod's own loopback, where nothing lis
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -726,6 +727,30 @@ class KubernetesBackend(ProcessBackend):
         except OdooplaneError:
             return None
         return state_of(service, deployments)
+
+    def recorded_password(self, name: str, role: str) -> str | None:
+        try:
+            secret = self.client.get(
+                "Secret",
+                m.secret_names_of(self.project.config.project, name)["db"],
+                self.namespace,
+            )
+        except OdooplaneError:
+            return None
+        data = (secret or {}).get("data") or {}
+
+        def value(key: str) -> str | None:
+            raw = data.get(key)
+            if not isinstance(raw, str):
+                return None
+            try:
+                return base64.b64decode(raw).decode()
+            except ValueError:
+                return None
+
+        if value("PGUSER") != role:
+            return None
+        return value("PGPASSWORD") or None
 
     def keep_record(self, name: str, key: str, data: dict[str, Any]) -> None:
         patch = {

@@ -210,7 +210,11 @@ def _b64(value: str) -> str:
 
 
 def secret_names(spec: EnvironmentSpec) -> dict[str, str]:
-    inst = instance_name(spec.project, spec.environment)
+    return secret_names_of(spec.project, spec.environment)
+
+
+def secret_names_of(project: str, environment: str) -> dict[str, str]:
+    inst = instance_name(project, environment)
     return {"db": f"{inst}-db", "config": f"{inst}-config", "env": f"{inst}-env"}
 
 
