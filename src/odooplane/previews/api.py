@@ -388,7 +388,7 @@ def ensure_base(
     info["seconds"] = outcome.seconds
     store.save_base_info(info)
     _warm_up(project)
-    if spare:
+    if spare and _spares_here(project):
         spares.make_later(project, BASE_NAME)
     return {**info, "reused": False}
 
@@ -474,7 +474,7 @@ def up(
     record.stopped_at = record.stopped_reason = None
     _save(project, record)
     _route(project, router, record)
-    if state is None and record.data == "staging":
+    if state is None and record.data == "staging" and _spares_here(project):
         # This preview took the base's spare copy (or cloned the base): the next one
         # finds a spare made meanwhile, in the background.
         spares.make_later(project, BASE_NAME)
@@ -721,10 +721,16 @@ def gc(
     return report
 
 
+def _spares_here(project: Project) -> bool:
+    """Previews run on this machine, where the base's spare copy is kept (a cluster's
+    previews, and its gc CronJob, clone the base as they always did)."""
+    return EnvContext(project, BASE_NAME).backend.serves_here
+
+
 def _make_spare(project: Project) -> dict[str, Any] | None:
     """The base's spare copy, made now when it is missing (what a crash or a refresh of
     the base left without one)."""
-    if staging_source(project.config) is None:
+    if staging_source(project.config) is None or not _spares_here(project):
         return None
     base = EnvContext(project, BASE_NAME)
     if base.store.load(BASE_NAME) is None:
